@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rnvmx: the two commands (see README.md)
+#   make ab      build everything, run the nested selftests on both backends
+#                in Bochs, print the A/B table and write out/ab.tsv
+#   make check   everything the project tests (what .ci/run runs)
+#
+# Pieces: make deps | kernel | module | selftests | initramfs | cargo-test | lint
+# Caches live in $(RNVMX_CACHE) (default ~/.cache/rnvmx).
+# The kernel build reads this directory's Kbuild, not this Makefile.
+
+RNVMX_CACHE ?= $(HOME)/.cache/rnvmx
+export RNVMX_CACHE
+KSRC := $(RNVMX_CACHE)/linux
+KBUILD := $(RNVMX_CACHE)/kbuild
+JOBS ?= $(shell nproc)
+KMAKE = $(MAKE) -C $(KSRC) O=$(KBUILD) M=$(CURDIR) LLVM=1 CC="ccache clang" -j$(JOBS)
+CARGO ?= cargo
+
+.PHONY: ab check deps kernel module module-clippy selftests initramfs testbed cargo-test lint clean
+
+ab: testbed
+	python3 testbed/ab.py
+
+check: deps cargo-test lint testbed module-clippy
+	python3 testbed/ab.py --check
+
+testbed: kernel module selftests initramfs
+
+deps:
+	testbed/deps.sh
+
+kernel: deps
+	testbed/kernel.sh
+
+module: kernel
+	+$(KMAKE) modules
+
+# Same build with clippy-driver as the compiler, as the kernel's CLIPPY=1.
+module-clippy: module
+	+$(KMAKE) CLIPPY=1 modules
+	+$(KMAKE) modules
+
+selftests: kernel
+	testbed/selftests.sh
+
+initramfs: module selftests
+	testbed/initramfs.sh
+
+cargo-test:
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	rustfmt --edition 2021 --check rust/*.rs
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	-$(KMAKE) clean
+	$(CARGO) clean
+	rm -rf out

@@ -1,0 +1,6 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Headers rnvmx binds to; arch/x86/kvm is on the include path. */
+#include <linux/debugfs.h>
+#include <linux/kvm_host.h>
+#include "vmx/vmcs12.h"
+#include "vmx/nested_backend.h"

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rnvmx: KVM's nested VMX as an alternative backend of kvm-intel, in Rust.
+//!
+//! The hardware-independent core (`vmcs/`, `nested/`, `shadow/`, `evmcs/`) is
+//! shared with the cargo workspace at the repository root; this crate adds the
+//! kernel glue: bindings, registration with kvm-intel and debugfs statistics.
+
+use kernel::prelude::*;
+
+mod backend;
+mod bindings;
+mod stats;
+
+module! {
+    type: Rnvmx,
+    name: "rnvmx",
+    author: "rnvmx developers",
+    description: "Nested VMX backend for kvm-intel, in Rust",
+    license: "GPL",
+}
+
+// The backend interface is exported in a symbol namespace; `module!` has no
+// key for importing one, so emit the modinfo string it would.
+#[link_section = ".modinfo"]
+#[used]
+static IMPORT_NS: [u8; 25] = *b"import_ns=KVM_VMX_NESTED\0";
+
+struct Rnvmx {
+    // Field order is drop order: unregister before the statistics go away.
+    _registration: backend::Registration,
+    _stats: stats::DebugFs,
+}
+
+impl kernel::Module for Rnvmx {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let stats = stats::DebugFs::new()?;
+        let registration = backend::Registration::new(module)?;
+        Ok(Rnvmx {
+            _registration: registration,
+            _stats: stats,
+        })
+    }
+}

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the backend handled, counted, and shown in `/sys/kernel/debug/rnvmx/`.
+//!
+//! The counters are what proves, in a test run, that a VM was handled by this
+//! backend and not by the built-in one.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::{c_str, prelude::*};
+
+use crate::bindings;
+
+/// One event counter.
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    const fn new() -> Self {
+        Counter(AtomicU64::new(0))
+    }
+
+    /// Counts one event.
+    pub(crate) fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// VMs bound to this backend since it was loaded.
+pub(crate) static VM_BINDINGS: Counter = Counter::new();
+/// vCPUs created in VMs bound to this backend.
+pub(crate) static VCPUS: Counter = Counter::new();
+/// Successful nested VM-entries (L1 -> L2).
+pub(crate) static L2_ENTRIES: Counter = Counter::new();
+/// Nested VM-exits (L2 -> L1).
+pub(crate) static L2_EXITS: Counter = Counter::new();
+/// Operations this backend does not implement yet, failed visibly.
+pub(crate) static UNIMPLEMENTED: Counter = Counter::new();
+
+const FILES: [(&CStr, &Counter); 5] = [
+    (c_str!("vm_bindings"), &VM_BINDINGS),
+    (c_str!("vcpus"), &VCPUS),
+    (c_str!("l2_entries"), &L2_ENTRIES),
+    (c_str!("l2_exits"), &L2_EXITS),
+    (c_str!("unimplemented"), &UNIMPLEMENTED),
+];
+
+/// The `rnvmx` debugfs directory; removed with everything in it on drop.
+///
+/// # Invariants
+///
+/// `dir` is the dentry debugfs returned for the directory, or an error
+/// pointer if debugfs is unavailable (which the debugfs calls accept).
+pub(crate) struct DebugFs {
+    dir: *mut bindings::dentry,
+}
+
+// SAFETY: the dentry is only handed back to debugfs, which does its own
+// locking; it may be released from any thread.
+unsafe impl Send for DebugFs {}
+// SAFETY: `DebugFs` has no methods taking `&self`.
+unsafe impl Sync for DebugFs {}
+
+impl DebugFs {
+    /// Creates the directory and one read-only file per counter.
+    ///
+    /// A kernel without debugfs gets an error pointer, which the other
+    /// debugfs calls ignore: the counters are then simply not shown.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: the name is a NUL-terminated string; a NULL parent means
+        // the debugfs root.
+        let dir = unsafe {
+            bindings::debugfs_create_dir(c_str!("rnvmx").as_char_ptr(), core::ptr::null_mut())
+        };
+        for (name, counter) in FILES {
+            // SAFETY: the counters are statics, so they outlive the files,
+            // which are removed with `dir` in `drop` before the module text
+            // and data go away; debugfs reads them as plain aligned u64.
+            unsafe {
+                bindings::debugfs_create_u64(name.as_char_ptr(), 0o444, dir, counter.0.as_ptr())
+            };
+        }
+        // INVARIANT: `dir` came from debugfs_create_dir.
+        Ok(DebugFs { dir })
+    }
+}
+
+impl Drop for DebugFs {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant `dir` came from debugfs and has not
+        // been removed yet; debugfs_remove() removes it recursively.
+        unsafe { bindings::debugfs_remove(self.dir) };
+    }
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The VMREAD and VMWRITE bitmaps (SDM Vol. 3C 25.6.15 "VMCS Shadowing
+//! Bitmap Addresses"): 4 KiB each, one bit per encoding (bits 14:0); a set
+//! bit makes the access exit to L0, a clear one is served from the shadow
+//! VMCS. KVM's `init_vmcs_shadow_fields()`.
+
+use crate::vmcs::encoding::{Encoding, Width};
+use crate::vmcs::table::{encodings as enc, Field, Shadow, FIELDS};
+
+/// Bits in one bitmap: one per encoding.
+pub const BITS: usize = Encoding::MAX as usize + 1;
+/// 64-bit words in one bitmap (4 KiB).
+pub const WORDS: usize = BITS / 64;
+
+/// What L0's CPU supports that decides whether some fields can be shadowed
+/// at all: the CPU cannot VMWRITE a field it does not have, even though KVM
+/// emulates the feature for L1.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShadowCaps {
+    /// Page-modification logging (GUEST_PML_INDEX).
+    pub pml: bool,
+    /// VMX-preemption timer (VMX_PREEMPTION_TIMER_VALUE).
+    pub preemption_timer: bool,
+    /// APIC virtualization (GUEST_INTR_STATUS).
+    pub apicv: bool,
+}
+
+/// How `field` is shadowed on a CPU with `caps`.
+pub fn shadow_of(field: &Field, caps: &ShadowCaps) -> Shadow {
+    let present = match field.encoding {
+        e if e == enc::GUEST_PML_INDEX => caps.pml,
+        e if e == enc::VMX_PREEMPTION_TIMER_VALUE => caps.preemption_timer,
+        e if e == enc::GUEST_INTR_STATUS => caps.apicv,
+        _ => true,
+    };
+    if present {
+        field.shadow
+    } else {
+        Shadow::No
+    }
+}
+
+/// The shadowed fields on a CPU with `caps`, with their shadowing.
+pub fn shadowed(caps: &ShadowCaps) -> impl Iterator<Item = (&'static Field, Shadow)> + '_ {
+    FIELDS
+        .iter()
+        .map(move |f| (f, shadow_of(f, caps)))
+        .filter(|(_, s)| *s != Shadow::No)
+}
+
+/// A VMREAD or VMWRITE bitmap.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Bitmap(pub [u64; WORDS]);
+
+impl Bitmap {
+    /// Every access exits.
+    pub const fn all_exit() -> Self {
+        Bitmap([u64::MAX; WORDS])
+    }
+
+    /// Whether an access with `encoding` exits to L0.
+    pub fn exits(&self, encoding: Encoding) -> bool {
+        let bit = usize::from(encoding.value());
+        self.0
+            .get(bit / 64)
+            .is_none_or(|w| w & (1 << (bit % 64)) != 0)
+    }
+
+    fn clear(&mut self, encoding: Encoding) {
+        let bit = usize::from(encoding.value());
+        if let Some(w) = self.0.get_mut(bit / 64) {
+            *w &= !(1 << (bit % 64));
+        }
+    }
+
+    fn clear_field(&mut self, field: &Field) {
+        self.clear(field.encoding);
+        // Both halves of a 64-bit field are shadowed (a 32-bit L1 uses the
+        // high one).
+        if field.width() == Width::U64 {
+            self.clear(field.encoding.high());
+        }
+    }
+}
+
+/// Builds the VMREAD and VMWRITE bitmaps for a CPU with `caps`.
+pub fn fill(caps: &ShadowCaps, vmread: &mut Bitmap, vmwrite: &mut Bitmap) {
+    *vmread = Bitmap::all_exit();
+    *vmwrite = Bitmap::all_exit();
+    for (field, shadow) in shadowed(caps) {
+        vmread.clear_field(field);
+        if shadow == Shadow::ReadWrite {
+            vmwrite.clear_field(field);
+        }
+    }
+}

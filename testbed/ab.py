@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""Run the nested selftests on both backends in Bochs and write out/ab.tsv.
+
+One Bochs boot per backend, both in parallel. The guest (testbed/init.sh)
+reports every test on the serial console as one "@@RNVMX-END" line. A
+host-side watchdog kills a boot whose test makes no progress: that test is
+recorded as HANG and the remaining ones continue in a fresh boot.
+
+Exit status: 0 when every boot completed and no kernel log showed a WARN,
+BUG, Oops or panic other than the two known Bochs boot WARNs; 1 otherwise.
+With --check, the C backend must also meet testbed/tests.txt.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("RNVMX_CACHE", Path.home() / ".cache" / "rnvmx"))
+KBUILD = CACHE / "kbuild"
+
+# Wall-clock limits of the watchdog (seconds).
+BOOT_TIMEOUT = int(os.environ.get("RNVMX_BOOT_TIMEOUT", "900"))
+TEST_TIMEOUT = int(os.environ.get("RNVMX_TEST_TIMEOUT", "240"))
+
+KERNEL_CMDLINE = ("console=ttyS0,115200 mitigations=off nokaslr panic=-1 "
+                  "tsc_early_khz=50000")
+
+# Kernel log lines that fail a run ...
+BAD = re.compile(r"WARNING:|BUG:|Oops|Kernel panic|kernel BUG|"
+                 r"general protection fault|cut here|Call Trace:|soft lockup")
+# ... except the two WARNs every Bochs boot shows (no XSAVE/AVX, topology),
+# matched exactly, with the lines of their reports.
+KNOWN_WARNS = [
+    re.compile(r"^WARNING: CPU: 0 PID: 0 at arch/x86/kernel/fpu/xstate\.c:\d+ "
+               r"__xstate_dump_leaves\+0x[0-9a-f]+/0x[0-9a-f]+$"),
+    re.compile(r"^WARNING: CPU: 0 PID: 0 at arch/x86/kernel/cpu/topology\.c:\d+ "
+               r"topology_register_boot_apic\+0x[0-9a-f]+/0x[0-9a-f]+$"),
+]
+
+END_RE = re.compile(r"@@RNVMX-END test=(\S+) rc=(\d+) secs=([\d.]+) c_l2=(\d+) "
+                    r"rust_l2=(-?\d+) rust_bind=(-?\d+) rust_unimpl=(-?\d+)")
+BEGIN_RE = re.compile(r"@@RNVMX-BEGIN test=(\S+)")
+
+
+def read_tests():
+    tests = []
+    for line in (TOP / "testbed" / "tests.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, expect = line.split()[:2]
+            tests.append((name, expect))
+    return tests
+
+
+def make_iso(workdir, backend, tests):
+    """An isolinux CD with the kernel, the initramfs and the run's command line."""
+    iso_root = workdir / "iso"
+    (iso_root / "isolinux").mkdir(parents=True, exist_ok=True)
+    shutil.copy("/usr/lib/ISOLINUX/isolinux.bin", iso_root / "isolinux")
+    shutil.copy("/usr/lib/syslinux/modules/bios/ldlinux.c32", iso_root / "isolinux")
+    shutil.copy(KBUILD / "arch/x86/boot/bzImage", iso_root / "bzImage")
+    shutil.copy(CACHE / "initrd.gz", iso_root / "initrd.gz")
+    (iso_root / "isolinux" / "isolinux.cfg").write_text(
+        "DEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL /bzImage\n"
+        f"  APPEND initrd=/initrd.gz {KERNEL_CMDLINE} rnvmx_tb_backend={backend} "
+        f"rnvmx_tb_tests={','.join(tests)}\n")
+    iso = workdir / "boot.iso"
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-o", str(iso),
+                    "-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat",
+                    "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
+                    str(iso_root)], check=True)
+    return iso
+
+
+def bochs_rc(workdir, iso, serial):
+    rc = workdir / "bochsrc"
+    rc.write_text(f"""\
+romimage: file=/usr/share/bochs/BIOS-bochs-latest
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+cpu: model=corei7_skylake_x, count=1, ips=50000000, reset_on_triple_fault=1
+memory: guest=2048, host=2048
+clock: sync=none, time0=local
+pci: enabled=1, chipset=i440fx
+ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14
+ata0-master: type=cdrom, path={iso}, status=inserted
+boot: cdrom
+com1: enabled=1, mode=file, dev={serial}
+display_library: rfb, options="timeout=0"
+log: {workdir}/bochs.log
+panic: action=fatal
+error: action=report
+info: action=ignore
+debug: action=ignore
+""")
+    cmds = workdir / "bochs.cmds"
+    cmds.write_text("continue\nquit\n")
+    return rc, cmds
+
+
+class Boot:
+    """One Bochs boot running `tests` on `backend`, watched from the host."""
+
+    def __init__(self, backend, tests, workdir):
+        self.backend, self.tests, self.workdir = backend, tests, workdir
+        self.results = {}      # test -> END fields
+        self.hung = None       # test that made no progress
+        self.done = False      # guest reported DONE
+        self.wall = 0.0
+
+    def run(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        serial = self.workdir / "serial.log"
+        serial.write_text("")
+        iso = make_iso(self.workdir, self.backend, self.tests)
+        rc, cmds = bochs_rc(self.workdir, iso, serial)
+        start = time.monotonic()
+        proc = subprocess.Popen(["bochs-bin", "-q", "-f", str(rc), "-rc", str(cmds)],
+                                stdin=subprocess.DEVNULL,
+                                stdout=open(self.workdir / "bochs.out", "w"),
+                                stderr=subprocess.STDOUT, cwd=self.workdir)
+        deadline = start + BOOT_TIMEOUT
+        current = None
+        boots = 0
+        while True:
+            exited = proc.poll() is not None
+            text = serial.read_text(errors="replace")
+            for m in END_RE.finditer(text):
+                self.results[m.group(1)] = m.groups()
+            begins = BEGIN_RE.findall(text)
+            if begins and begins[-1] != current:
+                current = begins[-1]
+                deadline = time.monotonic() + TEST_TIMEOUT
+            if "@@RNVMX-DONE" in text:
+                self.done = True
+            boots = text.count("Linux version ")
+            if exited or self.done:
+                break
+            if "Kernel panic" in text or boots > 1:
+                break                      # the kernel died (panic=-1 reboots)
+            if time.monotonic() > deadline:
+                if current and current not in self.results:
+                    self.hung = current
+                break
+            time.sleep(2)
+        if proc.poll() is None:
+            time.sleep(2 if self.done else 0)   # let the last lines reach the file
+            proc.kill()
+        proc.wait()
+        self.wall = time.monotonic() - start
+        return self
+
+
+def kernel_log_problems(text):
+    """Lines of a serial log that fail the run."""
+    bad = []
+    for line in text.splitlines():
+        line = re.sub(r"^\[\s*\d+\.\d+\]\s*", "", line.strip())
+        if line.startswith(("| ", "@@RNVMX")):
+            continue                       # test output, not the kernel's
+        if BAD.search(line) and not any(k.match(line) for k in KNOWN_WARNS):
+            bad.append(line)
+    return bad
+
+
+def known_warn_report_lines(text):
+    """Kernel log without the reports of the known WARNs (cut here ... end trace)."""
+    out, skip = [], False
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        bare = re.sub(r"^\[\s*\d+\.\d+\]\s*", "", line.strip())
+        if "------------[ cut here ]------------" in bare:
+            nxt = re.sub(r"^\[\s*\d+\.\d+\]\s*", "", lines[i + 1].strip()) if i + 1 < len(lines) else ""
+            if any(k.match(nxt) for k in KNOWN_WARNS):
+                skip = True
+                continue
+        if skip:
+            if "---[ end trace" in bare:
+                skip = False
+            elif not any(k.match(bare) for k in KNOWN_WARNS):
+                continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def status_of(backend, test, fields):
+    rc, secs, c_l2, rust_l2, rust_bind = (int(fields[1]), fields[2], int(fields[3]),
+                                          int(fields[4]), int(fields[5]))
+    status = {0: "PASS", 4: "SKIP"}.get(rc, "FAIL")
+    if backend == "c":
+        return status, secs, c_l2, ""
+    note = ""
+    # A stock test counts for Rust only if Rust handled it: its VM was bound
+    # to rnvmx and the built-in code entered no L2.
+    if status == "PASS" and not test.startswith("rnvmx_"):
+        if rust_bind <= 0:
+            status, note = "FAIL", "VM not bound to rnvmx"
+        elif c_l2 > 0:
+            status, note = "FAIL", "built-in nested VMX entered L2"
+    return status, secs, rust_l2, note
+
+
+def run_backend(backend, tests, outdir, rows, problems, lock):
+    remaining = list(tests)
+    n = 0
+    while remaining:
+        n += 1
+        boot = Boot(backend, remaining, outdir / f"{backend}-{n}").run()
+        log = (boot.workdir / "serial.log").read_text(errors="replace")
+        bad = kernel_log_problems(known_warn_report_lines(log))
+        with lock:
+            problems.extend(f"{backend}-{n}: {b}" for b in bad)
+            print(f"[ab] {backend} boot {n}: {len(boot.results)} results, "
+                  f"{'done' if boot.done else 'hang: ' + str(boot.hung)}, "
+                  f"{boot.wall:.0f}s wall", flush=True)
+        order = ["rnvmx_lifecycle"] if backend == "rust" and n == 1 else []
+        for t in order + remaining:
+            if t in boot.results:
+                rows.append((backend, t) + status_of(backend, t, boot.results[t]))
+        if boot.done:
+            break
+        if boot.hung:
+            rows.append((backend, boot.hung, "HANG", "-", 0, f"no progress in {TEST_TIMEOUT}s"))
+            idx = remaining.index(boot.hung) if boot.hung in remaining else -1
+            remaining = remaining[idx + 1:] if idx >= 0 else []
+            continue
+        # The boot ended early (crash, or never reached the tests).
+        with lock:
+            problems.append(f"{backend}-{n}: boot ended before finishing")
+        for t in remaining:
+            if t not in boot.results:
+                rows.append((backend, t, "FAIL", "-", 0, "boot ended"))
+        break
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backends", default="c,rust")
+    ap.add_argument("--tests", help="comma-separated subset of testbed/tests.txt")
+    ap.add_argument("--check", action="store_true",
+                    help="fail unless the C backend meets testbed/tests.txt")
+    args = ap.parse_args()
+
+    catalogue = read_tests()
+    tests = [t for t, _ in catalogue]
+    if args.tests:
+        tests = [t for t in tests if t in args.tests.split(",")]
+    outdir = TOP / "out" / "runs"
+    shutil.rmtree(outdir, ignore_errors=True)
+    outdir.mkdir(parents=True)
+
+    rows, problems, lock = [], [], threading.Lock()
+    threads = [threading.Thread(target=run_backend, args=(b, tests, outdir, rows, problems, lock))
+               for b in args.backends.split(",")]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - start
+
+    order = {t: i for i, t in enumerate(["rnvmx_lifecycle"] + tests)}
+    rows.sort(key=lambda r: (order.get(r[1], 99), r[0]))
+    header = ("backend", "test", "status", "guest_seconds", "l2_entries")
+    with open(TOP / "out" / "ab.tsv", "w") as f:
+        f.write("\t".join(header) + "\n")
+        for r in rows:
+            f.write("\t".join(str(x) for x in r[:5]) + "\n")
+
+    # The aligned table: one line per test, both backends side by side.
+    by = {(r[0], r[1]): r for r in rows}
+    names = sorted({r[1] for r in rows}, key=lambda t: order.get(t, 99))
+    print(f"\n{'test':40} {'c':>5} {'c_s':>7} {'c_L2':>5}   {'rust':>5} {'rust_s':>7} {'rust_L2':>7}  note")
+    for t in names:
+        c, r = by.get(("c", t)), by.get(("rust", t))
+        fmt = lambda x: (x[2], x[3], x[4]) if x else ("-", "-", "-")
+        cs, rs = fmt(c), fmt(r)
+        note = "; ".join(x[5] for x in (c, r) if x and x[5])
+        print(f"{t:40} {cs[0]:>5} {cs[1]:>7} {cs[2]:>5}   {rs[0]:>5} {rs[1]:>7} {rs[2]:>7}  {note}")
+    print(f"\n[ab] wrote {TOP / 'out' / 'ab.tsv'} ({len(rows)} rows) in {wall:.0f}s wall; "
+          f"serial logs in {outdir}")
+
+    failed = False
+    if problems:
+        failed = True
+        print("[ab] kernel log problems:")
+        for p in problems:
+            print("   ", p)
+    if args.check:
+        for t, expect in catalogue:
+            if t not in tests:
+                continue
+            got = by.get(("c", t))
+            got = got[2] if got else "missing"
+            if expect in ("PASS", "SKIP") and got != expect:
+                print(f"[ab] check: c {t}: expected {expect}, got {got}")
+                failed = True
+        if "rust" in args.backends:
+            life = by.get(("rust", "rnvmx_lifecycle"))
+            if not life or life[2] != "PASS":
+                print("[ab] check: rnvmx_lifecycle did not pass")
+                failed = True
+            missing = [t for t in tests if ("rust", t) not in by]
+            if missing:
+                print(f"[ab] check: no rust row for {missing}")
+                failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

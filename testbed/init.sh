@@ -1,0 +1,63 @@
+#!/bin/sh
+# /init of the test-bed initramfs. Runs inside Bochs: loads KVM, runs the
+# tests named on the kernel command line on one backend, reports each on the
+# serial console as one "@@RNVMX-..." line, and powers off.
+#   rnvmx_tb_backend=c|rust   rnvmx_tb_tests=test1,test2,...
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+
+backend=c tests=
+for w in $(cat /proc/cmdline); do
+	case "$w" in
+	rnvmx_tb_backend=*) backend=${w#*=} ;;
+	rnvmx_tb_tests=*) tests=$(echo "${w#*=}" | tr , ' ') ;;
+	esac
+done
+
+now() { cut -d' ' -f1 /proc/uptime; }
+say() { echo "@@RNVMX-$*"; }
+finish() { say "DONE"; sync; sleep 1; poweroff -f; }
+
+say "BOOT backend=$backend uptime=$(now)"
+for m in irqbypass kvm kvm-intel; do
+	insmod /lib/modules/$m.ko || { say "ERROR insmod $m"; finish; }
+done
+say "KVM-LOADED uptime=$(now) nested=$(cat /sys/module/kvm_intel/parameters/nested) ept=$(cat /sys/module/kvm_intel/parameters/ept)"
+
+TRACE=/sys/kernel/tracing
+RN=/sys/kernel/debug/rnvmx
+echo 1 > $TRACE/events/kvm/kvm_nested_vmenter/enable
+c_entries() { grep -c kvm_nested_vmenter $TRACE/trace; }
+counter() { if [ -r "$RN/$1" ]; then cat "$RN/$1"; else echo 0; fi; }
+
+run_test() {
+	t=$1
+	say "BEGIN test=$t"
+	echo > $TRACE/trace
+	e0=$(counter l2_entries) b0=$(counter vm_bindings) u0=$(counter unimplemented)
+	t0=$(now)
+	if [ -x /tests/$t ]; then
+		/tests/$t > /tmp/out 2>&1; rc=$?
+	else
+		echo "no such test: $t" > /tmp/out; rc=127
+	fi
+	t1=$(now)
+	sed 's/^/| /' /tmp/out | tail -n 40
+	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') c_l2=$(c_entries) rust_l2=$(($(counter l2_entries) - e0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_unimpl=$(($(counter unimplemented) - u0))"
+}
+
+if [ "$backend" = rust ]; then
+	# The module lifecycle is itself a test: bind, refuse unload, unload.
+	run_test rnvmx_lifecycle
+	insmod /lib/modules/rnvmx.ko || { say "ERROR insmod rnvmx"; finish; }
+fi
+
+for t in $tests; do
+	run_test "$t"
+done
+finish

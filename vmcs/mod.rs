@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The VMCS model: field encodings, the one field table, `struct vmcs12`.
+
+pub mod access;
+pub mod encoding;
+pub mod layout;
+pub mod outcome;
+pub mod table;
