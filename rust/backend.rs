@@ -151,7 +151,7 @@ extern "C" fn get_state(
     _size: ffi::c_uint,
 ) -> ffi::c_int {
     stats::UNIMPLEMENTED.inc();
-    EOPNOTSUPP.to_errno()
+    -(bindings::EOPNOTSUPP as ffi::c_int)
 }
 
 extern "C" fn set_state(
@@ -160,7 +160,7 @@ extern "C" fn set_state(
     _state: *mut bindings::kvm_nested_state,
 ) -> ffi::c_int {
     stats::UNIMPLEMENTED.inc();
-    EOPNOTSUPP.to_errno()
+    -(bindings::EOPNOTSUPP as ffi::c_int)
 }
 
 extern "C" fn get_nested_state_pages(_vcpu: Vcpu) -> bool {

@@ -6,12 +6,15 @@
 
 #![allow(
     dead_code,
-    non_camel_case_types,
-    non_upper_case_globals,
-    non_snake_case,
-    unreachable_pub,
+    improper_ctypes,
     missing_docs,
+    non_camel_case_types,
+    non_snake_case,
+    non_upper_case_globals,
+    unreachable_pub,
+    unsafe_op_in_unsafe_fn,
     clippy::all,
+    clippy::as_underscore,
     clippy::undocumented_unsafe_blocks
 )]
 
