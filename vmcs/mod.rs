@@ -3,6 +3,8 @@
 //! The VMCS model: field encodings, the one field table, `struct vmcs12`.
 
 pub mod access;
+pub mod caps;
+pub mod controls;
 pub mod encoding;
 pub mod layout;
 pub mod outcome;
