@@ -376,10 +376,8 @@ fn setup_secondary(host: &HostCaps, m: &mut NestedVmxMsrs) {
             | ept_cap::INVEPT
             | ept_cap::EXECUTE_ONLY)
             & host.ept_caps;
-        m.ept_caps |= ept_cap::EXTENT_GLOBAL
-            | ept_cap::EXTENT_CONTEXT
-            | ept_cap::PAGE_2M
-            | ept_cap::PAGE_1G;
+        m.ept_caps |=
+            ept_cap::EXTENT_GLOBAL | ept_cap::EXTENT_CONTEXT | ept_cap::PAGE_2M | ept_cap::PAGE_1G;
         if host.enable_ept_ad_bits {
             high = high | Secondary::ENABLE_PML;
             m.ept_caps |= ept_cap::AD;
@@ -541,7 +539,11 @@ pub fn restore(
     }
 }
 
-fn restore_basic(cur: &mut NestedVmxMsrs, kvm: &NestedVmxMsrs, data: u64) -> Result<(), RestoreError> {
+fn restore_basic(
+    cur: &mut NestedVmxMsrs,
+    kvm: &NestedVmxMsrs,
+    data: u64,
+) -> Result<(), RestoreError> {
     let feature_bits = basic::DUAL_MONITOR_TREATMENT | basic::INOUT | basic::TRUE_CTLS;
     let reserved_bits = genmask(63, 56) | genmask(47, 45) | (1 << 31);
     let ok = is_bitwise_subset(kvm.basic, data, feature_bits | reserved_bits)
@@ -590,7 +592,11 @@ fn restore_control(
     Ok(())
 }
 
-fn restore_misc(cur: &mut NestedVmxMsrs, kvm: &NestedVmxMsrs, data: u64) -> Result<(), RestoreError> {
+fn restore_misc(
+    cur: &mut NestedVmxMsrs,
+    kvm: &NestedVmxMsrs,
+    data: u64,
+) -> Result<(), RestoreError> {
     let feature_bits = misc::SAVE_EFER_LMA
         | misc::ACTIVITY_HLT
         | misc::ACTIVITY_SHUTDOWN
@@ -699,7 +705,8 @@ mod tests {
         h.enable_ept = false;
         let m = setup(&h);
         assert_eq!((m.ept_caps, m.vmfunc_controls), (0, 0));
-        assert!(!Secondary(m.secondary_ctls_high).intersects(Secondary::ENABLE_EPT | Secondary::ENABLE_PML));
+        assert!(!Secondary(m.secondary_ctls_high)
+            .intersects(Secondary::ENABLE_EPT | Secondary::ENABLE_PML));
     }
 
     #[test]
@@ -743,7 +750,11 @@ mod tests {
             msr::VMFUNC,
         ] {
             let v = get(&kvm, index).unwrap_or(0);
-            assert_eq!(restore(&mut cur, &kvm, false, index, v), Ok(()), "{index:#x}");
+            assert_eq!(
+                restore(&mut cur, &kvm, false, index, v),
+                Ok(()),
+                "{index:#x}"
+            );
         }
         assert_eq!(cur, kvm);
     }
@@ -752,16 +763,31 @@ mod tests {
     fn restore_is_refused_in_vmx_operation() {
         let kvm = setup(&host());
         let mut cur = kvm;
-        assert_eq!(restore(&mut cur, &kvm, true, msr::BASIC, kvm.basic), Err(RestoreError::Busy));
+        assert_eq!(
+            restore(&mut cur, &kvm, true, msr::BASIC, kvm.basic),
+            Err(RestoreError::Busy)
+        );
     }
 
     #[test]
     fn non_true_and_fixed1_msrs_are_not_restorable() {
         let kvm = setup(&host());
         let mut cur = kvm;
-        for index in [msr::PINBASED_CTLS, msr::PROCBASED_CTLS, msr::EXIT_CTLS, msr::ENTRY_CTLS, msr::CR0_FIXED1, msr::CR4_FIXED1, 0x492] {
+        for index in [
+            msr::PINBASED_CTLS,
+            msr::PROCBASED_CTLS,
+            msr::EXIT_CTLS,
+            msr::ENTRY_CTLS,
+            msr::CR0_FIXED1,
+            msr::CR4_FIXED1,
+            0x492,
+        ] {
             let v = get(&kvm, index).unwrap_or(0);
-            assert_eq!(restore(&mut cur, &kvm, false, index, v), Err(RestoreError::Invalid), "{index:#x}");
+            assert_eq!(
+                restore(&mut cur, &kvm, false, index, v),
+                Err(RestoreError::Invalid),
+                "{index:#x}"
+            );
         }
     }
 
@@ -772,14 +798,26 @@ mod tests {
         let v = get(&kvm, msr::TRUE_PINBASED_CTLS).unwrap_or(0);
         // Dropping an allowed-1 bit is fine: L1 sees fewer features.
         let fewer = v & !(u64::from(PinBased::VMX_PREEMPTION_TIMER.bits()) << 32);
-        assert_eq!(restore(&mut cur, &kvm, false, msr::TRUE_PINBASED_CTLS, fewer), Ok(()));
-        assert_eq!(cur.pinbased_ctls_high & PinBased::VMX_PREEMPTION_TIMER.bits(), 0);
+        assert_eq!(
+            restore(&mut cur, &kvm, false, msr::TRUE_PINBASED_CTLS, fewer),
+            Ok(())
+        );
+        assert_eq!(
+            cur.pinbased_ctls_high & PinBased::VMX_PREEMPTION_TIMER.bits(),
+            0
+        );
         // Adding a feature KVM does not offer is not.
         let more = v | (u64::from(PinBased::POSTED_INTR.bits()) << 32);
-        assert_eq!(restore(&mut cur, &kvm, false, msr::TRUE_PINBASED_CTLS, more), Err(RestoreError::Invalid));
+        assert_eq!(
+            restore(&mut cur, &kvm, false, msr::TRUE_PINBASED_CTLS, more),
+            Err(RestoreError::Invalid)
+        );
         // Nor is clearing a must-be-1 bit.
         let cleared = v & !u64::from(kvm.pinbased_ctls_low);
-        assert_eq!(restore(&mut cur, &kvm, false, msr::TRUE_PINBASED_CTLS, cleared), Err(RestoreError::Invalid));
+        assert_eq!(
+            restore(&mut cur, &kvm, false, msr::TRUE_PINBASED_CTLS, cleared),
+            Err(RestoreError::Invalid)
+        );
     }
 
     #[test]
@@ -788,13 +826,22 @@ mod tests {
         let mut cur = kvm;
         let r = |cur: &mut NestedVmxMsrs, v| restore(cur, &kvm, false, msr::BASIC, v);
         assert_eq!(r(&mut cur, kvm.basic & !basic::INOUT), Ok(()));
-        assert_eq!(r(&mut cur, kvm.basic | basic::DUAL_MONITOR_TREATMENT), Err(RestoreError::Invalid));
-        assert_eq!(r(&mut cur, kvm.basic | basic::PHYS_ADDR_32BIT_ONLY), Err(RestoreError::Invalid));
+        assert_eq!(
+            r(&mut cur, kvm.basic | basic::DUAL_MONITOR_TREATMENT),
+            Err(RestoreError::Invalid)
+        );
+        assert_eq!(
+            r(&mut cur, kvm.basic | basic::PHYS_ADDR_32BIT_ONLY),
+            Err(RestoreError::Invalid)
+        );
         assert_eq!(r(&mut cur, kvm.basic ^ 1), Err(RestoreError::Invalid));
         assert_eq!(r(&mut cur, kvm.basic | 1 << 31), Err(RestoreError::Invalid));
         // A larger VMCS region is fine, a smaller one is not.
         assert_eq!(r(&mut cur, kvm.basic + (1 << 32)), Ok(()));
-        assert_eq!(r(&mut cur, kvm.basic - (1 << 32)), Err(RestoreError::Invalid));
+        assert_eq!(
+            r(&mut cur, kvm.basic - (1 << 32)),
+            Err(RestoreError::Invalid)
+        );
     }
 
     #[test]
@@ -804,7 +851,10 @@ mod tests {
         let misc = control_msr(kvm.misc_low, kvm.misc_high);
         let r = |cur: &mut NestedVmxMsrs, v| restore(cur, &kvm, false, msr::MISC, v);
         assert_eq!(r(&mut cur, misc & !misc::ACTIVITY_HLT), Ok(()));
-        assert_eq!(r(&mut cur, misc | misc::ACTIVITY_SHUTDOWN), Err(RestoreError::Invalid));
+        assert_eq!(
+            r(&mut cur, misc | misc::ACTIVITY_SHUTDOWN),
+            Err(RestoreError::Invalid)
+        );
         // The preemption timer rate is fixed while the timer is offered ...
         assert_eq!(r(&mut cur, (misc & !0x1f) | 4), Err(RestoreError::Invalid));
         // ... and free once it is not.
@@ -818,13 +868,31 @@ mod tests {
     fn fixed0_ept_vmfunc_restore_rules() {
         let kvm = setup(&host());
         let mut cur = kvm;
-        assert_eq!(restore(&mut cur, &kvm, false, msr::CR0_FIXED0, kvm.cr0_fixed0 | 2), Ok(()));
-        assert_eq!(restore(&mut cur, &kvm, false, msr::CR0_FIXED0, 0x21), Err(RestoreError::Invalid));
+        assert_eq!(
+            restore(&mut cur, &kvm, false, msr::CR0_FIXED0, kvm.cr0_fixed0 | 2),
+            Ok(())
+        );
+        assert_eq!(
+            restore(&mut cur, &kvm, false, msr::CR0_FIXED0, 0x21),
+            Err(RestoreError::Invalid)
+        );
         let ept = get(&kvm, msr::EPT_VPID_CAP).unwrap_or(0);
-        assert_eq!(restore(&mut cur, &kvm, false, msr::EPT_VPID_CAP, ept & !1), Ok(()));
-        assert_eq!(restore(&mut cur, &kvm, false, msr::EPT_VPID_CAP, ept | 1 << 8), Err(RestoreError::Invalid));
-        assert_eq!(restore(&mut cur, &kvm, false, msr::VMFUNC, 2), Err(RestoreError::Invalid));
-        assert_eq!(restore(&mut cur, &kvm, false, msr::VMCS_ENUM, 0x123), Ok(()));
+        assert_eq!(
+            restore(&mut cur, &kvm, false, msr::EPT_VPID_CAP, ept & !1),
+            Ok(())
+        );
+        assert_eq!(
+            restore(&mut cur, &kvm, false, msr::EPT_VPID_CAP, ept | 1 << 8),
+            Err(RestoreError::Invalid)
+        );
+        assert_eq!(
+            restore(&mut cur, &kvm, false, msr::VMFUNC, 2),
+            Err(RestoreError::Invalid)
+        );
+        assert_eq!(
+            restore(&mut cur, &kvm, false, msr::VMCS_ENUM, 0x123),
+            Ok(())
+        );
         assert_eq!(cur.vmcs_enum, 0x123);
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod caps;
+pub mod checks;
 pub mod controls;
 pub mod encoding;
 pub mod layout;
