@@ -117,9 +117,15 @@ extern "C" fn init_vmcs(_vcpu: Vcpu) {
     stats::VCPUS.inc();
 }
 
+/// VMX-instruction exits: #UD until the Rust instruction emulation exists.
+///
+/// # Safety
+///
+/// `vcpu` is the vCPU whose exit is being handled, loaded on this CPU, as
+/// kvm-intel passes it to exit handlers.
 unsafe extern "C" fn handle_vmx_instruction(vcpu: Vcpu) -> ffi::c_int {
     stats::UNIMPLEMENTED.inc();
-    // SAFETY: kvm-intel calls exit handlers with the running, loaded vCPU.
+    // SAFETY: `vcpu` is valid and loaded, per the function's contract.
     unsafe { bindings::kvm_queue_exception(vcpu, bindings::UD_VECTOR) };
     1
 }
@@ -183,7 +189,10 @@ extern "C" fn vmexit(_vcpu: Vcpu, _reason: u32, _intr_info: u32, _qualification:
     stats::UNIMPLEMENTED.inc();
 }
 
-extern "C" fn enter_non_root_mode(_vcpu: Vcpu, _from_vmentry: bool) -> bindings::nvmx_vmentry_status {
+extern "C" fn enter_non_root_mode(
+    _vcpu: Vcpu,
+    _from_vmentry: bool,
+) -> bindings::nvmx_vmentry_status {
     stats::UNIMPLEMENTED.inc();
     bindings::nvmx_vmentry_status_NVMX_VMENTRY_KVM_INTERNAL_ERROR
 }

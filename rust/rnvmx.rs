@@ -12,6 +12,14 @@ mod backend;
 mod bindings;
 mod stats;
 
+// The hardware-independent core, the same files as the cargo crate's.
+#[path = "../evmcs/mod.rs"]
+pub mod evmcs;
+#[path = "../shadow/mod.rs"]
+pub mod shadow;
+#[path = "../vmcs/mod.rs"]
+pub mod vmcs;
+
 module! {
     type: Rnvmx,
     name: "rnvmx",

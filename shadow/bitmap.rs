@@ -64,7 +64,7 @@ impl Bitmap {
         let bit = usize::from(encoding.value());
         self.0
             .get(bit / 64)
-            .is_none_or(|w| w & (1 << (bit % 64)) != 0)
+            .map_or(true, |w| w & (1 << (bit % 64)) != 0)
     }
 
     fn clear(&mut self, encoding: Encoding) {

@@ -27,7 +27,7 @@ KBUILD = CACHE / "kbuild"
 
 # Wall-clock limits of the watchdog (seconds).
 BOOT_TIMEOUT = int(os.environ.get("RNVMX_BOOT_TIMEOUT", "900"))
-TEST_TIMEOUT = int(os.environ.get("RNVMX_TEST_TIMEOUT", "120"))
+TEST_TIMEOUT = int(os.environ.get("RNVMX_TEST_TIMEOUT", "60"))
 
 KERNEL_CMDLINE = ("console=ttyS0,115200 mitigations=off nokaslr panic=-1 "
                   "tsc_early_khz=50000")

@@ -249,25 +249,19 @@ const CR4_VMXE: u64 = 1 << 13;
 
 /// KVM's `nested_vmx_setup_ctls_msrs()`: the capability MSRs of a new vCPU.
 pub fn setup(host: &HostCaps) -> NestedVmxMsrs {
-    let mut m = NestedVmxMsrs::default();
-
     // Pin-based controls: KVM emulates the preemption timer.
-    m.pinbased_ctls_low = PinBased::ALWAYSON_WITHOUT_TRUE_MSR.bits();
     let posted = if host.enable_apicv {
         PinBased::POSTED_INTR
     } else {
         PinBased::EMPTY
     };
-    m.pinbased_ctls_high = (PinBased(host.pin_based)
+    let pinbased_ctls_high = (PinBased(host.pin_based)
         & (PinBased::EXT_INTR_MASK | PinBased::NMI_EXITING | PinBased::VIRTUAL_NMIS | posted))
         .union(PinBased::ALWAYSON_WITHOUT_TRUE_MSR | PinBased::VMX_PREEMPTION_TIMER)
         .bits();
 
     // Exit controls: free control of debug-control saving.
-    m.exit_ctls_low = ExitControls::ALWAYSON_WITHOUT_TRUE_MSR
-        .difference(ExitControls::SAVE_DEBUG_CONTROLS)
-        .bits();
-    m.exit_ctls_high = (ExitControls(host.vmexit)
+    let exit_ctls_high = (ExitControls(host.vmexit)
         & (ExitControls::HOST_ADDR_SPACE_SIZE
             | ExitControls::LOAD_IA32_PAT
             | ExitControls::SAVE_IA32_PAT
@@ -283,10 +277,7 @@ pub fn setup(host: &HostCaps) -> NestedVmxMsrs {
         .bits();
 
     // Entry controls: free control of debug-control loading.
-    m.entry_ctls_low = EntryControls::ALWAYSON_WITHOUT_TRUE_MSR
-        .difference(EntryControls::LOAD_DEBUG_CONTROLS)
-        .bits();
-    m.entry_ctls_high = (EntryControls(host.vmentry)
+    let entry_ctls_high = (EntryControls(host.vmentry)
         & (EntryControls::IA32E_MODE | EntryControls::LOAD_IA32_PAT | EntryControls::LOAD_BNDCFGS))
         .union(
             EntryControls::ALWAYSON_WITHOUT_TRUE_MSR
@@ -297,10 +288,7 @@ pub fn setup(host: &HostCaps) -> NestedVmxMsrs {
 
     // Primary processor-based controls: MSR bitmaps are emulated even
     // without hardware support; free control of CR3 exiting.
-    m.procbased_ctls_low = CpuBased::ALWAYSON_WITHOUT_TRUE_MSR
-        .difference(CpuBased::CR3_LOAD_EXITING | CpuBased::CR3_STORE_EXITING)
-        .bits();
-    m.procbased_ctls_high = (CpuBased(host.cpu_based)
+    let procbased_ctls_high = (CpuBased(host.cpu_based)
         & (CpuBased::INTR_WINDOW_EXITING
             | CpuBased::NMI_WINDOW_EXITING
             | CpuBased::USE_TSC_OFFSETTING
@@ -324,33 +312,50 @@ pub fn setup(host: &HostCaps) -> NestedVmxMsrs {
         .union(CpuBased::ALWAYSON_WITHOUT_TRUE_MSR | CpuBased::USE_MSR_BITMAPS)
         .bits();
 
-    setup_secondary(host, &mut m);
+    let (secondary_ctls_high, ept_caps, vpid_caps, vmfunc_controls) = setup_secondary(host);
 
-    // Misc: KVM emulates the preemption timer at rate 5, HLT and wait-for-
-    // SIPI, and VMWRITE to read-only fields.
-    m.misc_low = ((host.misc & misc::SAVE_EFER_LMA)
-        | misc::VMWRITE_SHADOW_RO_FIELDS
-        | misc::EMULATED_PREEMPTION_TIMER_RATE
-        | misc::ACTIVITY_HLT
-        | misc::ACTIVITY_WAIT_SIPI) as u32;
-    m.misc_high = 0;
-
-    m.basic = basic::encode(VMCS12_REVISION, VMCS12_SIZE as u16, basic::MEMTYPE_WB)
-        | basic::TRUE_CTLS
-        | if host.basic_inout { basic::INOUT } else { 0 };
-
-    // "We picked the standard core2 setting."
-    m.cr0_fixed0 = CR0_PE | CR0_PG | CR0_NE;
-    m.cr4_fixed0 = CR4_VMXE;
-    m.cr0_fixed1 = host.cr0_fixed1;
-    m.cr4_fixed1 = host.cr4_fixed1 | if host.umip_emulated { CR4_UMIP } else { 0 };
-
-    m.vmcs_enum = u64::from(table::max_index()) << 1;
-    m
+    NestedVmxMsrs {
+        pinbased_ctls_low: PinBased::ALWAYSON_WITHOUT_TRUE_MSR.bits(),
+        pinbased_ctls_high,
+        exit_ctls_low: ExitControls::ALWAYSON_WITHOUT_TRUE_MSR
+            .difference(ExitControls::SAVE_DEBUG_CONTROLS)
+            .bits(),
+        exit_ctls_high,
+        entry_ctls_low: EntryControls::ALWAYSON_WITHOUT_TRUE_MSR
+            .difference(EntryControls::LOAD_DEBUG_CONTROLS)
+            .bits(),
+        entry_ctls_high,
+        procbased_ctls_low: CpuBased::ALWAYSON_WITHOUT_TRUE_MSR
+            .difference(CpuBased::CR3_LOAD_EXITING | CpuBased::CR3_STORE_EXITING)
+            .bits(),
+        procbased_ctls_high,
+        secondary_ctls_low: 0,
+        secondary_ctls_high,
+        ept_caps,
+        vpid_caps,
+        vmfunc_controls,
+        // Misc: KVM emulates the preemption timer at rate 5, HLT and
+        // wait-for-SIPI, and VMWRITE to read-only fields.
+        misc_low: ((host.misc & misc::SAVE_EFER_LMA)
+            | misc::VMWRITE_SHADOW_RO_FIELDS
+            | misc::EMULATED_PREEMPTION_TIMER_RATE
+            | misc::ACTIVITY_HLT
+            | misc::ACTIVITY_WAIT_SIPI) as u32,
+        misc_high: 0,
+        basic: basic::encode(VMCS12_REVISION, VMCS12_SIZE as u16, basic::MEMTYPE_WB)
+            | basic::TRUE_CTLS
+            | if host.basic_inout { basic::INOUT } else { 0 },
+        // "We picked the standard core2 setting."
+        cr0_fixed0: CR0_PE | CR0_PG | CR0_NE,
+        cr4_fixed0: CR4_VMXE,
+        cr0_fixed1: host.cr0_fixed1,
+        cr4_fixed1: host.cr4_fixed1 | if host.umip_emulated { CR4_UMIP } else { 0 },
+        vmcs_enum: u64::from(table::max_index()) << 1,
+    }
 }
 
-fn setup_secondary(host: &HostCaps, m: &mut NestedVmxMsrs) {
-    m.secondary_ctls_low = 0;
+/// Secondary controls, EPT/VPID capabilities and VM functions.
+fn setup_secondary(host: &HostCaps) -> (u32, u32, u32, u64) {
     let mut high = (Secondary(host.secondary)
         & (Secondary::DESC
             | Secondary::ENABLE_RDTSCP
@@ -367,30 +372,31 @@ fn setup_secondary(host: &HostCaps, m: &mut NestedVmxMsrs) {
             | Secondary::ENABLE_USR_WAIT_PAUSE))
         // VMCS shadowing is emulated even without hardware support.
         .union(Secondary::SHADOW_VMCS);
+    let (mut ept_caps, mut vpid_caps, mut vmfunc) = (0, 0, 0);
 
     if host.enable_ept {
         high = high | Secondary::ENABLE_EPT;
-        m.ept_caps = (ept_cap::PAGE_WALK_4
+        ept_caps = (ept_cap::PAGE_WALK_4
             | ept_cap::PAGE_WALK_5
             | ept_cap::EPTP_WB
             | ept_cap::INVEPT
             | ept_cap::EXECUTE_ONLY)
             & host.ept_caps;
-        m.ept_caps |=
+        ept_caps |=
             ept_cap::EXTENT_GLOBAL | ept_cap::EXTENT_CONTEXT | ept_cap::PAGE_2M | ept_cap::PAGE_1G;
         if host.enable_ept_ad_bits {
             high = high | Secondary::ENABLE_PML;
-            m.ept_caps |= ept_cap::AD;
+            ept_caps |= ept_cap::AD;
         }
         // EPTP switching is emulated whenever VMFUNC exists.
         if host.has_vmfunc {
-            m.vmfunc_controls = VmFunc::EPTP_SWITCHING.bits();
+            vmfunc = VmFunc::EPTP_SWITCHING.bits();
         }
     }
     // Single-context INVVPID is advertised though treated as global.
     if host.enable_vpid {
         high = high | Secondary::ENABLE_VPID;
-        m.vpid_caps = vpid_cap::INVVPID | vpid_cap::EXTENT_SUPPORTED;
+        vpid_caps = vpid_cap::INVVPID | vpid_cap::EXTENT_SUPPORTED;
     }
     if host.enable_unrestricted_guest {
         high = high | Secondary::UNRESTRICTED_GUEST;
@@ -401,7 +407,7 @@ fn setup_secondary(host: &HostCaps, m: &mut NestedVmxMsrs) {
     if host.enable_sgx {
         high = high | Secondary::ENCLS_EXITING;
     }
-    m.secondary_ctls_high = high.bits();
+    (high.bits(), ept_caps, vpid_caps, vmfunc)
 }
 
 /// A control MSR's value from its allowed-0 (low) and allowed-1 (high)

@@ -216,7 +216,7 @@ cases! {
     io_bitmap_a: IoBitmapA => |v, _m| { cpu(&mut v, CpuBased::USE_IO_BITMAPS); v.io_bitmap_a = 0x1001; v.io_bitmap_b = 0x2000; }
     io_bitmap_b: IoBitmapB => |v, _m| { cpu(&mut v, CpuBased::USE_IO_BITMAPS); v.io_bitmap_a = 0x1000; v.io_bitmap_b = 1 << 46; }
     msr_bitmap: MsrBitmap => |v, _m| { v.msr_bitmap = 0x2000_0800; }
-    virtual_apic_page: VirtualApicPage => |v, _m| { cpu(&mut v, CpuBased::TPR_SHADOW); v.virtual_apic_page_addr = u64::MAX & !0xfff; }
+    virtual_apic_page: VirtualApicPage => |v, _m| { cpu(&mut v, CpuBased::TPR_SHADOW); v.virtual_apic_page_addr = !0xfff; }
     apic_access_page: ApicAccessPage => |v, _m| { sec(&mut v, Secondary::VIRTUALIZE_APIC_ACCESSES); v.apic_access_addr = 0x10; }
     x2apic_with_apic_access: X2apicModeWithApicAccess => |v, _m| {
         sec(&mut v, Secondary::VIRTUALIZE_APIC_ACCESSES | Secondary::VIRTUALIZE_X2APIC_MODE);
