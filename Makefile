@@ -17,12 +17,13 @@ JOBS ?= $(shell nproc)
 KMAKE = $(MAKE) -C $(KSRC) O=$(KBUILD) M=$(CURDIR) LLVM=1 CC="ccache clang" -j$(JOBS)
 CARGO ?= cargo
 
-.PHONY: ab check deps kernel module module-clippy selftests initramfs testbed cargo-test lint clean
+.PHONY: ab check deps kernel module module-clippy selftests initramfs testbed cargo-test \
+	lint pytest check-fields check-patch clean
 
 ab: testbed
 	python3 testbed/ab.py
 
-check: deps cargo-test lint testbed module-clippy
+check: deps cargo-test lint pytest check-patch testbed module-clippy check-fields
 	python3 testbed/ab.py --check
 
 testbed: kernel module selftests initramfs
@@ -54,6 +55,16 @@ lint:
 	$(CARGO) fmt --all -- --check
 	rustfmt --edition 2021 --check rust/*.rs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+pytest:
+	python3 -m unittest discover -s testbed -p 'test_*.py'
+
+# `cargo run --example vmcs-fields` equals KVM's vmcs12_field_offsets[].
+check-fields: kernel
+	python3 testbed/check-fields.py
+
+check-patch: deps
+	testbed/check-patch.sh
 
 clean:
 	-$(KMAKE) clean

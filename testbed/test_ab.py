@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Unit tests of testbed/ab.py's judgement: kernel-log filtering and the
+rule that a test counts for Rust only if Rust handled it."""
+import sys
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ab  # noqa: E402
+
+TOPOLOGY = ("WARNING: CPU: 0 PID: 0 at ../linux/arch/x86/kernel/cpu/topology_common.c:57 "
+            "parse_topology+0x212/0x220")
+XSTATE = ("WARNING: CPU: 0 PID: 0 at ../linux/arch/x86/kernel/fpu/xstate.c:606 "
+          "paranoid_xstate_size_valid+0xfa/0x130")
+
+
+def report(warn, ts="[    0.1]"):
+    return "\n".join([f"{ts} ------------[ cut here ]------------", f"{ts} {warn}",
+                      f"{ts} Modules linked in:", f"{ts} Call Trace:", f"{ts}  <TASK>",
+                      f"{ts} ---[ end trace 0000000000000000 ]---"])
+
+
+class KernelLog(unittest.TestCase):
+    def test_known_boot_warns_are_excused(self):
+        log = report(TOPOLOGY) + "\nboot ok\n" + report(XSTATE)
+        self.assertEqual(ab.kernel_log_problems(log), [])
+
+    def test_known_warn_only_once(self):
+        self.assertEqual(ab.kernel_log_problems(report(TOPOLOGY) + "\n" + report(TOPOLOGY)), [TOPOLOGY])
+
+    def test_other_warn_fails(self):
+        warn = "WARNING: CPU: 0 PID: 77 at arch/x86/kvm/vmx/nested.c:4990 nested_vmx_vmexit+0x1/0x2"
+        self.assertEqual(ab.kernel_log_problems(report(warn)), [warn])
+
+    def test_known_warn_at_other_offset_fails(self):
+        warn = TOPOLOGY.replace("0x212", "0x213")
+        self.assertEqual(ab.kernel_log_problems(report(warn)), [warn])
+
+    def test_oops_bug_panic_fail(self):
+        for line in ["BUG: kernel NULL pointer dereference, address: 0000000000000000",
+                     "Oops: Oops: 0000 [#1] SMP", "Kernel panic - not syncing: Fatal exception",
+                     "watchdog: BUG: soft lockup - CPU#0 stuck for 22s!"]:
+            self.assertEqual(len(ab.kernel_log_problems(f"[  1.0] {line}")), 1, line)
+
+    def test_test_output_is_not_kernel_log(self):
+        self.assertEqual(ab.kernel_log_problems("| WARNING: from a selftest\n@@RNVMX-END test=x"), [])
+
+
+class Status(unittest.TestCase):
+    def fields(self, rc, c_l2=0, rust_l2=0, bind=0):
+        return ("t", str(rc), "0.50", str(c_l2), str(rust_l2), str(bind), "0")
+
+    def test_c(self):
+        self.assertEqual(ab.status_of("c", "t", self.fields(0, c_l2=3))[:3], ("PASS", "0.50", 3))
+        self.assertEqual(ab.status_of("c", "t", self.fields(4))[0], "SKIP")
+        self.assertEqual(ab.status_of("c", "t", self.fields(1))[0], "FAIL")
+
+    def test_rust_pass_needs_binding(self):
+        self.assertEqual(ab.status_of("rust", "t", self.fields(0, rust_l2=2, bind=1))[:3], ("PASS", "0.50", 2))
+        self.assertEqual(ab.status_of("rust", "t", self.fields(0, rust_l2=2, bind=0))[0], "FAIL")
+
+    def test_rust_pass_fails_if_c_entered_l2(self):
+        self.assertEqual(ab.status_of("rust", "t", self.fields(0, c_l2=1, rust_l2=1, bind=1))[0], "FAIL")
+
+    def test_project_tests_judge_themselves(self):
+        self.assertEqual(ab.status_of("rust", "rnvmx_lifecycle", self.fields(0))[0], "PASS")
+
+
+if __name__ == "__main__":
+    unittest.main()
