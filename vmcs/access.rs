@@ -142,3 +142,179 @@ fn field_of(ctx: &AccessCtx, field_operand: u64) -> Result<FieldRef, Outcome> {
 fn is_ar_bytes(e: Encoding) -> bool {
     (enc::GUEST_ES_AR_BYTES.value()..=enc::GUEST_TR_AR_BYTES.value()).contains(&e.value())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vmcs::table::{encodings as e, FIELDS};
+
+    fn ctx() -> AccessCtx {
+        AccessCtx {
+            has_current_vmcs: true,
+            guest_mode: false,
+            link_pointer_valid: false,
+            vmwrite_any_field: false,
+            long_mode: true,
+        }
+    }
+
+    const UNSUPPORTED: Outcome = Outcome::VmFailValid(VmInstructionError::UnsupportedVmcsComponent);
+    const READ_ONLY: Outcome =
+        Outcome::VmFailValid(VmInstructionError::VmwriteReadOnlyVmcsComponent);
+
+    #[test]
+    fn no_current_vmcs_is_failinvalid() {
+        let mut v = Vmcs12::zeroed();
+        let c = AccessCtx {
+            has_current_vmcs: false,
+            ..ctx()
+        };
+        assert_eq!(vmread(&v, &c, 0x681e), Err(Outcome::VmFailInvalid));
+        assert_eq!(
+            vmwrite(&mut v, &c, 0x681e, 1).map(|w| w.value),
+            Err(Outcome::VmFailInvalid)
+        );
+    }
+
+    #[test]
+    fn l2_without_link_pointer_is_failinvalid() {
+        let v = Vmcs12::zeroed();
+        let c = AccessCtx {
+            guest_mode: true,
+            ..ctx()
+        };
+        assert_eq!(vmread(&v, &c, 0x681e), Err(Outcome::VmFailInvalid));
+        let c = AccessCtx {
+            link_pointer_valid: true,
+            ..c
+        };
+        assert_eq!(vmread(&v, &c, 0x681e), Ok(0));
+    }
+
+    #[test]
+    fn unsupported_components() {
+        let mut v = Vmcs12::zeroed();
+        for field in [
+            0x0004,
+            0x0001,
+            0x8000,
+            0x1_0000_0800,
+            0x4401, /* high of a 32-bit */
+        ] {
+            assert_eq!(vmread(&v, &ctx(), field), Err(UNSUPPORTED), "{field:#x}");
+            assert_eq!(
+                vmwrite(&mut v, &ctx(), field, 0).map(|w| w.value),
+                Err(UNSUPPORTED)
+            );
+        }
+    }
+
+    #[test]
+    fn field_operand_is_32_bits_outside_long_mode() {
+        let v = Vmcs12::zeroed();
+        let c = AccessCtx {
+            long_mode: false,
+            ..ctx()
+        };
+        assert_eq!(vmread(&v, &c, 0x1_0000_0800), Ok(0));
+        assert_eq!(c.memory_operand_len(), 4);
+        assert_eq!(ctx().memory_operand_len(), 8);
+    }
+
+    #[test]
+    fn read_only_fields_need_vmwrite_any_field() {
+        let mut v = Vmcs12::zeroed();
+        let reason = u64::from(e::VM_EXIT_REASON.value());
+        assert_eq!(
+            vmwrite(&mut v, &ctx(), reason, 7).map(|w| w.value),
+            Err(READ_ONLY)
+        );
+        let c = AccessCtx {
+            vmwrite_any_field: true,
+            ..ctx()
+        };
+        assert!(vmwrite(&mut v, &c, reason, 7).is_ok());
+        assert_eq!(vmread(&v, &ctx(), reason), Ok(7));
+    }
+
+    #[test]
+    fn ar_bytes_drop_reserved_bits() {
+        let mut v = Vmcs12::zeroed();
+        let f = u64::from(e::GUEST_CS_AR_BYTES.value());
+        assert_eq!(
+            vmwrite(&mut v, &ctx(), f, 0xffff_ffff).map(|w| w.value),
+            Ok(0x1f0ff)
+        );
+        assert_eq!(vmread(&v, &ctx(), f), Ok(0x1f0ff));
+        let limit = u64::from(e::GUEST_CS_LIMIT.value());
+        assert!(vmwrite(&mut v, &ctx(), limit, 0xffff_ffff).is_ok());
+        assert_eq!(vmread(&v, &ctx(), limit), Ok(0xffff_ffff));
+    }
+
+    #[test]
+    fn high_half_of_64_bit_fields() {
+        let mut v = Vmcs12::zeroed();
+        let full = u64::from(e::EPT_POINTER.value());
+        assert!(vmwrite(&mut v, &ctx(), full, 0x1122_3344_5566_7788).is_ok());
+        assert_eq!(vmread(&v, &ctx(), full | 1), Ok(0x1122_3344));
+        assert!(vmwrite(&mut v, &ctx(), full | 1, 0xaabb_ccdd_eeff_0011).is_ok());
+        assert_eq!(vmread(&v, &ctx(), full), Ok(0xeeff_0011_5566_7788));
+    }
+
+    #[test]
+    fn narrow_fields_keep_low_bits() {
+        let mut v = Vmcs12::zeroed();
+        let vpid = u64::from(e::VIRTUAL_PROCESSOR_ID.value());
+        assert!(vmwrite(&mut v, &ctx(), vpid, 0x1234_5678).is_ok());
+        assert_eq!(vmread(&v, &ctx(), vpid), Ok(0x5678));
+        assert_eq!({ v.virtual_processor_id }, 0x5678);
+    }
+
+    #[test]
+    fn shadow_classification_of_writes() {
+        let mut v = Vmcs12::zeroed();
+        let w = vmwrite(&mut v, &ctx(), u64::from(e::GUEST_RIP.value()), 1).ok();
+        assert_eq!(
+            w.map(|w| (w.is_shadow_rw(), w.is_shadow_ro())),
+            Some((true, false))
+        );
+        let c = AccessCtx {
+            vmwrite_any_field: true,
+            ..ctx()
+        };
+        let w = vmwrite(&mut v, &c, u64::from(e::EXIT_QUALIFICATION.value()), 1).ok();
+        assert_eq!(
+            w.map(|w| (w.is_shadow_rw(), w.is_shadow_ro())),
+            Some((false, true))
+        );
+    }
+
+    #[test]
+    fn every_field_round_trips() {
+        let c = AccessCtx {
+            vmwrite_any_field: true,
+            ..ctx()
+        };
+        let mut v = Vmcs12::zeroed();
+        for f in FIELDS.iter() {
+            let enc = u64::from(f.encoding.value());
+            let mask = match f.width().bytes() {
+                2 => 0xffff,
+                4 => 0xffff_ffff,
+                _ => u64::MAX,
+            };
+            let mask = if is_ar_bytes(f.encoding) {
+                AR_BYTES_MASK
+            } else {
+                mask
+            };
+            assert!(vmwrite(&mut v, &c, enc, 0xa5a5_a5a5_a5a5_a5a5).is_ok());
+            assert_eq!(
+                vmread(&v, &c, enc),
+                Ok(0xa5a5_a5a5_a5a5_a5a5 & mask),
+                "{}",
+                f.name
+            );
+        }
+    }
+}

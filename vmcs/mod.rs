@@ -9,4 +9,7 @@ pub mod controls;
 pub mod encoding;
 pub mod layout;
 pub mod outcome;
+
+#[cfg(test)]
+mod proptests;
 pub mod table;

@@ -413,4 +413,4 @@ pub(crate) fn cc(ok: bool, check: Check) -> Result<(), Check> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
