@@ -632,31 +632,7 @@ fn restore_misc(
 mod tests {
     use super::*;
 
-    /// L0 as seen under Bochs (corei7_skylake_x): every control the emulator
-    /// offers, EPT with A/D, VPID, unrestricted guest, no APICv.
-    fn host() -> HostCaps {
-        HostCaps {
-            pin_based: 0xff,
-            cpu_based: 0xfff9_fffe,
-            secondary: 0x0055_3cfe,
-            vmexit: 0x01ff_ffff,
-            vmentry: 0x0003_ffff,
-            misc: 0x0000_0000_0040_01e5,
-            ept_caps: 0x0f06_41c1,
-            basic_inout: true,
-            has_vmfunc: true,
-            cr0_fixed1: 0xffff_ffff,
-            cr4_fixed1: 0x0037_67ff,
-            umip_emulated: true,
-            enable_apicv: false,
-            enable_ept: true,
-            enable_ept_ad_bits: true,
-            enable_vpid: true,
-            enable_unrestricted_guest: true,
-            flexpriority_enabled: true,
-            enable_sgx: false,
-        }
-    }
+    use crate::vmcs::checks::tests::skylake_host as host;
 
     #[test]
     fn basic_reports_vmcs12() {
@@ -683,10 +659,10 @@ mod tests {
 
     #[test]
     fn posted_interrupts_need_apicv() {
-        assert!(!PinBased(setup(&host()).pinbased_ctls_high).contains(PinBased::POSTED_INTR));
+        assert!(PinBased(setup(&host()).pinbased_ctls_high).contains(PinBased::POSTED_INTR));
         let mut h = host();
-        h.enable_apicv = true;
-        assert!(PinBased(setup(&h).pinbased_ctls_high).contains(PinBased::POSTED_INTR));
+        h.enable_apicv = false;
+        assert!(!PinBased(setup(&h).pinbased_ctls_high).contains(PinBased::POSTED_INTR));
     }
 
     #[test]
@@ -813,7 +789,7 @@ mod tests {
             0
         );
         // Adding a feature KVM does not offer is not.
-        let more = v | (u64::from(PinBased::POSTED_INTR.bits()) << 32);
+        let more = v | (1 << (32 + 9));
         assert_eq!(
             restore(&mut cur, &kvm, false, msr::TRUE_PINBASED_CTLS, more),
             Err(RestoreError::Invalid)
