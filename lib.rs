@@ -12,5 +12,6 @@
 extern crate std;
 
 pub mod evmcs;
+pub mod nested;
 pub mod shadow;
 pub mod vmcs;

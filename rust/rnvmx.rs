@@ -15,6 +15,8 @@ mod stats;
 // The hardware-independent core, the same files as the cargo crate's.
 #[path = "../evmcs/mod.rs"]
 pub mod evmcs;
+#[path = "../nested/mod.rs"]
+pub mod nested;
 #[path = "../shadow/mod.rs"]
 pub mod shadow;
 #[path = "../vmcs/mod.rs"]
