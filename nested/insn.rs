@@ -325,6 +325,14 @@ mod tests {
         };
         assert_eq!(
             vmxon_precheck(&s),
+            Err(Decision::Complete(Outcome::VmFailInvalid))
+        );
+        let s = VmxonState {
+            has_current_vmcs: true,
+            ..s
+        };
+        assert_eq!(
+            vmxon_precheck(&s),
             Err(Decision::Complete(Outcome::VmFailValid(
                 E::VmxonInVmxRootOperation
             )))
