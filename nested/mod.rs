@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Nested VMX emulation logic that needs no hardware: what KVM decides for
-//! each VMX instruction before touching vmcs01/vmcs02.
+//! each VMX instruction, and for each exit from L2, before touching
+//! vmcs01/vmcs02.
 
+pub mod exit_reason;
 pub mod insn;
+pub mod reflect;

@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Whether L1 wants an exit from L2 (KVM's `nested_vmx_l1_wants_exit()` and
+//! the helpers it calls; SDM Vol. 3C 26.1 "Instructions that cause VM
+//! exits", 26.2 "Other causes of VM exits"): decided from vmcs12 and, for
+//! the bitmaps, bytes of L1 memory.
+
+use super::exit_reason::basic as r;
+use crate::vmcs::controls::{CpuBased, PinBased, Secondary};
+use crate::vmcs::layout::Vmcs12;
+
+/// Reads L1 memory; `None` if the byte cannot be read (KVM then reflects
+/// the exit to L1).
+pub trait L1Memory {
+    /// One byte at guest physical address `gpa`.
+    fn read_u8(&mut self, gpa: u64) -> Option<u8>;
+}
+
+/// What the exit was, as far as the decision needs it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Exit {
+    /// Basic exit reason.
+    pub reason: u16,
+    /// Exit qualification.
+    pub qualification: u64,
+    /// VM-exit interruption information (exceptions, NMIs).
+    pub intr_info: u32,
+    /// RCX (MSR index for RDMSR/WRMSR).
+    pub rcx: u64,
+    /// RAX (ENCLS leaf).
+    pub rax: u64,
+    /// The general-purpose register a MOV-to-CR reads, or the one naming
+    /// the field of VMREAD/VMWRITE (already read by the caller).
+    pub operand: u64,
+    /// L1's CPUID has SGX.
+    pub guest_has_sgx: bool,
+}
+
+/// The controls as in effect (`nested_cpu_has*()`).
+struct Controls {
+    pin: PinBased,
+    cpu: CpuBased,
+    sec: Secondary,
+}
+
+impl Controls {
+    fn of(v: &Vmcs12) -> Self {
+        let cpu = CpuBased(v.cpu_based_vm_exec_control);
+        Controls {
+            pin: PinBased(v.pin_based_vm_exec_control),
+            cpu,
+            sec: if cpu.contains(CpuBased::ACTIVATE_SECONDARY_CONTROLS) {
+                Secondary(v.secondary_vm_exec_control)
+            } else {
+                Secondary::EMPTY
+            },
+        }
+    }
+}
+
+const INTR_INFO_VECTOR_MASK: u32 = 0xff;
+const INTR_INFO_TYPE_MASK: u32 = 0x700;
+const INTR_INFO_VALID: u32 = 1 << 31;
+const INTR_TYPE_NMI: u32 = 2 << 8;
+const INTR_TYPE_HARD_EXCEPTION: u32 = 3 << 8;
+const INTR_TYPE_OTHER_EVENT: u32 = 7 << 8;
+const PF_VECTOR: u32 = 14;
+const NMI_VECTOR: u32 = 2;
+const CR0_TS: u64 = 1 << 3;
+
+/// KVM's `nested_vmx_is_page_fault_vmexit()` (SDM 26.2: the page-fault
+/// error-code mask and match invert the exception-bitmap bit).
+pub fn is_page_fault_vmexit(v: &Vmcs12, error_code: u16) -> bool {
+    let bit = v.exception_bitmap & (1 << PF_VECTOR) != 0;
+    let inequality =
+        u32::from(error_code) & v.page_fault_error_code_mask != v.page_fault_error_code_match;
+    inequality ^ bit
+}
+
+/// KVM's `nested_vmx_is_exception_vmexit()`: whether an exception L0
+/// would inject into L2 is instead an exit to L1.
+pub fn is_exception_vmexit(v: &Vmcs12, vector: u8, error_code: u32) -> bool {
+    if u32::from(vector) == PF_VECTOR {
+        return is_page_fault_vmexit(v, error_code as u16);
+    }
+    v.exception_bitmap & 1u32.checked_shl(u32::from(vector)).unwrap_or(0) != 0
+}
+
+/// KVM's `nested_vmx_check_io_bitmaps()`: whether an access of `size` bytes
+/// at `port` hits L1's I/O bitmaps (an unreadable byte counts as a hit).
+pub fn check_io_bitmaps(v: &Vmcs12, mem: &mut impl L1Memory, port: u32, size: u32) -> bool {
+    let mut last = None;
+    let mut byte = 0u8;
+    for p in port..port.saturating_add(size) {
+        let base = match p {
+            0..=0x7fff => v.io_bitmap_a,
+            0x8000..=0xffff => v.io_bitmap_b,
+            _ => return true,
+        };
+        let gpa = base.wrapping_add(u64::from((p & 0x7fff) / 8));
+        if last != Some(gpa) {
+            match mem.read_u8(gpa) {
+                Some(b) => byte = b,
+                None => return true,
+            }
+        }
+        if byte & (1 << (p & 7)) != 0 {
+            return true;
+        }
+        last = Some(gpa);
+    }
+    false
+}
+
+fn exit_handled_io(v: &Vmcs12, c: &Controls, mem: &mut impl L1Memory, qualification: u64) -> bool {
+    if !c.cpu.contains(CpuBased::USE_IO_BITMAPS) {
+        return c.cpu.contains(CpuBased::UNCOND_IO_EXITING);
+    }
+    let port = ((qualification >> 16) & 0xffff) as u32;
+    let size = (qualification & 7) as u32 + 1;
+    check_io_bitmaps(v, mem, port, size)
+}
+
+/// KVM's `nested_vmx_exit_handled_msr()`: the MSR bitmap is four 1 KiB
+/// bitmaps (read low, read high, write low, write high).
+fn exit_handled_msr(
+    v: &Vmcs12,
+    c: &Controls,
+    mem: &mut impl L1Memory,
+    write: bool,
+    rcx: u64,
+) -> bool {
+    if !c.cpu.contains(CpuBased::USE_MSR_BITMAPS) {
+        return true;
+    }
+    let mut msr = rcx as u32;
+    let mut bitmap = v.msr_bitmap;
+    if write {
+        bitmap = bitmap.wrapping_add(2048);
+    }
+    if msr >= 0xc000_0000 {
+        msr -= 0xc000_0000;
+        bitmap = bitmap.wrapping_add(1024);
+    }
+    if msr >= 1024 * 8 {
+        return true; // let L1 handle the wrong parameter
+    }
+    match mem.read_u8(bitmap.wrapping_add(u64::from(msr / 8))) {
+        Some(b) => (b >> (msr & 7)) & 1 != 0,
+        None => true,
+    }
+}
+
+/// KVM's `nested_vmx_exit_handled_cr()` (exit qualification: SDM table 28-3).
+fn exit_handled_cr(v: &Vmcs12, c: &Controls, qualification: u64, operand: u64) -> bool {
+    let cr = qualification & 15;
+    match (qualification >> 4) & 3 {
+        // MOV to CR
+        0 => match cr {
+            0 => v.cr0_guest_host_mask & (operand ^ v.cr0_read_shadow) != 0,
+            3 => c.cpu.contains(CpuBased::CR3_LOAD_EXITING),
+            4 => v.cr4_guest_host_mask & (v.cr4_read_shadow ^ operand) != 0,
+            8 => c.cpu.contains(CpuBased::CR8_LOAD_EXITING),
+            _ => false,
+        },
+        // MOV from CR
+        1 => match cr {
+            3 => c.cpu.contains(CpuBased::CR3_STORE_EXITING),
+            8 => c.cpu.contains(CpuBased::CR8_STORE_EXITING),
+            _ => false,
+        },
+        // CLTS
+        2 => v.cr0_guest_host_mask & CR0_TS != 0 && v.cr0_read_shadow & CR0_TS != 0,
+        // LMSW: changes bits 3:1, can only set bit 0.
+        _ => {
+            let val = (qualification >> 16) & 0xf;
+            v.cr0_guest_host_mask & 0xe & (val ^ v.cr0_read_shadow) != 0
+                || (v.cr0_guest_host_mask & 1 != 0 && v.cr0_read_shadow & 1 == 0 && val & 1 != 0)
+        }
+    }
+}
+
+fn exit_handled_vmcs_access(
+    c: &Controls,
+    mem: &mut impl L1Memory,
+    bitmap: u64,
+    field: u64,
+) -> bool {
+    if !c.sec.contains(Secondary::SHADOW_VMCS) {
+        return true;
+    }
+    if field >> 15 != 0 {
+        return true; // out-of-range fields always exit to L1
+    }
+    match mem.read_u8(bitmap.wrapping_add(field / 8)) {
+        Some(b) => (b >> (field & 7)) & 1 != 0,
+        None => true,
+    }
+}
+
+fn exit_handled_mtf(v: &Vmcs12, c: &Controls) -> bool {
+    // An MTF exit can also be injected by L1 as "other event", vector 0.
+    c.cpu.contains(CpuBased::MONITOR_TRAP_FLAG)
+        || v.vm_entry_intr_info_field == INTR_INFO_VALID | INTR_TYPE_OTHER_EVENT
+}
+
+/// KVM's `nested_vmx_l1_wants_exit()`.
+pub fn l1_wants_exit(v: &Vmcs12, e: &Exit, mem: &mut impl L1Memory) -> bool {
+    let c = Controls::of(v);
+    match e.reason {
+        r::EXCEPTION_NMI => {
+            let ty = e.intr_info & (INTR_INFO_TYPE_MASK | INTR_INFO_VALID);
+            let vector = e.intr_info & INTR_INFO_VECTOR_MASK;
+            if ty == INTR_INFO_VALID | INTR_TYPE_NMI && vector == NMI_VECTOR {
+                return true;
+            }
+            if ty == INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION && vector == PF_VECTOR {
+                // With L0 using EPT, #PF exits only when L1 asked for them.
+                return true;
+            }
+            v.exception_bitmap & 1u32.checked_shl(vector).unwrap_or(0) != 0
+        }
+        r::EXTERNAL_INTERRUPT => c.pin.contains(PinBased::EXT_INTR_MASK),
+        r::INTERRUPT_WINDOW => c.cpu.contains(CpuBased::INTR_WINDOW_EXITING),
+        r::NMI_WINDOW => c.cpu.contains(CpuBased::NMI_WINDOW_EXITING),
+        r::HLT => c.cpu.contains(CpuBased::HLT_EXITING),
+        r::INVLPG => c.cpu.contains(CpuBased::INVLPG_EXITING),
+        r::RDPMC => c.cpu.contains(CpuBased::RDPMC_EXITING),
+        r::RDRAND => c.sec.contains(Secondary::RDRAND_EXITING),
+        r::RDSEED => c.sec.contains(Secondary::RDSEED_EXITING),
+        r::RDTSC | r::RDTSCP => c.cpu.contains(CpuBased::RDTSC_EXITING),
+        r::VMREAD => exit_handled_vmcs_access(&c, mem, v.vmread_bitmap, e.operand),
+        r::VMWRITE => exit_handled_vmcs_access(&c, mem, v.vmwrite_bitmap, e.operand),
+        r::CR_ACCESS => exit_handled_cr(v, &c, e.qualification, e.operand),
+        r::DR_ACCESS => c.cpu.contains(CpuBased::MOV_DR_EXITING),
+        r::IO_INSTRUCTION => exit_handled_io(v, &c, mem, e.qualification),
+        r::GDTR_IDTR | r::LDTR_TR => c.sec.contains(Secondary::DESC),
+        r::MSR_READ | r::MSR_WRITE => exit_handled_msr(v, &c, mem, e.reason == r::MSR_WRITE, e.rcx),
+        r::MWAIT_INSTRUCTION => c.cpu.contains(CpuBased::MWAIT_EXITING),
+        r::MONITOR_TRAP_FLAG => exit_handled_mtf(v, &c),
+        r::MONITOR_INSTRUCTION => c.cpu.contains(CpuBased::MONITOR_EXITING),
+        r::PAUSE_INSTRUCTION => {
+            c.cpu.contains(CpuBased::PAUSE_EXITING) || c.sec.contains(Secondary::PAUSE_LOOP_EXITING)
+        }
+        r::TPR_BELOW_THRESHOLD => c.cpu.contains(CpuBased::TPR_SHADOW),
+        r::INVPCID => {
+            c.sec.contains(Secondary::ENABLE_INVPCID) && c.cpu.contains(CpuBased::INVLPG_EXITING)
+        }
+        r::WBINVD => c.sec.contains(Secondary::WBINVD_EXITING),
+        r::XSAVES | r::XRSTORS => c.sec.contains(Secondary::ENABLE_XSAVES),
+        r::UMWAIT | r::TPAUSE => c.sec.contains(Secondary::ENABLE_USR_WAIT_PAUSE),
+        r::ENCLS => {
+            e.guest_has_sgx
+                && c.sec.contains(Secondary::ENCLS_EXITING)
+                && v.encls_exiting_bitmap & (1 << e.rax.min(63)) != 0
+        }
+        // Not exposed to L1.
+        r::NOTIFY => false,
+        // Unconditional: triple fault, task switch, CPUID, INVD, XSETBV,
+        // invalid state, machine check, the APIC-virtualization exits (their
+        // controls come only from vmcs12), and the VMX instructions ("this
+        // allows L1 to emulate them for its L2 guest, i.e. 3-level nesting").
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Mem(HashMap<u64, u8>);
+
+    impl L1Memory for Mem {
+        fn read_u8(&mut self, gpa: u64) -> Option<u8> {
+            self.0.get(&gpa).copied()
+        }
+    }
+
+    fn mem() -> Mem {
+        Mem(HashMap::new())
+    }
+
+    fn vmcs(cpu: CpuBased, sec: Secondary) -> Vmcs12 {
+        let mut v = Vmcs12::zeroed();
+        v.cpu_based_vm_exec_control = (cpu | CpuBased::ACTIVATE_SECONDARY_CONTROLS).bits();
+        v.secondary_vm_exec_control = sec.bits();
+        v
+    }
+
+    fn exit(reason: u16) -> Exit {
+        Exit {
+            reason,
+            ..Exit::default()
+        }
+    }
+
+    #[test]
+    fn control_gated_exits() {
+        for (reason, cpu, sec) in [
+            (r::HLT, CpuBased::HLT_EXITING, Secondary::EMPTY),
+            (r::INVLPG, CpuBased::INVLPG_EXITING, Secondary::EMPTY),
+            (r::RDTSC, CpuBased::RDTSC_EXITING, Secondary::EMPTY),
+            (r::RDTSCP, CpuBased::RDTSC_EXITING, Secondary::EMPTY),
+            (r::RDPMC, CpuBased::RDPMC_EXITING, Secondary::EMPTY),
+            (r::DR_ACCESS, CpuBased::MOV_DR_EXITING, Secondary::EMPTY),
+            (
+                r::MWAIT_INSTRUCTION,
+                CpuBased::MWAIT_EXITING,
+                Secondary::EMPTY,
+            ),
+            (
+                r::MONITOR_INSTRUCTION,
+                CpuBased::MONITOR_EXITING,
+                Secondary::EMPTY,
+            ),
+            (
+                r::INTERRUPT_WINDOW,
+                CpuBased::INTR_WINDOW_EXITING,
+                Secondary::EMPTY,
+            ),
+            (
+                r::NMI_WINDOW,
+                CpuBased::NMI_WINDOW_EXITING,
+                Secondary::EMPTY,
+            ),
+            (
+                r::TPR_BELOW_THRESHOLD,
+                CpuBased::TPR_SHADOW,
+                Secondary::EMPTY,
+            ),
+            (r::RDRAND, CpuBased::EMPTY, Secondary::RDRAND_EXITING),
+            (r::RDSEED, CpuBased::EMPTY, Secondary::RDSEED_EXITING),
+            (r::WBINVD, CpuBased::EMPTY, Secondary::WBINVD_EXITING),
+            (r::GDTR_IDTR, CpuBased::EMPTY, Secondary::DESC),
+            (r::LDTR_TR, CpuBased::EMPTY, Secondary::DESC),
+            (
+                r::PAUSE_INSTRUCTION,
+                CpuBased::PAUSE_EXITING,
+                Secondary::EMPTY,
+            ),
+            (
+                r::PAUSE_INSTRUCTION,
+                CpuBased::EMPTY,
+                Secondary::PAUSE_LOOP_EXITING,
+            ),
+            (r::XSAVES, CpuBased::EMPTY, Secondary::ENABLE_XSAVES),
+            (r::UMWAIT, CpuBased::EMPTY, Secondary::ENABLE_USR_WAIT_PAUSE),
+            (
+                r::INVPCID,
+                CpuBased::INVLPG_EXITING,
+                Secondary::ENABLE_INVPCID,
+            ),
+        ] {
+            assert!(
+                !l1_wants_exit(
+                    &vmcs(CpuBased::EMPTY, Secondary::EMPTY),
+                    &exit(reason),
+                    &mut mem()
+                ),
+                "{reason}"
+            );
+            assert!(
+                l1_wants_exit(&vmcs(cpu, sec), &exit(reason), &mut mem()),
+                "{reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn secondary_controls_need_activation() {
+        let mut v = vmcs(CpuBased::EMPTY, Secondary::WBINVD_EXITING);
+        v.cpu_based_vm_exec_control = 0;
+        assert!(!l1_wants_exit(&v, &exit(r::WBINVD), &mut mem()));
+    }
+
+    #[test]
+    fn unconditional_exits() {
+        let v = vmcs(CpuBased::EMPTY, Secondary::EMPTY);
+        for reason in [
+            r::TRIPLE_FAULT,
+            r::TASK_SWITCH,
+            r::CPUID,
+            r::INVD,
+            r::XSETBV,
+            r::INVALID_STATE,
+            r::MCE_DURING_VMENTRY,
+            r::APIC_ACCESS,
+            r::APIC_WRITE,
+            r::EOI_INDUCED,
+            r::VMCALL,
+            r::VMCLEAR,
+            r::VMLAUNCH,
+            r::VMPTRLD,
+            r::VMPTRST,
+            r::VMRESUME,
+            r::VMOFF,
+            r::VMON,
+            r::INVEPT,
+            r::INVVPID,
+            r::VMFUNC,
+            r::EPT_VIOLATION,
+            r::PREEMPTION_TIMER,
+        ] {
+            assert!(l1_wants_exit(&v, &exit(reason), &mut mem()), "{reason}");
+        }
+        assert!(!l1_wants_exit(&v, &exit(r::NOTIFY), &mut mem()));
+    }
+
+    #[test]
+    fn exceptions_and_nmis() {
+        let mut v = vmcs(CpuBased::EMPTY, Secondary::EMPTY);
+        let e = |info| Exit {
+            reason: r::EXCEPTION_NMI,
+            intr_info: info,
+            ..Exit::default()
+        };
+        assert!(l1_wants_exit(
+            &v,
+            &e(INTR_INFO_VALID | INTR_TYPE_NMI | 2),
+            &mut mem()
+        ));
+        assert!(l1_wants_exit(
+            &v,
+            &e(INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION | 14),
+            &mut mem()
+        ));
+        assert!(!l1_wants_exit(
+            &v,
+            &e(INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION | 6),
+            &mut mem()
+        ));
+        v.exception_bitmap = 1 << 6;
+        assert!(l1_wants_exit(
+            &v,
+            &e(INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION | 6),
+            &mut mem()
+        ));
+        assert!(is_exception_vmexit(&v, 6, 0));
+        assert!(!is_exception_vmexit(&v, 13, 0));
+        assert!(!is_exception_vmexit(&v, 200, 0));
+    }
+
+    #[test]
+    fn page_fault_mask_and_match() {
+        let mut v = vmcs(CpuBased::EMPTY, Secondary::EMPTY);
+        v.exception_bitmap = 1 << 14;
+        v.page_fault_error_code_mask = 0x1;
+        v.page_fault_error_code_match = 0x1;
+        assert!(is_page_fault_vmexit(&v, 0x3), "match: bitmap bit applies");
+        assert!(!is_page_fault_vmexit(&v, 0x2), "mismatch: inverted");
+        v.exception_bitmap = 0;
+        assert!(is_page_fault_vmexit(&v, 0x2));
+    }
+
+    #[test]
+    fn external_interrupts_follow_pin_controls() {
+        let mut v = vmcs(CpuBased::EMPTY, Secondary::EMPTY);
+        assert!(!l1_wants_exit(&v, &exit(r::EXTERNAL_INTERRUPT), &mut mem()));
+        v.pin_based_vm_exec_control = PinBased::EXT_INTR_MASK.bits();
+        assert!(l1_wants_exit(&v, &exit(r::EXTERNAL_INTERRUPT), &mut mem()));
+    }
+
+    #[test]
+    fn io_bitmaps() {
+        let mut v = vmcs(CpuBased::USE_IO_BITMAPS, Secondary::EMPTY);
+        v.io_bitmap_a = 0x1000;
+        v.io_bitmap_b = 0x2000;
+        let mut m = mem();
+        for gpa in 0x1000..0x3000 {
+            m.0.insert(gpa, 0);
+        }
+        m.0.insert(0x1000 + 0x80 / 8, 1 << 0); // port 0x80
+        m.0.insert(0x2000 + 0x10 / 8, 1 << 0); // port 0x8010
+        let io = |port: u64, size: u64| Exit {
+            reason: r::IO_INSTRUCTION,
+            qualification: (port << 16) | (size - 1),
+            ..Exit::default()
+        };
+        assert!(l1_wants_exit(&v, &io(0x80, 1), &mut m));
+        assert!(!l1_wants_exit(&v, &io(0x81, 1), &mut m));
+        assert!(
+            l1_wants_exit(&v, &io(0x7e, 4), &mut m),
+            "a wide access covering 0x80"
+        );
+        assert!(l1_wants_exit(&v, &io(0x8010, 1), &mut m));
+        assert!(l1_wants_exit(&v, &io(0xfffe, 4), &mut m), "past 0xffff");
+        m.0.remove(&(0x1000 + 0x200 / 8));
+        assert!(
+            l1_wants_exit(&v, &io(0x200, 1), &mut m),
+            "unreadable bitmap"
+        );
+        let v = vmcs(CpuBased::UNCOND_IO_EXITING, Secondary::EMPTY);
+        assert!(l1_wants_exit(&v, &io(0x81, 1), &mut m));
+        let v = vmcs(CpuBased::EMPTY, Secondary::EMPTY);
+        assert!(!l1_wants_exit(&v, &io(0x81, 1), &mut m));
+    }
+
+    #[test]
+    fn msr_bitmaps() {
+        let mut v = vmcs(CpuBased::USE_MSR_BITMAPS, Secondary::EMPTY);
+        v.msr_bitmap = 0x4000;
+        let mut m = mem();
+        for gpa in 0x4000..0x5000 {
+            m.0.insert(gpa, 0);
+        }
+        m.0.insert(0x4000 + 0x10 / 8, 1 << (0x10 % 8)); // read TSC
+        m.0.insert(0x4000 + 1024 + 0x80 / 8, 1); // read 0xc0000080 (EFER)
+        m.0.insert(0x4000 + 2048 + 0x1b / 8, 1 << (0x1b % 8)); // write APIC_BASE
+        let msr = |write: bool, rcx: u64| Exit {
+            reason: if write { r::MSR_WRITE } else { r::MSR_READ },
+            rcx,
+            ..Exit::default()
+        };
+        assert!(l1_wants_exit(&v, &msr(false, 0x10), &mut m));
+        assert!(!l1_wants_exit(&v, &msr(true, 0x10), &mut m));
+        assert!(l1_wants_exit(&v, &msr(false, 0xc000_0080), &mut m));
+        assert!(l1_wants_exit(&v, &msr(true, 0x1b), &mut m));
+        assert!(
+            l1_wants_exit(&v, &msr(false, 0x4000_0000), &mut m),
+            "outside both ranges"
+        );
+        let v = vmcs(CpuBased::EMPTY, Secondary::EMPTY);
+        assert!(
+            l1_wants_exit(&v, &msr(false, 0x11), &mut m),
+            "no bitmap: every MSR exits"
+        );
+    }
+
+    #[test]
+    fn cr_accesses() {
+        let mut v = vmcs(CpuBased::EMPTY, Secondary::EMPTY);
+        v.cr0_guest_host_mask = 1 << 0;
+        v.cr0_read_shadow = 1;
+        let cr = |q: u64, operand: u64| Exit {
+            reason: r::CR_ACCESS,
+            qualification: q,
+            operand,
+            ..Exit::default()
+        };
+        assert!(
+            !l1_wants_exit(&v, &cr(0, 1), &mut mem()),
+            "mov to cr0 keeping the owned bit"
+        );
+        assert!(
+            l1_wants_exit(&v, &cr(0, 0), &mut mem()),
+            "mov to cr0 changing it"
+        );
+        assert!(!l1_wants_exit(&v, &cr(3, 0), &mut mem()));
+        assert!(!l1_wants_exit(&v, &cr(0x13, 0), &mut mem()), "mov from cr3");
+        v.cpu_based_vm_exec_control |=
+            (CpuBased::CR3_LOAD_EXITING | CpuBased::CR8_STORE_EXITING).bits();
+        assert!(l1_wants_exit(&v, &cr(3, 0), &mut mem()));
+        assert!(l1_wants_exit(&v, &cr(0x18, 0), &mut mem()), "mov from cr8");
+        assert!(
+            !l1_wants_exit(&v, &cr(0x20, 0), &mut mem()),
+            "clts, TS not owned"
+        );
+        v.cr0_guest_host_mask |= CR0_TS;
+        v.cr0_read_shadow |= CR0_TS;
+        assert!(
+            l1_wants_exit(&v, &cr(0x20, 0), &mut mem()),
+            "clts, TS owned and set"
+        );
+        // LMSW setting PE while L1 owns it with shadow 0.
+        v.cr0_read_shadow = 0;
+        v.cr0_guest_host_mask = 1;
+        assert!(l1_wants_exit(&v, &cr(0x30 | (1 << 16), 0), &mut mem()));
+        assert!(!l1_wants_exit(&v, &cr(0x30, 0), &mut mem()));
+        v.cr4_guest_host_mask = 1 << 13;
+        v.cr4_read_shadow = 1 << 13;
+        assert!(l1_wants_exit(&v, &cr(4, 0), &mut mem()));
+        assert!(!l1_wants_exit(&v, &cr(4, 1 << 13), &mut mem()));
+    }
+
+    #[test]
+    fn vmread_vmwrite_from_l2() {
+        let mut v = vmcs(CpuBased::EMPTY, Secondary::SHADOW_VMCS);
+        v.vmread_bitmap = 0x6000;
+        v.vmwrite_bitmap = 0x7000;
+        let mut m = mem();
+        m.0.insert(0x6000 + 0x681e / 8, 0);
+        m.0.insert(0x7000 + 0x681e / 8, 1 << (0x681e % 8));
+        let acc = |reason, field| Exit {
+            reason,
+            operand: field,
+            ..Exit::default()
+        };
+        assert!(!l1_wants_exit(&v, &acc(r::VMREAD, 0x681e), &mut m));
+        assert!(l1_wants_exit(&v, &acc(r::VMWRITE, 0x681e), &mut m));
+        assert!(
+            l1_wants_exit(&v, &acc(r::VMREAD, 0x8000), &mut m),
+            "out of range"
+        );
+        assert!(
+            l1_wants_exit(&v, &acc(r::VMREAD, 0x0800), &mut m),
+            "unreadable bitmap"
+        );
+        let v = vmcs(CpuBased::EMPTY, Secondary::EMPTY);
+        assert!(
+            l1_wants_exit(&v, &acc(r::VMREAD, 0x681e), &mut m),
+            "no shadowing"
+        );
+    }
+
+    #[test]
+    fn mtf_and_encls() {
+        let mut v = vmcs(CpuBased::EMPTY, Secondary::EMPTY);
+        assert!(!l1_wants_exit(&v, &exit(r::MONITOR_TRAP_FLAG), &mut mem()));
+        v.vm_entry_intr_info_field = INTR_INFO_VALID | INTR_TYPE_OTHER_EVENT;
+        assert!(l1_wants_exit(&v, &exit(r::MONITOR_TRAP_FLAG), &mut mem()));
+        let mut v = vmcs(CpuBased::EMPTY, Secondary::ENCLS_EXITING);
+        v.encls_exiting_bitmap = 1 << 63;
+        let e = |rax, sgx| Exit {
+            reason: r::ENCLS,
+            rax,
+            guest_has_sgx: sgx,
+            ..Exit::default()
+        };
+        assert!(
+            l1_wants_exit(&v, &e(1000, true), &mut mem()),
+            "leaves above 62 use bit 63"
+        );
+        assert!(!l1_wants_exit(&v, &e(1, true), &mut mem()));
+        assert!(!l1_wants_exit(&v, &e(1000, false), &mut mem()));
+    }
+}
