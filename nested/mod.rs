@@ -6,4 +6,5 @@
 
 pub mod exit_reason;
 pub mod insn;
+pub mod merge;
 pub mod reflect;
