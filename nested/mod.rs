@@ -7,4 +7,5 @@
 pub mod exit_reason;
 pub mod insn;
 pub mod merge;
+pub mod msr_list;
 pub mod reflect;

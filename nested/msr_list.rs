@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The VM-entry MSR-load and VM-exit MSR-store/load lists in L1 memory (SDM
+//! Vol. 3C 27.4 "Loading MSRs", 28.4 "Saving MSRs", 28.6 "Loading Host
+//! MSRs"): KVM's `nested_vmx_load_msr()`, `nested_vmx_store_msr()` and the
+//! per-entry checks, with L1 memory and the MSR accesses behind a trait.
+
+use crate::vmcs::caps::misc;
+
+/// `struct vmx_msr_entry`: 16 bytes per entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MsrEntry {
+    /// MSR index.
+    pub index: u32,
+    /// Reserved, must be 0.
+    pub reserved: u32,
+    /// Value to load, or where the stored value goes.
+    pub value: u64,
+}
+
+/// Bytes per list entry.
+pub const ENTRY_SIZE: u64 = 16;
+
+/// A rejected list entry, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryCheck {
+    /// An x2APIC MSR (0x800 - 0x8ff) while L1's APIC is in x2APIC mode.
+    X2apicMsr,
+    /// IA32_BIOS_UPDT_TRIG or IA32_BIOS_SIGN_ID (SDM table 2-2).
+    MicrocodeMsr,
+    /// Bits 63:32 of the entry's first quadword are set.
+    Reserved,
+    /// IA32_FS_BASE or IA32_GS_BASE in a load list.
+    SegmentBase,
+    /// IA32_SMM_MONITOR_CTL in a load list (SMM is not supported).
+    SmmMonitorCtl,
+    /// IA32_SMBASE in a store list (SMM is not supported).
+    Smbase,
+}
+
+const MSR_UCODE_WRITE: u32 = 0x79;
+const MSR_UCODE_REV: u32 = 0x8b;
+const MSR_SMM_MONITOR_CTL: u32 = 0x9b;
+const MSR_SMBASE: u32 = 0x9e;
+const MSR_FS_BASE: u32 = 0xc000_0100;
+const MSR_GS_BASE: u32 = 0xc000_0101;
+
+fn check_common(e: &MsrEntry, x2apic_enabled: bool) -> Result<(), EntryCheck> {
+    if x2apic_enabled && e.index >> 8 == 0x8 {
+        return Err(EntryCheck::X2apicMsr);
+    }
+    if e.index == MSR_UCODE_WRITE || e.index == MSR_UCODE_REV {
+        return Err(EntryCheck::MicrocodeMsr);
+    }
+    if e.reserved != 0 {
+        return Err(EntryCheck::Reserved);
+    }
+    Ok(())
+}
+
+/// KVM's `nested_vmx_load_msr_check()`.
+pub fn check_load_entry(e: &MsrEntry, x2apic_enabled: bool) -> Result<(), EntryCheck> {
+    if e.index == MSR_FS_BASE || e.index == MSR_GS_BASE {
+        return Err(EntryCheck::SegmentBase);
+    }
+    if e.index == MSR_SMM_MONITOR_CTL {
+        return Err(EntryCheck::SmmMonitorCtl);
+    }
+    check_common(e, x2apic_enabled)
+}
+
+/// KVM's `nested_vmx_store_msr_check()`.
+pub fn check_store_entry(e: &MsrEntry, x2apic_enabled: bool) -> Result<(), EntryCheck> {
+    if e.index == MSR_SMBASE {
+        return Err(EntryCheck::Smbase);
+    }
+    check_common(e, x2apic_enabled)
+}
+
+/// Entries a list may have: (IA32_VMX_MISC[27:25] + 1) * 512.
+pub fn max_entries(vmx_misc: u64) -> u32 {
+    (misc::max_msr(vmx_misc) as u32 + 1) * 512
+}
+
+/// What the list walk needs from KVM.
+pub trait MsrAccess {
+    /// Reads the entry at `gpa` from L1 memory.
+    fn read_entry(&mut self, gpa: u64) -> Option<MsrEntry>;
+    /// Writes the value quadword of the entry at `gpa`.
+    fn write_value(&mut self, gpa: u64, value: u64) -> bool;
+    /// Sets an MSR of the vCPU as L1/L2 would (MSR filter applies).
+    fn set_msr(&mut self, index: u32, value: u64) -> bool;
+    /// Reads an MSR of the vCPU (MSR filter applies).
+    fn get_msr(&mut self, index: u32) -> Option<u64>;
+}
+
+/// KVM's `nested_vmx_load_msr()`: loads every entry in order; on failure,
+/// the 1-based index of the failing entry (the exit qualification of a
+/// VM-entry failure due to MSR loading). Entries before it stay loaded, as
+/// on hardware; exceeding the capacity fails at the first extra entry.
+pub fn load_list(
+    a: &mut impl MsrAccess,
+    gpa: u64,
+    count: u32,
+    max: u32,
+    x2apic_enabled: bool,
+) -> Result<(), u32> {
+    for i in 0..count {
+        let failed = Err(i.saturating_add(1));
+        if i >= max {
+            return failed;
+        }
+        let Some(e) = a.read_entry(gpa.wrapping_add(u64::from(i) * ENTRY_SIZE)) else {
+            return failed;
+        };
+        if check_load_entry(&e, x2apic_enabled).is_err() || !a.set_msr(e.index, e.value) {
+            return failed;
+        }
+    }
+    Ok(())
+}
+
+/// KVM's `nested_vmx_store_msr()`: stores every listed MSR's value into
+/// its entry; `Err` on the first failure (a VMX abort for L1).
+pub fn store_list(
+    a: &mut impl MsrAccess,
+    gpa: u64,
+    count: u32,
+    max: u32,
+    x2apic_enabled: bool,
+) -> Result<(), ()> {
+    for i in 0..count {
+        if i >= max {
+            return Err(());
+        }
+        let entry_gpa = gpa.wrapping_add(u64::from(i) * ENTRY_SIZE);
+        let e = a.read_entry(entry_gpa).ok_or(())?;
+        check_store_entry(&e, x2apic_enabled).map_err(|_| ())?;
+        let value = a.get_msr(e.index).ok_or(())?;
+        if !a.write_value(entry_gpa.wrapping_add(8), value) {
+            return Err(());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct Fake {
+        list: HashMap<u64, MsrEntry>,
+        values: HashMap<u64, u64>,
+        msrs: HashMap<u32, u64>,
+        refuse: Option<u32>,
+    }
+
+    impl MsrAccess for Fake {
+        fn read_entry(&mut self, gpa: u64) -> Option<MsrEntry> {
+            self.list.get(&gpa).copied()
+        }
+        fn write_value(&mut self, gpa: u64, value: u64) -> bool {
+            self.values.insert(gpa, value);
+            true
+        }
+        fn set_msr(&mut self, index: u32, value: u64) -> bool {
+            if self.refuse == Some(index) {
+                return false;
+            }
+            self.msrs.insert(index, value);
+            true
+        }
+        fn get_msr(&mut self, index: u32) -> Option<u64> {
+            self.msrs.get(&index).copied()
+        }
+    }
+
+    fn entry(index: u32, value: u64) -> MsrEntry {
+        MsrEntry {
+            index,
+            reserved: 0,
+            value,
+        }
+    }
+
+    #[test]
+    fn load_entry_checks() {
+        assert_eq!(check_load_entry(&entry(0x10, 0), false), Ok(()));
+        assert_eq!(
+            check_load_entry(&entry(MSR_FS_BASE, 0), false),
+            Err(EntryCheck::SegmentBase)
+        );
+        assert_eq!(
+            check_load_entry(&entry(MSR_GS_BASE, 0), false),
+            Err(EntryCheck::SegmentBase)
+        );
+        assert_eq!(
+            check_load_entry(&entry(MSR_SMM_MONITOR_CTL, 0), false),
+            Err(EntryCheck::SmmMonitorCtl)
+        );
+        assert_eq!(
+            check_load_entry(&entry(MSR_UCODE_WRITE, 0), false),
+            Err(EntryCheck::MicrocodeMsr)
+        );
+        assert_eq!(check_load_entry(&entry(0x808, 0), false), Ok(()));
+        assert_eq!(
+            check_load_entry(&entry(0x808, 0), true),
+            Err(EntryCheck::X2apicMsr)
+        );
+        let bad = MsrEntry {
+            index: 0x10,
+            reserved: 1,
+            value: 0,
+        };
+        assert_eq!(check_load_entry(&bad, false), Err(EntryCheck::Reserved));
+        assert_eq!(check_load_entry(&entry(MSR_SMBASE, 0), false), Ok(()));
+    }
+
+    #[test]
+    fn store_entry_checks() {
+        assert_eq!(
+            check_store_entry(&entry(MSR_SMBASE, 0), false),
+            Err(EntryCheck::Smbase)
+        );
+        assert_eq!(check_store_entry(&entry(MSR_FS_BASE, 0), false), Ok(()));
+        assert_eq!(
+            check_store_entry(&entry(MSR_UCODE_REV, 0), false),
+            Err(EntryCheck::MicrocodeMsr)
+        );
+    }
+
+    #[test]
+    fn capacity() {
+        assert_eq!(max_entries(0), 512);
+        assert_eq!(max_entries(7 << 25), 4096);
+    }
+
+    #[test]
+    fn load_reports_the_failing_entry_after_loading_the_others() {
+        let mut f = Fake::default();
+        f.list.insert(0x1000, entry(0x10, 5));
+        f.list.insert(0x1010, entry(0x1b, 6));
+        f.list.insert(0x1020, entry(MSR_FS_BASE, 7));
+        assert_eq!(load_list(&mut f, 0x1000, 2, 512, false), Ok(()));
+        assert_eq!(load_list(&mut f, 0x1000, 3, 512, false), Err(3));
+        assert_eq!(f.msrs.get(&0x1b), Some(&6));
+        assert_eq!(load_list(&mut f, 0x1000, 4, 512, false), Err(3));
+        assert_eq!(
+            load_list(&mut f, 0x1000, 2, 1, false),
+            Err(2),
+            "over capacity"
+        );
+        f.refuse = Some(0x1b);
+        assert_eq!(
+            load_list(&mut f, 0x1000, 2, 512, false),
+            Err(2),
+            "MSR write refused"
+        );
+        assert_eq!(
+            load_list(&mut f, 0x2000, 1, 512, false),
+            Err(1),
+            "unreadable"
+        );
+        assert_eq!(
+            load_list(&mut f, u64::MAX - 8, u32::MAX, u32::MAX, false),
+            Err(1)
+        );
+    }
+
+    #[test]
+    fn store_writes_values() {
+        let mut f = Fake::default();
+        f.msrs.insert(0x10, 42);
+        f.list.insert(0x1000, entry(0x10, 0));
+        f.list.insert(0x1010, entry(0x11, 0));
+        assert_eq!(store_list(&mut f, 0x1000, 1, 512, false), Ok(()));
+        assert_eq!(f.values.get(&0x1008), Some(&42));
+        assert_eq!(
+            store_list(&mut f, 0x1000, 2, 512, false),
+            Err(()),
+            "unreadable MSR"
+        );
+        assert_eq!(
+            store_list(&mut f, 0x1000, 1, 0, false),
+            Err(()),
+            "over capacity"
+        );
+    }
+}
