@@ -53,7 +53,7 @@ cargo-test:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	rustfmt --edition 2021 --check rust/*.rs
+	rustfmt --edition 2021 --check $(filter-out rust/bindings_generated.rs,$(wildcard rust/*.rs)) fuzz/fuzz_targets/*.rs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 pytest:

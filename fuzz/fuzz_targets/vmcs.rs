@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use rnvmx::vmcs::access::{vmread, vmwrite, AccessCtx};
 use rnvmx::vmcs::caps::{self, HostCaps, NestedVmxMsrs};
 use rnvmx::vmcs::checks::{check_vmentry, Vcpu};
-use rnvmx::vmcs::layout::{VmcsHdr, Vmcs12};
+use rnvmx::vmcs::layout::{Vmcs12, VmcsHdr};
 
 struct Fuzzed {
     msrs: NestedVmxMsrs,
@@ -32,10 +32,18 @@ impl Vcpu for Fuzzed {
         self.bits & (1 << 8) != 0
     }
     fn max_virt_addr_bits(&self) -> u32 {
-        if self.bits & (1 << 9) != 0 { 57 } else { 48 }
+        if self.bits & (1 << 9) != 0 {
+            57
+        } else {
+            48
+        }
     }
     fn virt_addr_bits(&self) -> u32 {
-        if self.bits & (1 << 10) != 0 { 57 } else { 48 }
+        if self.bits & (1 << 10) != 0 {
+            57
+        } else {
+            48
+        }
     }
     fn efer_lma(&self) -> bool {
         self.bits & (1 << 11) != 0
@@ -95,7 +103,11 @@ fuzz_target!(|data: &[u8]| {
         flexpriority_enabled: bits & 256 != 0,
         enable_sgx: false,
     };
-    let mut vcpu = Fuzzed { msrs: caps::setup(&host), bits, hdr: u64_at(data, 3) as u32 };
+    let mut vcpu = Fuzzed {
+        msrs: caps::setup(&host),
+        bits,
+        hdr: u64_at(data, 3) as u32,
+    };
     let ctx = AccessCtx {
         has_current_vmcs: bits & (1 << 40) != 0,
         guest_mode: bits & (1 << 41) != 0,
@@ -121,5 +133,11 @@ fuzz_target!(|data: &[u8]| {
     }
     // Userspace writes to the capability MSRs.
     let kvm = vcpu.msrs;
-    let _ = caps::restore(&mut vcpu.msrs, &kvm, false, 0x480 + (bits >> 48) as u32 % 20, u64_at(data, 2));
+    let _ = caps::restore(
+        &mut vcpu.msrs,
+        &kvm,
+        false,
+        0x480 + (bits >> 48) as u32 % 20,
+        u64_at(data, 2),
+    );
 });
