@@ -10,7 +10,9 @@
 //! exiting, the preemption timer and PML are L0's own), that is explicit
 //! below and asserted by the tests.
 
-use crate::vmcs::controls::{CpuBased, EntryControls, ExitControls, PinBased, Secondary};
+use crate::vmcs::controls::{
+    CpuBased, EntryControls, ExitControls, PinBased, Secondary, Vmcs12Controls,
+};
 use crate::vmcs::layout::Vmcs12;
 
 const EFER_LME: u64 = 1 << 8;
@@ -125,11 +127,7 @@ pub fn merge(l0: &L0, v: &Vmcs12, guest_efer: u64) -> Vmcs02Controls {
                 | Secondary::ENABLE_VMFUNC
                 | Secondary::DESC,
         );
-        let v_sec = if v_cpu.contains(CpuBased::ACTIVATE_SECONDARY_CONTROLS) {
-            Secondary(v.secondary_vm_exec_control)
-        } else {
-            Secondary::EMPTY
-        };
+        let v_sec = Vmcs12Controls::of(v).sec;
         // PML and VMCS shadowing are emulated for L1, never passed on.
         sec = (sec | v_sec).difference(Secondary::ENABLE_PML | Secondary::SHADOW_VMCS);
         if l0.umip_emulated && v.guest_cr4 & CR4_UMIP != 0 {

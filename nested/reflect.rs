@@ -6,7 +6,7 @@
 //! the bitmaps, bytes of L1 memory.
 
 use super::exit_reason::basic as r;
-use crate::vmcs::controls::{CpuBased, PinBased, Secondary};
+use crate::vmcs::controls::{CpuBased, PinBased, Secondary, Vmcs12Controls as Controls};
 use crate::vmcs::layout::Vmcs12;
 
 /// Reads L1 memory; `None` if the byte cannot be read (KVM then reflects
@@ -34,28 +34,6 @@ pub struct Exit {
     pub operand: u64,
     /// L1's CPUID has SGX.
     pub guest_has_sgx: bool,
-}
-
-/// The controls as in effect (`nested_cpu_has*()`).
-struct Controls {
-    pin: PinBased,
-    cpu: CpuBased,
-    sec: Secondary,
-}
-
-impl Controls {
-    fn of(v: &Vmcs12) -> Self {
-        let cpu = CpuBased(v.cpu_based_vm_exec_control);
-        Controls {
-            pin: PinBased(v.pin_based_vm_exec_control),
-            cpu,
-            sec: if cpu.contains(CpuBased::ACTIVATE_SECONDARY_CONTROLS) {
-                Secondary(v.secondary_vm_exec_control)
-            } else {
-                Secondary::EMPTY
-            },
-        }
-    }
 }
 
 const INTR_INFO_VECTOR_MASK: u32 = 0xff;

@@ -265,3 +265,42 @@ control_word! {
         EPTP_SWITCHING = 1 << 0;
     }
 }
+
+/// The controls of a vmcs12 as they take effect (KVM's `nested_cpu_has*()`):
+/// the secondary controls count only when activated.
+#[derive(Clone, Copy, Debug)]
+pub struct Vmcs12Controls {
+    /// Pin-based controls.
+    pub pin: PinBased,
+    /// Primary processor-based controls.
+    pub cpu: CpuBased,
+    /// Secondary controls in effect: empty unless activated.
+    pub sec: Secondary,
+    /// VM-exit controls.
+    pub exit: ExitControls,
+    /// VM-entry controls.
+    pub entry: EntryControls,
+}
+
+impl Vmcs12Controls {
+    /// The controls of `v`.
+    pub fn of(v: &super::layout::Vmcs12) -> Self {
+        let cpu = CpuBased(v.cpu_based_vm_exec_control);
+        Vmcs12Controls {
+            pin: PinBased(v.pin_based_vm_exec_control),
+            cpu,
+            sec: if cpu.contains(CpuBased::ACTIVATE_SECONDARY_CONTROLS) {
+                Secondary(v.secondary_vm_exec_control)
+            } else {
+                Secondary::EMPTY
+            },
+            exit: ExitControls(v.vm_exit_controls),
+            entry: EntryControls(v.vm_entry_controls),
+        }
+    }
+
+    /// EPT is enabled.
+    pub fn has_ept(&self) -> bool {
+        self.sec.contains(Secondary::ENABLE_EPT)
+    }
+}

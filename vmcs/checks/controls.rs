@@ -7,39 +7,10 @@
 
 use super::{cc, legal_aligned_gpa, legal_gpa, page_address_valid, Check, Vcpu};
 use crate::vmcs::caps::{control_verify, ept_cap, misc};
-use crate::vmcs::controls::{CpuBased, EntryControls, ExitControls, PinBased, Secondary, VmFunc};
+use crate::vmcs::controls::{CpuBased, ExitControls, PinBased, Secondary, VmFunc};
 use crate::vmcs::layout::Vmcs12;
 
-/// The controls of a vmcs12, as KVM's `nested_cpu_has*()` read them.
-pub(crate) struct Ctl {
-    pub(crate) pin: PinBased,
-    pub(crate) cpu: CpuBased,
-    /// Secondary controls, as in effect: empty unless activated.
-    pub(crate) sec: Secondary,
-    pub(crate) exit: ExitControls,
-    pub(crate) entry: EntryControls,
-}
-
-impl Ctl {
-    pub(crate) fn of(v: &Vmcs12) -> Self {
-        let cpu = CpuBased(v.cpu_based_vm_exec_control);
-        Ctl {
-            pin: PinBased(v.pin_based_vm_exec_control),
-            cpu,
-            sec: if cpu.contains(CpuBased::ACTIVATE_SECONDARY_CONTROLS) {
-                Secondary(v.secondary_vm_exec_control)
-            } else {
-                Secondary::EMPTY
-            },
-            exit: ExitControls(v.vm_exit_controls),
-            entry: EntryControls(v.vm_entry_controls),
-        }
-    }
-
-    pub(crate) fn has_ept(&self) -> bool {
-        self.sec.contains(Secondary::ENABLE_EPT)
-    }
-}
+pub(crate) use crate::vmcs::controls::Vmcs12Controls as Ctl;
 
 /// KVM's `nested_vmx_check_controls()`.
 pub fn check_controls(v: &Vmcs12, vcpu: &impl Vcpu) -> Result<(), Check> {
