@@ -6,11 +6,14 @@
 //! its lifetime (kvm-intel pins the module meanwhile). Nested VMX itself is
 //! not implemented in Rust yet: until it is, a bound VM fails visibly rather
 //! than silently running on C. VMX instructions raise #UD (as on a CPU
-//! without VMX), KVM_GET/SET_NESTED_STATE return -EOPNOTSUPP, capability MSR
-//! writes are refused, and each such event is counted in `unimplemented`.
+//! without VMX) and KVM_GET/SET_NESTED_STATE return -EOPNOTSUPP, each such
+//! event counted in `unimplemented`. What is implemented: binding, and the
+//! VMX capability MSRs (`crate::vmcs::caps`).
 
 use kernel::{c_str, ffi, prelude::*};
 
+use crate::vcpu::{kvm_vmx_msrs, VcpuVmx};
+use crate::vmcs::caps::{self, RestoreError};
 use crate::{bindings, stats};
 
 /// Registration of the backend with kvm-intel; unregistered on drop.
@@ -206,9 +209,21 @@ extern "C" fn check_io_bitmaps(_vcpu: Vcpu, _port: ffi::c_uint, _size: ffi::c_in
     true
 }
 
-extern "C" fn set_vmx_msr(_vcpu: Vcpu, _msr_index: u32, _data: u64) -> ffi::c_int {
-    // Refused, as for an MSR KVM does not know: the capability MSRs of a VM
-    // on this backend stay at kvm-intel's defaults until Rust handles them.
-    stats::UNIMPLEMENTED.inc();
-    1
+/// Host-initiated write of a VMX capability MSR (KVM_SET_MSRS), validated
+/// as `vmx_set_vmx_msr()` does so that state migrates between backends.
+///
+/// # Safety
+///
+/// `vcpu` is a vCPU of a VM bound to this backend, passed by kvm-intel with
+/// `vcpu->mutex` held.
+unsafe extern "C" fn set_vmx_msr(vcpu: Vcpu, msr_index: u32, data: u64) -> ffi::c_int {
+    // SAFETY: per this function's contract.
+    let mut vmx = unsafe { VcpuVmx::from_raw(vcpu) };
+    stats::VMX_MSR_WRITES.inc();
+    let vmxon = vmx.vmxon();
+    match caps::restore(vmx.vmx_msrs_mut(), kvm_vmx_msrs(), vmxon, msr_index, data) {
+        Ok(()) => 0,
+        Err(RestoreError::Busy) => -(bindings::EBUSY as ffi::c_int),
+        Err(RestoreError::Invalid) => -(bindings::EINVAL as ffi::c_int),
+    }
 }

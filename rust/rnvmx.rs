@@ -11,6 +11,7 @@ use kernel::prelude::*;
 mod backend;
 mod bindings;
 mod stats;
+mod vcpu;
 
 // The hardware-independent core, the same files as the cargo crate's.
 #[path = "../evmcs/mod.rs"]

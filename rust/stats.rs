@@ -32,14 +32,17 @@ pub(crate) static VCPUS: Counter = Counter::new();
 pub(crate) static L2_ENTRIES: Counter = Counter::new();
 /// Nested VM-exits (L2 -> L1).
 pub(crate) static L2_EXITS: Counter = Counter::new();
+/// Host-initiated writes of VMX capability MSRs handled.
+pub(crate) static VMX_MSR_WRITES: Counter = Counter::new();
 /// Operations this backend does not implement yet, failed visibly.
 pub(crate) static UNIMPLEMENTED: Counter = Counter::new();
 
-const FILES: [(&CStr, &Counter); 5] = [
+const FILES: [(&CStr, &Counter); 6] = [
     (c_str!("vm_bindings"), &VM_BINDINGS),
     (c_str!("vcpus"), &VCPUS),
     (c_str!("l2_entries"), &L2_ENTRIES),
     (c_str!("l2_exits"), &L2_EXITS),
+    (c_str!("vmx_msr_writes"), &VMX_MSR_WRITES),
     (c_str!("unimplemented"), &UNIMPLEMENTED),
 ];
 

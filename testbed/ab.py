@@ -47,7 +47,8 @@ KNOWN_WARNS = {
 TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s*")
 
 END_RE = re.compile(r"@@RNVMX-END test=(\S+) rc=(\d+) secs=([\d.]+) c_l2=(\d+) "
-                    r"rust_l2=(-?\d+) rust_bind=(-?\d+) rust_unimpl=(-?\d+)")
+                    r"rust_l2=(-?\d+) rust_bind=(-?\d+) rust_unimpl=(-?\d+)"
+                    r"(?: rust_msr_writes=(-?\d+))?")
 BEGIN_RE = re.compile(r"@@RNVMX-BEGIN test=(\S+)")
 
 
@@ -55,8 +56,8 @@ def read_tests():
     tests = []
     for line in (TOP / "testbed" / "tests.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
-            name, expect = line.split()[:2]
-            tests.append((name, expect))
+            cols = line.split()
+            tests.append((cols[0], cols[1], cols[2] if len(cols) > 2 else "-"))
     return tests
 
 
@@ -249,7 +250,7 @@ def main():
     args = ap.parse_args()
 
     catalogue = read_tests()
-    tests = [t for t, _ in catalogue]
+    tests = [t for t, _, _ in catalogue]
     if args.tests:
         tests = [t for t in tests if t in args.tests.split(",")]
     outdir = TOP / "out" / "runs"
@@ -294,14 +295,17 @@ def main():
         for p in problems:
             print("   ", p)
     if args.check:
-        for t, expect in catalogue:
+        for t, expect_c, expect_rust in catalogue:
             if t not in tests:
                 continue
-            got = by.get(("c", t))
-            got = got[2] if got else "missing"
-            if expect in ("PASS", "SKIP") and got != expect:
-                print(f"[ab] check: c {t}: expected {expect}, got {got}")
-                failed = True
+            for backend, expect in (("c", expect_c), ("rust", expect_rust)):
+                if backend not in args.backends.split(","):
+                    continue
+                got = by.get((backend, t))
+                got = got[2] if got else "missing"
+                if expect in ("PASS", "SKIP") and got != expect:
+                    print(f"[ab] check: {backend} {t}: expected {expect}, got {got}")
+                    failed = True
         if "rust" in args.backends:
             life = by.get(("rust", "rnvmx_lifecycle"))
             if not life or life[2] != "PASS":

@@ -39,7 +39,7 @@ run_test() {
 	t=$1
 	say "BEGIN test=$t"
 	echo > $TRACE/trace
-	e0=$(counter l2_entries) b0=$(counter vm_bindings) u0=$(counter unimplemented)
+	e0=$(counter l2_entries) b0=$(counter vm_bindings) u0=$(counter unimplemented) w0=$(counter vmx_msr_writes)
 	t0=$(now)
 	if [ -x /tests/$t ]; then
 		/tests/$t > /tmp/out 2>&1; rc=$?
@@ -48,7 +48,7 @@ run_test() {
 	fi
 	t1=$(now)
 	sed 's/^/| /' /tmp/out | tail -n 40
-	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') c_l2=$(c_entries) rust_l2=$(($(counter l2_entries) - e0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_unimpl=$(($(counter unimplemented) - u0))"
+	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') c_l2=$(c_entries) rust_l2=$(($(counter l2_entries) - e0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_unimpl=$(($(counter unimplemented) - u0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0))"
 }
 
 if [ "$backend" = rust ]; then
