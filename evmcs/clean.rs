@@ -58,3 +58,17 @@ impl CleanGroup {
         self.0 != 0 && hv_clean_fields & self.0 == self.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_groups() {
+        assert!(CleanGroup::IO_BITMAP.is_clean(1));
+        assert!(!CleanGroup::IO_BITMAP.is_clean(2));
+        assert!(!CleanGroup::NONE.is_clean(0xffff), "never clean");
+        assert!(CleanGroup::ALL.is_clean(0xffff));
+        assert!(!CleanGroup::ALL.is_clean(0x7fff));
+    }
+}

@@ -95,3 +95,99 @@ pub fn fill(caps: &ShadowCaps, vmread: &mut Bitmap, vmwrite: &mut Bitmap) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> ShadowCaps {
+        ShadowCaps {
+            pml: true,
+            preemption_timer: true,
+            apicv: true,
+        }
+    }
+
+    fn bitmaps(caps: &ShadowCaps) -> (Bitmap, Bitmap) {
+        let (mut r, mut w) = (Bitmap::all_exit(), Bitmap::all_exit());
+        fill(caps, &mut r, &mut w);
+        (r, w)
+    }
+
+    #[test]
+    fn read_write_fields_exit_on_neither() {
+        let (r, w) = bitmaps(&all());
+        for e in [
+            enc::GUEST_RIP,
+            enc::GUEST_RSP,
+            enc::CPU_BASED_VM_EXEC_CONTROL,
+            enc::HOST_FS_BASE,
+        ] {
+            assert!(!r.exits(e) && !w.exits(e), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn read_only_fields_exit_on_write() {
+        let (r, w) = bitmaps(&all());
+        for e in [
+            enc::VM_EXIT_REASON,
+            enc::EXIT_QUALIFICATION,
+            enc::GUEST_CS_AR_BYTES,
+        ] {
+            assert!(!r.exits(e) && w.exits(e), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn both_halves_of_64_bit_fields() {
+        let (r, w) = bitmaps(&all());
+        let gpa = enc::GUEST_PHYSICAL_ADDRESS;
+        assert!(!r.exits(gpa) && !r.exits(gpa.high()));
+        assert!(w.exits(gpa) && w.exits(gpa.high()));
+    }
+
+    #[test]
+    fn unshadowed_fields_always_exit() {
+        let (r, w) = bitmaps(&all());
+        for e in [
+            enc::EPT_POINTER,
+            enc::VMCS_LINK_POINTER,
+            enc::HOST_RIP,
+            Encoding::new(0x7ffe),
+        ] {
+            assert!(r.exits(e) && w.exits(e), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn fields_the_cpu_lacks_are_not_shadowed() {
+        let (r, w) = bitmaps(&ShadowCaps::default());
+        for e in [
+            enc::GUEST_PML_INDEX,
+            enc::VMX_PREEMPTION_TIMER_VALUE,
+            enc::GUEST_INTR_STATUS,
+        ] {
+            assert!(r.exits(e) && w.exits(e), "{e:?}");
+        }
+        let (r, w) = bitmaps(&all());
+        for e in [
+            enc::GUEST_PML_INDEX,
+            enc::VMX_PREEMPTION_TIMER_VALUE,
+            enc::GUEST_INTR_STATUS,
+        ] {
+            assert!(!r.exits(e) && !w.exits(e), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn counts_match_vmcs_shadow_fields_h() {
+        let (r, w) = bitmaps(&all());
+        let cleared = |b: &Bitmap| b.0.iter().map(|w| w.count_zeros()).sum::<u32>();
+        // 11 read-only + 24 read-write rows, 64-bit ones twice: RO has
+        // GUEST_PHYSICAL_ADDRESS, RW none.
+        assert_eq!(cleared(&r), 11 + 1 + 24);
+        assert_eq!(cleared(&w), 24);
+        assert_eq!(shadowed(&all()).count(), 35);
+    }
+}
