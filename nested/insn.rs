@@ -8,6 +8,7 @@
 
 use crate::vmcs::layout::{VmcsHdr, VMCS12_REVISION};
 use crate::vmcs::outcome::{Outcome, VmInstructionError};
+use crate::vmcs::x86::page_address_valid;
 
 /// A fault the instruction raises instead of completing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,11 +133,6 @@ pub const fn vmxon_precheck(s: &VmxonState) -> Result<(), Decision> {
         return Err(Decision::Fault(Fault::GeneralProtection));
     }
     Ok(())
-}
-
-/// KVM's `page_address_valid()` for a VMX region pointer.
-pub const fn page_address_valid(gpa: u64, maxphyaddr: u32) -> bool {
-    gpa & 0xfff == 0 && (maxphyaddr >= 64 || gpa >> maxphyaddr == 0)
 }
 
 /// VMXON's check of its region (SDM 31.3 "VMXON"): a legal, aligned address

@@ -14,10 +14,7 @@ use crate::vmcs::controls::{
     CpuBased, EntryControls, ExitControls, PinBased, Secondary, Vmcs12Controls,
 };
 use crate::vmcs::layout::Vmcs12;
-
-const EFER_LME: u64 = 1 << 8;
-const EFER_LMA: u64 = 1 << 10;
-const CR4_UMIP: u64 = 1 << 11;
+use crate::vmcs::x86::{cr4, efer};
 
 /// L0's side of the merge.
 #[derive(Clone, Copy, Debug, Default)]
@@ -73,9 +70,9 @@ pub fn l2_efer(v: &Vmcs12, efer: u64, nested_run_pending: bool) -> u64 {
     if nested_run_pending && entry.contains(EntryControls::LOAD_IA32_EFER) {
         v.guest_ia32_efer
     } else if entry.contains(EntryControls::IA32E_MODE) {
-        efer | EFER_LMA | EFER_LME
+        efer | efer::LMA | efer::LME
     } else {
-        efer & !(EFER_LMA | EFER_LME)
+        efer & !(efer::LMA | efer::LME)
     }
 }
 
@@ -130,7 +127,7 @@ pub fn merge(l0: &L0, v: &Vmcs12, guest_efer: u64) -> Vmcs02Controls {
         let v_sec = Vmcs12Controls::of(v).sec;
         // PML and VMCS shadowing are emulated for L1, never passed on.
         sec = (sec | v_sec).difference(Secondary::ENABLE_PML | Secondary::SHADOW_VMCS);
-        if l0.umip_emulated && v.guest_cr4 & CR4_UMIP != 0 {
+        if l0.umip_emulated && v.guest_cr4 & cr4::UMIP != 0 {
             sec = sec | Secondary::DESC;
         }
         if sec.contains(Secondary::VIRTUAL_INTR_DELIVERY) {
@@ -151,7 +148,7 @@ pub fn merge(l0: &L0, v: &Vmcs12, guest_efer: u64) -> Vmcs02Controls {
     .difference(EntryControls::IA32E_MODE | EntryControls::LOAD_IA32_EFER);
     let mut exit = l0.exit.difference(ExitControls::LOAD_IA32_EFER);
     if l0.has_load_efer {
-        if guest_efer & EFER_LMA != 0 {
+        if guest_efer & efer::LMA != 0 {
             entry = entry | EntryControls::IA32E_MODE;
         }
         if guest_efer != l0.host_efer {

@@ -36,15 +36,13 @@ pub struct Exit {
     pub guest_has_sgx: bool,
 }
 
-const INTR_INFO_VECTOR_MASK: u32 = 0xff;
-const INTR_INFO_TYPE_MASK: u32 = 0x700;
-const INTR_INFO_VALID: u32 = 1 << 31;
-const INTR_TYPE_NMI: u32 = 2 << 8;
-const INTR_TYPE_HARD_EXCEPTION: u32 = 3 << 8;
-const INTR_TYPE_OTHER_EVENT: u32 = 7 << 8;
-const PF_VECTOR: u32 = 14;
-const NMI_VECTOR: u32 = 2;
-const CR0_TS: u64 = 1 << 3;
+use crate::vmcs::intr_info::{
+    TYPE_HARD_EXCEPTION as INTR_TYPE_HARD_EXCEPTION, TYPE_MASK as INTR_INFO_TYPE_MASK,
+    TYPE_NMI as INTR_TYPE_NMI, TYPE_OTHER_EVENT as INTR_TYPE_OTHER_EVENT, VALID as INTR_INFO_VALID,
+    VECTOR_MASK as INTR_INFO_VECTOR_MASK,
+};
+use crate::vmcs::x86::cr0::TS as CR0_TS;
+use crate::vmcs::x86::vector::{NMI as NMI_VECTOR, PF as PF_VECTOR};
 
 /// KVM's `nested_vmx_is_page_fault_vmexit()` (SDM 26.2: the page-fault
 /// error-code mask and match invert the exception-bitmap bit).

@@ -241,11 +241,7 @@ pub struct HostCaps {
     pub enable_sgx: bool,
 }
 
-const CR0_PE: u64 = 1 << 0;
-const CR0_NE: u64 = 1 << 5;
-const CR0_PG: u64 = 1 << 31;
-const CR4_UMIP: u64 = 1 << 11;
-const CR4_VMXE: u64 = 1 << 13;
+use super::x86::{cr0, cr4};
 
 /// KVM's `nested_vmx_setup_ctls_msrs()`: the capability MSRs of a new vCPU.
 pub fn setup(host: &HostCaps) -> NestedVmxMsrs {
@@ -346,10 +342,10 @@ pub fn setup(host: &HostCaps) -> NestedVmxMsrs {
             | basic::TRUE_CTLS
             | if host.basic_inout { basic::INOUT } else { 0 },
         // "We picked the standard core2 setting."
-        cr0_fixed0: CR0_PE | CR0_PG | CR0_NE,
-        cr4_fixed0: CR4_VMXE,
+        cr0_fixed0: cr0::PE | cr0::PG | cr0::NE,
+        cr4_fixed0: cr4::VMXE,
         cr0_fixed1: host.cr0_fixed1,
-        cr4_fixed1: host.cr4_fixed1 | if host.umip_emulated { CR4_UMIP } else { 0 },
+        cr4_fixed1: host.cr4_fixed1 | if host.umip_emulated { cr4::UMIP } else { 0 },
         vmcs_enum: u64::from(table::max_index()) << 1,
     }
 }
@@ -699,7 +695,7 @@ mod tests {
         assert_ne!(misc & misc::VMWRITE_SHADOW_RO_FIELDS, 0);
         assert_eq!(m.cr0_fixed0, 0x8000_0021);
         assert_eq!(m.cr4_fixed0, 0x2000);
-        assert_ne!(m.cr4_fixed1 & CR4_UMIP, 0);
+        assert_ne!(m.cr4_fixed1 & cr4::UMIP, 0);
         assert_eq!(m.vmcs_enum, u64::from(table::max_index()) << 1);
     }
 

@@ -7,8 +7,10 @@ pub mod caps;
 pub mod checks;
 pub mod controls;
 pub mod encoding;
+pub mod intr_info;
 pub mod layout;
 pub mod outcome;
+pub mod x86;
 
 #[cfg(test)]
 mod proptests;

@@ -8,6 +8,7 @@
 use super::{cc, legal_aligned_gpa, legal_gpa, page_address_valid, Check, Vcpu};
 use crate::vmcs::caps::{control_verify, ept_cap, misc};
 use crate::vmcs::controls::{CpuBased, ExitControls, PinBased, Secondary, VmFunc};
+use crate::vmcs::intr_info;
 use crate::vmcs::layout::Vmcs12;
 
 pub(crate) use crate::vmcs::controls::Vmcs12Controls as Ctl;
@@ -219,41 +220,6 @@ fn check_exit_controls(v: &Vmcs12, c: &Ctl, vcpu: &impl Vcpu) -> Result<(), Chec
         check_msr_switch(vcpu, v.vm_exit_msr_store_count, v.vm_exit_msr_store_addr),
         Check::ExitMsrStoreArea,
     )
-}
-
-/// VM-entry interruption-information field (SDM 25.8.3, table 25-17).
-pub mod intr_info {
-    /// Bits 7:0.
-    pub const VECTOR_MASK: u32 = 0xff;
-    /// Bits 10:8.
-    pub const TYPE_MASK: u32 = 0x700;
-    /// Bit 11.
-    pub const DELIVER_CODE: u32 = 1 << 11;
-    /// Bit 31.
-    pub const VALID: u32 = 1 << 31;
-    /// Bits 30:12.
-    pub const RESERVED: u32 = 0x7fff_f000;
-    /// External interrupt.
-    pub const TYPE_EXT_INTR: u32 = 0 << 8;
-    /// Reserved type.
-    pub const TYPE_RESERVED: u32 = 1 << 8;
-    /// NMI.
-    pub const TYPE_NMI: u32 = 2 << 8;
-    /// Hardware exception.
-    pub const TYPE_HARD_EXCEPTION: u32 = 3 << 8;
-    /// Software interrupt.
-    pub const TYPE_SOFT_INTR: u32 = 4 << 8;
-    /// Privileged software exception (INT1).
-    pub const TYPE_PRIV_SW_EXCEPTION: u32 = 5 << 8;
-    /// Software exception (INT3, INTO).
-    pub const TYPE_SOFT_EXCEPTION: u32 = 6 << 8;
-    /// Other event (pending MTF).
-    pub const TYPE_OTHER_EVENT: u32 = 7 << 8;
-}
-
-/// Exceptions that push an error code: #DF, #TS, #NP, #SS, #GP, #PF, #AC.
-pub const fn exception_has_error_code(vector: u32) -> bool {
-    matches!(vector, 8 | 10 | 11 | 12 | 13 | 14 | 17)
 }
 
 fn check_entry_controls(v: &Vmcs12, c: &Ctl, vcpu: &impl Vcpu) -> Result<(), Check> {

@@ -8,18 +8,16 @@
 //! entry, and a failure there is reflected to L1 the same way.
 
 use super::controls::Ctl;
-use super::host::{cr4_valid, CR0_WP, CR4_CET, CR4_PAE, EFER_LMA, EFER_LME};
+use super::host::cr4_valid;
 use super::{cc, fixed_bits_valid, is_canonical, page_address_valid, pat_valid, Check, Vcpu};
 use crate::vmcs::controls::{EntryControls, Secondary};
 use crate::vmcs::layout::{Vmcs12, VMCS12_REVISION};
+pub use crate::vmcs::x86::INVALID_GPA;
+use crate::vmcs::x86::{cr0, cr4, efer};
 
-const CR0_PE: u64 = 1 << 0;
-const CR0_PG: u64 = 1 << 31;
 const DEBUGCTL_FREEZE_IN_SMM: u64 = 1 << 14;
 const BNDCFGS_RESERVED: u64 = 0x0000_0ffc;
 const PAGE_MASK: u64 = !0xfff;
-/// The "no link" value of the VMCS link pointer.
-pub const INVALID_GPA: u64 = u64::MAX;
 
 /// Guest activity states (SDM 25.4.2).
 pub mod activity {
@@ -45,7 +43,7 @@ pub fn check_guest_state(v: &Vmcs12, vcpu: &mut impl Vcpu) -> Result<(), Check> 
         let urg = Secondary(m.secondary_ctls_high).contains(Secondary::UNRESTRICTED_GUEST)
             && c.sec.contains(Secondary::UNRESTRICTED_GUEST);
         let fixed0 = if urg {
-            m.cr0_fixed0 & !(CR0_PE | CR0_PG)
+            m.cr0_fixed0 & !(cr0::PE | cr0::PG)
         } else {
             m.cr0_fixed0
         };
@@ -57,7 +55,7 @@ pub fn check_guest_state(v: &Vmcs12, vcpu: &mut impl Vcpu) -> Result<(), Check> 
     )?;
     cc(cr4_valid(vcpu, v.guest_cr4), Check::GuestCr4)?;
     cc(
-        v.guest_cr4 & CR4_CET == 0 || v.guest_cr0 & CR0_WP != 0,
+        v.guest_cr4 & cr4::CET == 0 || v.guest_cr0 & cr0::WP != 0,
         Check::GuestCetWithoutWp,
     )?;
 
@@ -84,15 +82,15 @@ pub fn check_guest_state(v: &Vmcs12, vcpu: &mut impl Vcpu) -> Result<(), Check> 
         )?;
     }
     cc(
-        v.guest_cr0 & (CR0_PG | CR0_PE) != CR0_PG,
+        v.guest_cr0 & (cr0::PG | cr0::PE) != cr0::PG,
         Check::GuestPagingWithoutProtection,
     )?;
     cc(
-        !ia32e || v.guest_cr4 & CR4_PAE != 0,
+        !ia32e || v.guest_cr4 & cr4::PAE != 0,
         Check::GuestIa32eWithoutPae,
     )?;
     cc(
-        !ia32e || v.guest_cr0 & CR0_PG != 0,
+        !ia32e || v.guest_cr0 & cr0::PG != 0,
         Check::GuestIa32eWithoutPaging,
     )?;
 
@@ -101,9 +99,9 @@ pub fn check_guest_state(v: &Vmcs12, vcpu: &mut impl Vcpu) -> Result<(), Check> 
     if vcpu.nested_run_pending() && c.entry.contains(EntryControls::LOAD_IA32_EFER) {
         let efer = v.guest_ia32_efer;
         cc(vcpu.efer_valid(efer), Check::GuestEferReserved)?;
-        cc(ia32e == (efer & EFER_LMA != 0), Check::GuestEferLma)?;
+        cc(ia32e == (efer & efer::LMA != 0), Check::GuestEferLma)?;
         cc(
-            v.guest_cr0 & CR0_PG == 0 || ia32e == (efer & EFER_LME != 0),
+            v.guest_cr0 & cr0::PG == 0 || ia32e == (efer & efer::LME != 0),
             Check::GuestEferLme,
         )?;
     }

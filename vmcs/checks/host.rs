@@ -7,13 +7,8 @@ use super::controls::Ctl;
 use super::{cc, fixed_bits_valid, is_canonical, legal_gpa, pat_valid, Check, Vcpu};
 use crate::vmcs::controls::{EntryControls, ExitControls};
 use crate::vmcs::layout::Vmcs12;
+use crate::vmcs::x86::{cr0, cr4, efer};
 
-pub(crate) const CR0_WP: u64 = 1 << 16;
-pub(crate) const CR4_PAE: u64 = 1 << 5;
-pub(crate) const CR4_PCIDE: u64 = 1 << 17;
-pub(crate) const CR4_CET: u64 = 1 << 23;
-pub(crate) const EFER_LME: u64 = 1 << 8;
-pub(crate) const EFER_LMA: u64 = 1 << 10;
 const CR3_LAM_U57: u64 = 1 << 61;
 const CR3_LAM_U48: u64 = 1 << 62;
 /// Selector RPL (bits 1:0) and TI (bit 2).
@@ -51,7 +46,7 @@ pub fn check_host_state(v: &Vmcs12, vcpu: &impl Vcpu) -> Result<(), Check> {
     };
     cc(legal_gpa(vcpu, cr3), Check::HostCr3)?;
     cc(
-        v.host_cr4 & CR4_CET == 0 || v.host_cr0 & CR0_WP != 0,
+        v.host_cr4 & cr4::CET == 0 || v.host_cr0 & cr0::WP != 0,
         Check::HostCetWithoutWp,
     )?;
     cc(
@@ -72,13 +67,13 @@ pub fn check_host_state(v: &Vmcs12, vcpu: &impl Vcpu) -> Result<(), Check> {
         )?;
     }
     if ia32e {
-        cc(v.host_cr4 & CR4_PAE != 0, Check::HostPaeFor64BitHost)?;
+        cc(v.host_cr4 & cr4::PAE != 0, Check::HostPaeFor64BitHost)?;
     } else {
         cc(
             !c.entry.contains(EntryControls::IA32E_MODE),
             Check::HostIa32eGuestWithoutIa32eHost,
         )?;
-        cc(v.host_cr4 & CR4_PCIDE == 0, Check::HostPcide)?;
+        cc(v.host_cr4 & cr4::PCIDE == 0, Check::HostPcide)?;
         cc(v.host_rip >> 32 == 0, Check::HostRipAbove4G)?;
     }
 
@@ -114,8 +109,8 @@ pub fn check_host_state(v: &Vmcs12, vcpu: &impl Vcpu) -> Result<(), Check> {
     if c.exit.contains(ExitControls::LOAD_IA32_EFER) {
         let efer = v.host_ia32_efer;
         cc(vcpu.efer_valid(efer), Check::HostEferReserved)?;
-        cc(ia32e == (efer & EFER_LMA != 0), Check::HostEferLma)?;
-        cc(ia32e == (efer & EFER_LME != 0), Check::HostEferLme)?;
+        cc(ia32e == (efer & efer::LMA != 0), Check::HostEferLma)?;
+        cc(ia32e == (efer & efer::LME != 0), Check::HostEferLme)?;
     }
     Ok(())
 }

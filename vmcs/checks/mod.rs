@@ -21,6 +21,8 @@ pub use host::{check_address_space_size, check_host_state};
 use super::caps::NestedVmxMsrs;
 use super::layout::{Vmcs12, VmcsHdr};
 use super::outcome::VmInstructionError;
+use super::x86;
+use crate::nested::exit_reason::basic::INVALID_STATE;
 
 /// What the checks need to know about the vCPU and L1 beyond vmcs12.
 pub trait Vcpu {
@@ -69,8 +71,6 @@ pub enum EntryFailure {
     },
 }
 
-/// Basic exit reason 33: VM-entry failure due to invalid guest state.
-pub const EXIT_REASON_INVALID_STATE: u16 = 33;
 /// Bit 31 of the exit reason: VM-entry failure.
 pub const EXIT_REASON_FAILED_VMENTRY: u32 = 1 << 31;
 
@@ -140,11 +140,11 @@ impl Check {
             Group::Control => EntryFailure::VmFail(VmInstructionError::EntryInvalidControlField),
             Group::Host => EntryFailure::VmFail(VmInstructionError::EntryInvalidHostStateField),
             Group::Guest => EntryFailure::VmExit {
-                reason: EXIT_REASON_INVALID_STATE,
+                reason: INVALID_STATE,
                 qualification: entry_fail::DEFAULT,
             },
             Group::LinkPointer => EntryFailure::VmExit {
-                reason: EXIT_REASON_INVALID_STATE,
+                reason: INVALID_STATE,
                 qualification: entry_fail::VMCS_LINK_PTR,
             },
         }
@@ -371,27 +371,22 @@ pub fn check_vmentry(v: &Vmcs12, vcpu: &mut impl Vcpu) -> Result<(), Check> {
 
 // --- helpers shared by the check files -------------------------------------
 
-/// KVM's `kvm_vcpu_is_legal_gpa()`.
+/// KVM's `kvm_vcpu_is_legal_gpa()` for this vCPU.
 pub(crate) fn legal_gpa(vcpu: &impl Vcpu, gpa: u64) -> bool {
-    let maxphyaddr = vcpu.maxphyaddr().min(64);
-    maxphyaddr == 64 || gpa >> maxphyaddr == 0
+    x86::legal_gpa(gpa, vcpu.maxphyaddr())
 }
 
-/// KVM's `kvm_vcpu_is_legal_aligned_gpa()`.
+/// KVM's `kvm_vcpu_is_legal_aligned_gpa()` for this vCPU.
 pub(crate) fn legal_aligned_gpa(vcpu: &impl Vcpu, gpa: u64, alignment: u64) -> bool {
-    gpa % alignment == 0 && legal_gpa(vcpu, gpa)
+    x86::legal_aligned_gpa(gpa, vcpu.maxphyaddr(), alignment)
 }
 
-/// KVM's `page_address_valid()`.
+/// KVM's `page_address_valid()` for this vCPU.
 pub(crate) fn page_address_valid(vcpu: &impl Vcpu, gpa: u64) -> bool {
-    legal_aligned_gpa(vcpu, gpa, 4096)
+    x86::page_address_valid(gpa, vcpu.maxphyaddr())
 }
 
-/// KVM's `__is_canonical_address()`.
-pub(crate) fn is_canonical(la: u64, vaddr_bits: u32) -> bool {
-    let shift = 64 - vaddr_bits.clamp(1, 64);
-    ((la << shift) as i64 >> shift) as u64 == la
-}
+pub(crate) use x86::is_canonical;
 
 /// KVM's `kvm_pat_valid()`: every entry is 0, 1, 4, 5, 6 or 7.
 pub(crate) const fn pat_valid(pat: u64) -> bool {

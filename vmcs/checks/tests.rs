@@ -5,12 +5,13 @@
 //! and VPID, as the kernel's selftests set it up), asserts that, changes one
 //! thing and asserts that exactly the named check fails.
 
-use super::controls::intr_info;
 use super::guest::INVALID_GPA;
 use super::*;
 use crate::vmcs::caps::{self, ept_cap, HostCaps, NestedVmxMsrs};
 use crate::vmcs::controls::*;
+use crate::vmcs::intr_info;
 use crate::vmcs::layout::VMCS12_REVISION;
+use crate::vmcs::x86::{cr0, cr4, efer};
 use std::collections::HashMap;
 
 /// A vCPU model: 46-bit MAXPHYADDR, 4-level paging, a PMU with 8 general and
@@ -66,9 +67,6 @@ impl Model {
     }
 }
 
-const EFER_SCE: u64 = 1 << 0;
-const EFER_NX: u64 = 1 << 11;
-
 impl Vcpu for Model {
     fn maxphyaddr(&self) -> u32 {
         self.maxphyaddr
@@ -77,7 +75,7 @@ impl Vcpu for Model {
         &self.msrs
     }
     fn cr4_reserved_bits(&self) -> u64 {
-        !(0x0037_77ff | host::CR4_CET)
+        !(0x0037_77ff | cr4::CET)
     }
     fn has_lam(&self) -> bool {
         self.lam
@@ -96,7 +94,7 @@ impl Vcpu for Model {
         self.efer_lma
     }
     fn efer_valid(&self, efer: u64) -> bool {
-        efer & !(EFER_SCE | host::EFER_LME | host::EFER_LMA | EFER_NX) == 0
+        efer & !(efer::SCE | efer::LME | efer::LMA | efer::NX) == 0
     }
     fn perf_global_ctrl_reserved(&self) -> u64 {
         !0x7_0000_00ff
@@ -319,9 +317,9 @@ cases! {
     host_cr4_reserved: HostCr4 => |v, m| { m.msrs.cr4_fixed1 |= 1 << 25; v.host_cr4 |= 1 << 25; }
     host_cr3: HostCr3 => |v, _m| { v.host_cr3 |= 1 << 61; }
     host_cet_without_wp: HostCetWithoutWp => |v, m| {
-        m.msrs.cr4_fixed1 |= host::CR4_CET;
-        v.host_cr4 |= host::CR4_CET;
-        v.host_cr0 &= !host::CR0_WP;
+        m.msrs.cr4_fixed1 |= cr4::CET;
+        v.host_cr4 |= cr4::CET;
+        v.host_cr0 &= !cr0::WP;
     }
     host_sysenter_esp: HostSysenterEsp => |v, _m| { v.host_ia32_sysenter_esp = 1 << 47; }
     host_sysenter_eip: HostSysenterEip => |v, _m| { v.host_ia32_sysenter_eip = 0x8000_0000_0000_0000; }
@@ -330,7 +328,7 @@ cases! {
         v.vm_exit_controls |= ExitControls::LOAD_IA32_PERF_GLOBAL_CTRL.bits();
         v.host_ia32_perf_global_ctrl = 1 << 40;
     }
-    host_pae: HostPaeFor64BitHost => |v, _m| { v.host_cr4 &= !host::CR4_PAE; }
+    host_pae: HostPaeFor64BitHost => |v, _m| { v.host_cr4 &= !cr4::PAE; }
     host_ia32e_guest: HostIa32eGuestWithoutIa32eHost => |v, m| {
         m.efer_lma = false;
         v.vm_exit_controls &= !ExitControls::HOST_ADDR_SPACE_SIZE.bits();
@@ -339,7 +337,7 @@ cases! {
         m.efer_lma = false;
         v.vm_exit_controls &= !ExitControls::HOST_ADDR_SPACE_SIZE.bits();
         v.vm_entry_controls &= !EntryControls::IA32E_MODE.bits();
-        v.host_cr4 |= host::CR4_PCIDE;
+        v.host_cr4 |= cr4::PCIDE;
     }
     host_rip_above_4g: HostRipAbove4G => |v, m| {
         m.efer_lma = false;
@@ -370,15 +368,15 @@ cases! {
     host_tr_base: HostTrBase => |v, _m| { v.host_tr_base = 0x0001_0000_0000_0000; }
     host_rip: HostRip => |v, _m| { v.host_rip = 0x0080_0000_0000_0000; }
     host_efer_reserved: HostEferReserved => |v, _m| { v.host_ia32_efer |= 1 << 2; }
-    host_efer_lma: HostEferLma => |v, _m| { v.host_ia32_efer &= !host::EFER_LMA; }
-    host_efer_lme: HostEferLme => |v, _m| { v.host_ia32_efer &= !host::EFER_LME; }
+    host_efer_lma: HostEferLma => |v, _m| { v.host_ia32_efer &= !efer::LMA; }
+    host_efer_lme: HostEferLme => |v, _m| { v.host_ia32_efer &= !efer::LME; }
     guest_cr0: GuestCr0 => |v, _m| { v.guest_cr0 &= !0x20; }
     guest_cr0_pe_without_urg: GuestCr0 => |v, _m| { v.guest_cr0 &= !1; }
     guest_cr4: GuestCr4 => |v, _m| { v.guest_cr4 |= 1 << 30; }
     guest_cet_without_wp: GuestCetWithoutWp => |v, m| {
-        m.msrs.cr4_fixed1 |= host::CR4_CET;
-        v.guest_cr4 |= host::CR4_CET;
-        v.guest_cr0 &= !host::CR0_WP;
+        m.msrs.cr4_fixed1 |= cr4::CET;
+        v.guest_cr4 |= cr4::CET;
+        v.guest_cr0 &= !cr0::WP;
     }
     guest_dr7: GuestDr7 => |v, _m| {
         v.vm_entry_controls |= EntryControls::LOAD_DEBUG_CONTROLS.bits();
@@ -414,14 +412,14 @@ cases! {
         sec(&mut v, Secondary::UNRESTRICTED_GUEST);
         v.guest_cr0 &= !1;
     }
-    guest_ia32e_without_pae: GuestIa32eWithoutPae => |v, _m| { v.guest_cr4 &= !host::CR4_PAE; }
+    guest_ia32e_without_pae: GuestIa32eWithoutPae => |v, _m| { v.guest_cr4 &= !cr4::PAE; }
     guest_ia32e_without_pg: GuestIa32eWithoutPaging => |v, _m| {
         sec(&mut v, Secondary::UNRESTRICTED_GUEST);
         v.guest_cr0 &= !(1 << 31);
     }
     guest_efer_reserved: GuestEferReserved => |v, _m| { v.guest_ia32_efer |= 1 << 9; }
-    guest_efer_lma: GuestEferLma => |v, _m| { v.guest_ia32_efer &= !host::EFER_LMA; }
-    guest_efer_lme: GuestEferLme => |v, _m| { v.guest_ia32_efer &= !host::EFER_LME; }
+    guest_efer_lma: GuestEferLma => |v, _m| { v.guest_ia32_efer &= !efer::LMA; }
+    guest_efer_lme: GuestEferLme => |v, _m| { v.guest_ia32_efer &= !efer::LME; }
     guest_bndcfgs_base: GuestBndcfgsBase => |v, _m| {
         v.vm_entry_controls |= EntryControls::LOAD_BNDCFGS.bits();
         v.guest_bndcfgs = 0x0000_8000_0000_0000;
@@ -458,14 +456,14 @@ fn failures_by_group() {
     assert_eq!(
         Check::GuestCr0.failure(),
         EntryFailure::VmExit {
-            reason: EXIT_REASON_INVALID_STATE,
+            reason: crate::nested::exit_reason::basic::INVALID_STATE,
             qualification: entry_fail::DEFAULT
         }
     );
     assert_eq!(
         Check::LinkPointerRevision.failure(),
         EntryFailure::VmExit {
-            reason: EXIT_REASON_INVALID_STATE,
+            reason: crate::nested::exit_reason::basic::INVALID_STATE,
             qualification: entry_fail::VMCS_LINK_PTR
         }
     );
