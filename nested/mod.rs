@@ -9,3 +9,4 @@ pub mod insn;
 pub mod merge;
 pub mod msr_list;
 pub mod reflect;
+pub mod state;

@@ -6,12 +6,14 @@
 //! its lifetime (kvm-intel pins the module meanwhile). Nested VMX itself is
 //! not implemented in Rust yet: until it is, a bound VM fails visibly rather
 //! than silently running on C. VMX instructions raise #UD (as on a CPU
-//! without VMX) and KVM_GET/SET_NESTED_STATE return -EOPNOTSUPP, each such
-//! event counted in `unimplemented`. What is implemented: binding, and the
-//! VMX capability MSRs (`crate::vmcs::caps`).
+//! without VMX), and KVM_SET_NESTED_STATE refuses states in VMX operation
+//! with -EOPNOTSUPP, each such event counted in `unimplemented`. What is
+//! implemented: binding, the VMX capability MSRs (`crate::vmcs::caps`), and
+//! KVM_GET/SET_NESTED_STATE outside VMX operation (`crate::nested::state`).
 
-use kernel::{c_str, ffi, prelude::*};
+use kernel::{c_str, ffi, prelude::*, uaccess::UserSlice};
 
+use crate::nested::state::{self, HEADER_SIZE};
 use crate::vcpu::{kvm_vmx_msrs, VcpuVmx};
 use crate::vmcs::caps::{self, RestoreError};
 use crate::{bindings, stats};
@@ -154,22 +156,57 @@ extern "C" fn triple_fault(_vcpu: Vcpu) {
     stats::UNIMPLEMENTED.inc();
 }
 
+/// KVM_GET_NESTED_STATE. A vCPU on this backend is never in VMX operation
+/// yet (VMXON raises #UD), so its state is KVM's header for that case.
+/// `user` is userspace's buffer of `size` bytes, written through the checked
+/// user-copy API.
 extern "C" fn get_state(
     _vcpu: Vcpu,
-    _user: *mut bindings::kvm_nested_state,
-    _size: ffi::c_uint,
+    user: *mut bindings::kvm_nested_state,
+    size: ffi::c_uint,
 ) -> ffi::c_int {
-    stats::UNIMPLEMENTED.inc();
-    -(bindings::EOPNOTSUPP as ffi::c_int)
+    let header = state::Header::not_in_vmx_operation();
+    let needed = header.size;
+    // As KVM: a short buffer gets only the size needed (the caller reports
+    // -E2BIG); otherwise the header is copied and the size returned.
+    if size >= needed {
+        let mut writer = UserSlice::new(user as usize, HEADER_SIZE).writer();
+        if writer.write_slice(&header.encode()).is_err() {
+            return EFAULT.to_errno();
+        }
+    }
+    needed as ffi::c_int
 }
 
-extern "C" fn set_state(
+/// KVM_SET_NESTED_STATE: validated as KVM does; states that need VMX
+/// operation are refused with -EOPNOTSUPP until this backend emulates it.
+///
+/// # Safety
+///
+/// `state` is KVM's kernel copy of the state's 128-byte header, valid for
+/// the duration of the call.
+unsafe extern "C" fn set_state(
     _vcpu: Vcpu,
     _user: *mut bindings::kvm_nested_state,
-    _state: *mut bindings::kvm_nested_state,
+    state: *mut bindings::kvm_nested_state,
 ) -> ffi::c_int {
-    stats::UNIMPLEMENTED.inc();
-    -(bindings::EOPNOTSUPP as ffi::c_int)
+    let mut raw = [0u8; HEADER_SIZE];
+    // SAFETY: KVM copied the whole header (sizeof(struct kvm_nested_state),
+    // asserted to be 128 bytes) into the kernel buffer `state` points to.
+    unsafe { core::ptr::copy_nonoverlapping(state.cast::<u8>(), raw.as_mut_ptr(), HEADER_SIZE) };
+    let h = state::Header::decode(&raw);
+    // Without a VMXON region only the header and eVMCS matter (proven in
+    // the core's tests); eVMCS is never enabled on this backend.
+    let env = state::SetStateEnv::default();
+    match state::check_header(&h, &env) {
+        Err(_) => EINVAL.to_errno(),
+        // Nothing to leave: a vCPU here is never in VMX operation.
+        Ok(false) => 0,
+        Ok(true) => {
+            stats::UNIMPLEMENTED.inc();
+            -(bindings::EOPNOTSUPP as ffi::c_int)
+        }
+    }
 }
 
 extern "C" fn get_nested_state_pages(_vcpu: Vcpu) -> bool {

@@ -387,3 +387,8 @@ same_layout!(
         padding64_6
     ]
 );
+
+// KVM copies this much of KVM_SET_NESTED_STATE's argument before calling
+// the backend; the core decodes it as `nested::state::Header`.
+const _: () =
+    assert!(core::mem::size_of::<kvm_nested_state>() == crate::nested::state::HEADER_SIZE);
