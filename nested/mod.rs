@@ -4,6 +4,7 @@
 //! each VMX instruction, and for each exit from L2, before touching
 //! vmcs01/vmcs02.
 
+pub mod events;
 pub mod exit_reason;
 pub mod insn;
 pub mod merge;
