@@ -79,7 +79,8 @@ pub fn check_store_entry(e: &MsrEntry, x2apic_enabled: bool) -> Result<(), Entry
 
 /// Entries a list may have: (IA32_VMX_MISC[27:25] + 1) * 512.
 pub fn max_entries(vmx_misc: u64) -> u32 {
-    (misc::max_msr(vmx_misc) as u32 + 1) * 512
+    // IA32_VMX_MISC[27:25] is 3 bits: at most 8 * 512.
+    ((misc::max_msr(vmx_misc) as u32 & 7) + 1) * 512
 }
 
 /// What the list walk needs from KVM.

@@ -93,7 +93,8 @@ fn exit_handled_io(v: &Vmcs12, c: &Controls, mem: &mut impl L1Memory, qualificat
         return c.cpu.contains(CpuBased::UNCOND_IO_EXITING);
     }
     let port = ((qualification >> 16) & 0xffff) as u32;
-    let size = (qualification & 7) as u32 + 1;
+    // Bits 2:0 encode the access size minus one.
+    let size = ((qualification & 7) as u32).saturating_add(1);
     check_io_bitmaps(v, mem, port, size)
 }
 
@@ -115,7 +116,7 @@ fn exit_handled_msr(
         bitmap = bitmap.wrapping_add(2048);
     }
     if msr >= 0xc000_0000 {
-        msr -= 0xc000_0000;
+        msr = msr.wrapping_sub(0xc000_0000);
         bitmap = bitmap.wrapping_add(1024);
     }
     if msr >= 1024 * 8 {

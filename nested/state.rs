@@ -69,24 +69,24 @@ pub struct Header {
 
 fn le_u16(b: &[u8; HEADER_SIZE], at: usize) -> u16 {
     let mut v = [0u8; 2];
-    v.copy_from_slice(b.get(at..at + 2).unwrap_or(&[0; 2]));
+    v.copy_from_slice(b.get(at..at.saturating_add(2)).unwrap_or(&[0; 2]));
     u16::from_le_bytes(v)
 }
 
 fn le_u32(b: &[u8; HEADER_SIZE], at: usize) -> u32 {
     let mut v = [0u8; 4];
-    v.copy_from_slice(b.get(at..at + 4).unwrap_or(&[0; 4]));
+    v.copy_from_slice(b.get(at..at.saturating_add(4)).unwrap_or(&[0; 4]));
     u32::from_le_bytes(v)
 }
 
 fn le_u64(b: &[u8; HEADER_SIZE], at: usize) -> u64 {
     let mut v = [0u8; 8];
-    v.copy_from_slice(b.get(at..at + 8).unwrap_or(&[0; 8]));
+    v.copy_from_slice(b.get(at..at.saturating_add(8)).unwrap_or(&[0; 8]));
     u64::from_le_bytes(v)
 }
 
 fn put(b: &mut [u8; HEADER_SIZE], at: usize, bytes: &[u8]) {
-    if let Some(dst) = b.get_mut(at..at + bytes.len()) {
+    if let Some(dst) = b.get_mut(at..at.saturating_add(bytes.len())) {
         dst.copy_from_slice(bytes);
     }
 }

@@ -474,6 +474,7 @@ const fn is_bitwise_subset(superset: u64, subset: u64, mask: u64) -> bool {
 }
 
 const fn genmask(high: u32, low: u32) -> u64 {
+    // Only called with constant 0 <= low <= high <= 63.
     (u64::MAX >> (63 - high)) & (u64::MAX << low)
 }
 

@@ -74,7 +74,7 @@ impl FieldRef {
     /// Byte offset of the access in `struct vmcs12` (high half: + 4).
     pub const fn offset(&self) -> u16 {
         if self.high {
-            self.field.offset + 4
+            self.field.offset.saturating_add(4)
         } else {
             self.field.offset
         }
