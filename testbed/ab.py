@@ -50,6 +50,8 @@ END_RE = re.compile(r"@@RNVMX-END test=(\S+) rc=(\d+) secs=([\d.]+) c_l2=(\d+) "
                     r"rust_l2=(-?\d+) rust_bind=(-?\d+) rust_unimpl=(-?\d+)"
                     r"(?: rust_msr_writes=(-?\d+))?")
 BEGIN_RE = re.compile(r"@@RNVMX-BEGIN test=(\S+)")
+BENCH_RE = re.compile(r"@@RNVMX-BENCH name=(\S+) ops=(\d+) cycles_per_op=(\d+) rc=(\d+) "
+                      r"rust_bind=(-?\d+) rust_msr_writes=(-?\d+)")
 
 
 def read_tests():
@@ -208,7 +210,23 @@ def status_of(backend, test, fields):
     return status, secs, rust_l2, note
 
 
-def run_backend(backend, tests, outdir, rows, problems, lock):
+def bench_rows(backend, log):
+    """(backend, bench, ops, cycles_per_op, note) for each benchmark line.
+
+    A Rust number counts only if the run shows Rust did the work: its VM
+    was bound to rnvmx and the module counted the operations."""
+    rows = []
+    for name, ops, cycles, rc, bind, msr_writes in BENCH_RE.findall(log):
+        note = ""
+        if rc != "0":
+            note = f"exit {rc}"
+        elif backend == "rust" and (int(bind) <= 0 or int(msr_writes) < int(ops)):
+            note = "not handled by rnvmx"
+        rows.append((backend, name, int(ops), int(cycles), note))
+    return rows
+
+
+def run_backend(backend, tests, outdir, rows, problems, lock, benches):
     remaining = list(tests)
     n = 0
     while remaining:
@@ -217,6 +235,8 @@ def run_backend(backend, tests, outdir, rows, problems, lock):
         log = (boot.workdir / "serial.log").read_text(errors="replace")
         bad = kernel_log_problems(log)
         with lock:
+            if n == 1:
+                benches.extend(bench_rows(backend, log))
             problems.extend(f"{backend}-{n}: {b}" for b in bad)
             print(f"[ab] {backend} boot {n}: {len(boot.results)} results, "
                   f"{'done' if boot.done else 'hang: ' + str(boot.hung)}, "
@@ -257,8 +277,8 @@ def main():
     shutil.rmtree(outdir, ignore_errors=True)
     outdir.mkdir(parents=True)
 
-    rows, problems, lock = [], [], threading.Lock()
-    threads = [threading.Thread(target=run_backend, args=(b, tests, outdir, rows, problems, lock))
+    rows, problems, benches, lock = [], [], [], threading.Lock()
+    threads = [threading.Thread(target=run_backend, args=(b, tests, outdir, rows, problems, lock, benches))
                for b in args.backends.split(",")]
     start = time.monotonic()
     for t in threads:
@@ -285,6 +305,18 @@ def main():
         cs, rs = fmt(c), fmt(r)
         note = "; ".join(x[5] for x in (c, r) if x and x[5])
         print(f"{t:40} {cs[0]:>5} {cs[1]:>7} {cs[2]:>5}   {rs[0]:>5} {rs[1]:>7} {rs[2]:>7}  {note}")
+    with open(TOP / "out" / "bench.tsv", "w") as f:
+        f.write("backend\tbench\tops\tcycles_per_op\tnote\n")
+        for r in sorted(benches):
+            f.write("\t".join(str(x) for x in r) + "\n")
+    bench = {(r[0], r[1]): r for r in benches}
+    if benches:
+        print(f"\n{'benchmark (guest TSC cycles/op)':40} {'c':>10} {'rust':>10} {'rust/c':>7}  note")
+        for name in sorted({r[1] for r in benches}):
+            c, r = bench.get(("c", name)), bench.get(("rust", name))
+            ratio = f"{r[3] / c[3]:.2f}" if c and r and c[3] and not r[4] else "-"
+            note = "; ".join(x[4] for x in (c, r) if x and x[4])
+            print(f"{name:40} {c[3] if c else '-':>10} {r[3] if r else '-':>10} {ratio:>7}  {note}")
     print(f"\n[ab] wrote {TOP / 'out' / 'ab.tsv'} ({len(rows)} rows) in {wall:.0f}s wall; "
           f"serial logs in {outdir}")
 
@@ -311,6 +343,18 @@ def main():
             if not life or life[2] != "PASS":
                 print("[ab] check: rnvmx_lifecycle did not pass")
                 failed = True
+            # Benchmarks: Rust's number must be proven (see bench_rows) and
+            # not above C's. The 1% allowance is the module's statistics
+            # counter, one increment per operation, which is what proves the
+            # work was Rust's (without it the two paths cost the same).
+            for name in sorted({r[1] for r in benches}):
+                c, r = bench.get(("c", name)), bench.get(("rust", name))
+                if not c or not r or c[4] or r[4]:
+                    print(f"[ab] check: benchmark {name}: no valid result for both backends")
+                    failed = True
+                elif r[3] > c[3] * 1.01:
+                    print(f"[ab] check: benchmark {name}: rust {r[3]} > c {c[3]} cycles/op")
+                    failed = True
             missing = [t for t in tests if ("rust", t) not in by]
             if missing:
                 print(f"[ab] check: no rust row for {missing}")

@@ -51,11 +51,26 @@ run_test() {
 	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') c_l2=$(c_entries) rust_l2=$(($(counter l2_entries) - e0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_unimpl=$(($(counter unimplemented) - u0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0))"
 }
 
+# Benchmarks print "@@RNVMX-BENCH name=N ops=O cycles_per_op=C"; this adds
+# the exit status and the module counters that prove which backend ran them.
+run_bench() {
+	b0=$(counter vm_bindings) w0=$(counter vmx_msr_writes)
+	/tests/$1 > /tmp/out 2>&1; rc=$?
+	extra="rc=$rc rust_bind=$(($(counter vm_bindings) - b0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0))"
+	grep '^@@RNVMX-BENCH ' /tmp/out | sed "s/\$/ $extra/"
+	grep -v '^@@RNVMX-BENCH ' /tmp/out | sed 's/^/| /'
+}
+
 if [ "$backend" = rust ]; then
 	# The module lifecycle is itself a test: bind, refuse unload, unload.
 	run_test rnvmx_lifecycle
 	insmod /lib/modules/rnvmx.ko || { say "ERROR insmod rnvmx"; finish; }
 fi
+
+# Benchmarks first: a hanging test must not cost their numbers.
+for b in $(cd /tests && ls rnvmx_bench_* 2>/dev/null); do
+	run_bench "$b"
+done
 
 for t in $tests; do
 	run_test "$t"

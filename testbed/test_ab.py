@@ -68,3 +68,21 @@ class Status(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Bench(unittest.TestCase):
+    LINE = "@@RNVMX-BENCH name=vmx_msrs_restore ops=24000 cycles_per_op={c} rc={rc} rust_bind={b} rust_msr_writes={w}"
+
+    def test_c_number(self):
+        rows = ab.bench_rows("c", self.LINE.format(c=199, rc=0, b=0, w=0))
+        self.assertEqual(rows, [("c", "vmx_msrs_restore", 24000, 199, "")])
+
+    def test_rust_number_needs_proof(self):
+        ok = ab.bench_rows("rust", self.LINE.format(c=200, rc=0, b=1, w=24012))
+        self.assertEqual(ok[0][4], "")
+        for bind, writes in ((0, 24012), (1, 100)):
+            rows = ab.bench_rows("rust", self.LINE.format(c=200, rc=0, b=bind, w=writes))
+            self.assertEqual(rows[0][4], "not handled by rnvmx")
+
+    def test_failed_run(self):
+        self.assertEqual(ab.bench_rows("c", self.LINE.format(c=1, rc=1, b=0, w=0))[0][4], "exit 1")

@@ -481,6 +481,10 @@ const fn genmask(high: u32, low: u32) -> u64 {
 /// A host-initiated write of `data` to capability MSR `index` of a vCPU whose
 /// current values are `cur`, when KVM's own values are `kvm` (KVM's
 /// `vmx_set_vmx_msr()`). `vmxon`: the vCPU is in VMX operation.
+///
+/// Inlined: it is the whole of the backend's `set_vmx_msr` (a migration
+/// restores every MSR; see the `vmx_msrs_restore` benchmark).
+#[inline]
 pub fn restore(
     cur: &mut NestedVmxMsrs,
     kvm: &NestedVmxMsrs,
@@ -503,19 +507,9 @@ pub fn restore(
         | msr::TRUE_ENTRY_CTLS
         | msr::PROCBASED_CTLS2 => restore_control(cur, kvm, index, data),
         msr::MISC => restore_misc(cur, kvm, data),
-        msr::CR0_FIXED0 | msr::CR4_FIXED0 => {
-            let (kvm_value, slot) = if index == msr::CR0_FIXED0 {
-                (kvm.cr0_fixed0, &mut cur.cr0_fixed0)
-            } else {
-                (kvm.cr4_fixed0, &mut cur.cr4_fixed0)
-            };
-            // Must-be-1 bits must stay 1.
-            if !is_bitwise_subset(data, kvm_value, u64::MAX) {
-                return Err(Invalid);
-            }
-            *slot = data;
-            Ok(())
-        }
+        // Must-be-1 bits must stay 1.
+        msr::CR0_FIXED0 => restore_fixed0(&mut cur.cr0_fixed0, kvm.cr0_fixed0, data),
+        msr::CR4_FIXED0 => restore_fixed0(&mut cur.cr4_fixed0, kvm.cr4_fixed0, data),
         // Generated from the vCPU's CPUID, not restorable.
         msr::CR0_FIXED1 | msr::CR4_FIXED1 => Err(Invalid),
         msr::EPT_VPID_CAP => {
@@ -561,7 +555,29 @@ fn restore_basic(
     Ok(())
 }
 
-fn control_pair(m: &mut NestedVmxMsrs, index: u32) -> Option<(&mut u32, &mut u32)> {
+/// The (allowed-0, allowed-1) pair a "true" control MSR or PROCBASED_CTLS2
+/// is stored in.
+fn restore_fixed0(cur: &mut u64, kvm: u64, data: u64) -> Result<(), RestoreError> {
+    if !is_bitwise_subset(data, kvm, u64::MAX) {
+        return Err(RestoreError::Invalid);
+    }
+    *cur = data;
+    Ok(())
+}
+
+fn control_pair(m: &NestedVmxMsrs, index: u32) -> Option<(u32, u32)> {
+    Some(match index {
+        msr::TRUE_PINBASED_CTLS => (m.pinbased_ctls_low, m.pinbased_ctls_high),
+        msr::TRUE_PROCBASED_CTLS => (m.procbased_ctls_low, m.procbased_ctls_high),
+        msr::TRUE_EXIT_CTLS => (m.exit_ctls_low, m.exit_ctls_high),
+        msr::TRUE_ENTRY_CTLS => (m.entry_ctls_low, m.entry_ctls_high),
+        msr::PROCBASED_CTLS2 => (m.secondary_ctls_low, m.secondary_ctls_high),
+        _ => return None,
+    })
+}
+
+/// The same pair, to store into.
+fn control_pair_mut(m: &mut NestedVmxMsrs, index: u32) -> Option<(&mut u32, &mut u32)> {
     Some(match index {
         msr::TRUE_PINBASED_CTLS => (&mut m.pinbased_ctls_low, &mut m.pinbased_ctls_high),
         msr::TRUE_PROCBASED_CTLS => (&mut m.procbased_ctls_low, &mut m.procbased_ctls_high),
@@ -578,18 +594,15 @@ fn restore_control(
     index: u32,
     data: u64,
 ) -> Result<(), RestoreError> {
-    let mut kvm = *kvm;
-    let supported = match control_pair(&mut kvm, index) {
-        Some((low, high)) => control_msr(*low, *high),
-        None => return Err(RestoreError::Invalid),
-    };
+    let (low, high) = control_pair(kvm, index).ok_or(RestoreError::Invalid)?;
+    let supported = control_msr(low, high);
     // Must-be-1 bits stay 1, must-be-0 bits stay 0.
     if !is_bitwise_subset(data, supported, genmask(31, 0))
         || !is_bitwise_subset(supported, data, genmask(63, 32))
     {
         return Err(RestoreError::Invalid);
     }
-    let (low, high) = control_pair(cur, index).ok_or(RestoreError::Invalid)?;
+    let (low, high) = control_pair_mut(cur, index).ok_or(RestoreError::Invalid)?;
     *low = data as u32;
     *high = (data >> 32) as u32;
     Ok(())
@@ -611,9 +624,9 @@ fn restore_misc(
         | misc::ZERO_LEN_INS;
     let reserved_bits = (1 << 31) | genmask(13, 9);
     let vmx_misc = control_msr(kvm.misc_low, kvm.misc_high);
-    let timer = PinBased(cur.pinbased_ctls_high).contains(PinBased::VMX_PREEMPTION_TIMER);
     let ok = is_bitwise_subset(vmx_misc, data, feature_bits | reserved_bits)
-        && !(timer && misc::preemption_timer_rate(data) != misc::preemption_timer_rate(vmx_misc))
+        && !(PinBased(cur.pinbased_ctls_high).contains(PinBased::VMX_PREEMPTION_TIMER)
+            && misc::preemption_timer_rate(data) != misc::preemption_timer_rate(vmx_misc))
         && misc::cr3_count(data) <= misc::cr3_count(vmx_misc)
         && misc::max_msr(data) <= misc::max_msr(vmx_misc)
         && misc::mseg_revid(data) == misc::mseg_revid(vmx_misc);
