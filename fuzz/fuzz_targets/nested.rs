@@ -7,10 +7,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use rnvmx::nested::events::{self, Exception, Injected, Interrupt};
+use rnvmx::nested::host_state;
 use rnvmx::nested::insn::{self, InstructionInfo, RunState, VmxonState};
 use rnvmx::nested::merge::{self, L0};
 use rnvmx::nested::msr_list::{self, MsrAccess, MsrEntry};
 use rnvmx::nested::reflect::{self, Exit, L1Memory};
+use rnvmx::nested::state::{self, Header, NestedView, SetStateEnv};
+use rnvmx::vmcs::caps::{self, HostCaps, NestedVmxMsrs};
+use rnvmx::vmcs::checks::Vcpu;
 use rnvmx::vmcs::controls::{CpuBased, PinBased};
 use rnvmx::vmcs::layout::{Vmcs12, VmcsHdr};
 use rnvmx::vmcs::table::FIELDS;
@@ -54,6 +59,50 @@ impl MsrAccess for Bytes<'_> {
     }
     fn get_msr(&mut self, index: u32) -> Option<u64> {
         (index & 5 != 5).then_some(u64::from(index))
+    }
+}
+
+struct Cpu(NestedVmxMsrs, u64);
+
+impl Vcpu for Cpu {
+    fn maxphyaddr(&self) -> u32 {
+        (self.1 & 0x7f) as u32
+    }
+    fn vmx_msrs(&self) -> &NestedVmxMsrs {
+        &self.0
+    }
+    fn cr4_reserved_bits(&self) -> u64 {
+        self.1.rotate_left(3)
+    }
+    fn has_lam(&self) -> bool {
+        self.1 & 0x100 != 0
+    }
+    fn max_virt_addr_bits(&self) -> u32 {
+        48
+    }
+    fn virt_addr_bits(&self) -> u32 {
+        48
+    }
+    fn efer_lma(&self) -> bool {
+        self.1 & 0x200 != 0
+    }
+    fn efer_valid(&self, efer: u64) -> bool {
+        efer & !0xd01 == 0
+    }
+    fn perf_global_ctrl_reserved(&self) -> u64 {
+        !0xff
+    }
+    fn debugctl_valid(&self, d: u64) -> bool {
+        d & !3 == 0
+    }
+    fn quirk_allow_freeze_in_smm(&self) -> bool {
+        true
+    }
+    fn read_vmcs_hdr(&mut self, _gpa: u64) -> Option<VmcsHdr> {
+        Some(VmcsHdr(self.1 as u32))
+    }
+    fn nested_run_pending(&self) -> bool {
+        self.1 & 0x400 != 0
     }
 }
 
@@ -143,4 +192,57 @@ fuzz_target!(|data: &[u8]| {
         assert!(i >= 1 && i <= count);
     }
     let _ = msr_list::store_list(&mut b, ptr, count, max, w & 2 != 0);
+
+    // KVM_SET_NESTED_STATE on userspace bytes, then what GET would report.
+    let mut raw = [0u8; state::HEADER_SIZE];
+    for (i, byte) in raw.iter_mut().enumerate() {
+        *byte = data.get(i).copied().unwrap_or(0);
+    }
+    let h = Header::decode(&raw);
+    assert_eq!(Header::decode(&h.encode()), h);
+    let env = SetStateEnv {
+        vmx_in_cpuid: w & 1 != 0,
+        maxphyaddr: maxphy,
+        in_smm: w & 2 != 0,
+        evmcs_enabled: w & 4 != 0,
+    };
+    if let Ok(true) = state::check_header(&h, &env) {
+        let host = HostCaps {
+            enable_ept: true,
+            enable_vpid: true,
+            ..HostCaps::default()
+        };
+        let mut cpu = Cpu(caps::setup(&host), w);
+        let _ = state::check_vmcs12_part(&h, &env, Some(&v), Some(&v), &mut cpu);
+    }
+    let view = NestedView {
+        vmx_in_cpuid: w & 1 != 0,
+        vmxon: w & 8 != 0,
+        smm_vmxon: w & 16 != 0,
+        smm_guest_mode: w & 32 != 0,
+        vmxon_ptr: ptr,
+        current_vmptr: b.u64_at(209),
+        evmcs_set: w & 64 != 0,
+        guest_mode: w & 128 != 0,
+        run_pending: w & 256 != 0,
+        mtf_pending: w & 512 != 0,
+        preemption_timer_deadline: (w & 1024 != 0).then_some(b.u64_at(210)),
+    };
+    let g = state::get_state(&view, &v);
+    assert!(g.header.size as usize <= state::MAX_SIZE);
+
+    let _ = host_state::host_state(&v, b.u64_at(211));
+    let ev = Injected {
+        exception: (w & 2048 != 0).then_some(Exception {
+            vector: (w >> 16) as u8,
+            error_code: (w & 4096 != 0).then_some(w as u32),
+        }),
+        nmi: w & 8192 != 0,
+        interrupt: (w & 16384 != 0).then_some(Interrupt {
+            vector: (w >> 24) as u8,
+            soft: w & 32768 != 0,
+        }),
+        event_exit_inst_len: (w >> 40) as u32,
+    };
+    let _ = events::save_pending_event(exit.reason, exit.intr_info, &ev);
 });
