@@ -135,25 +135,23 @@ unsafe extern "C" fn handle_vmx_instruction(vcpu: Vcpu) -> ffi::c_int {
     1
 }
 
-// Nothing below is reachable before a VM-entry to L2 succeeds, which needs
-// VMLAUNCH: the vCPU is never in guest mode and has no nested state.
-
-extern "C" fn leave_nested(_vcpu: Vcpu) {}
-
-extern "C" fn is_exception_vmexit(_vcpu: Vcpu, _vector: u8, _error_code: u32) -> bool {
-    false
-}
-
-extern "C" fn check_events(_vcpu: Vcpu) -> ffi::c_int {
-    0
-}
-
-extern "C" fn has_events(_vcpu: Vcpu, _for_injection: bool) -> bool {
-    false
-}
-
-extern "C" fn triple_fault(_vcpu: Vcpu) {
-    stats::UNIMPLEMENTED.inc();
+/// Host-initiated write of a VMX capability MSR (KVM_SET_MSRS), validated
+/// as `vmx_set_vmx_msr()` does so that state migrates between backends.
+///
+/// # Safety
+///
+/// `vcpu` is a vCPU of a VM bound to this backend, passed by kvm-intel with
+/// `vcpu->mutex` held.
+unsafe extern "C" fn set_vmx_msr(vcpu: Vcpu, msr_index: u32, data: u64) -> ffi::c_int {
+    // SAFETY: per this function's contract.
+    let mut vmx = unsafe { VcpuVmx::from_raw(vcpu) };
+    stats::VMX_MSR_WRITES.inc();
+    let vmxon = vmx.vmxon();
+    match caps::restore(vmx.vmx_msrs_mut(), kvm_vmx_msrs(), vmxon, msr_index, data) {
+        Ok(()) => 0,
+        Err(RestoreError::Busy) => EBUSY.to_errno(),
+        Err(RestoreError::Invalid) => EINVAL.to_errno(),
+    }
 }
 
 /// KVM_GET_NESTED_STATE. A vCPU on this backend is never in VMX operation
@@ -209,8 +207,20 @@ unsafe extern "C" fn set_state(
     }
 }
 
-extern "C" fn get_nested_state_pages(_vcpu: Vcpu) -> bool {
-    stats::UNIMPLEMENTED.inc();
+// A vCPU on this backend never enters VMX operation (VMXON raises #UD): as
+// nested.c's outside VMX operation, these have nothing to do.
+
+extern "C" fn leave_nested(_vcpu: Vcpu) {}
+
+extern "C" fn is_exception_vmexit(_vcpu: Vcpu, _vector: u8, _error_code: u32) -> bool {
+    false
+}
+
+extern "C" fn check_events(_vcpu: Vcpu) -> ffi::c_int {
+    0
+}
+
+extern "C" fn has_events(_vcpu: Vcpu, _for_injection: bool) -> bool {
     false
 }
 
@@ -219,6 +229,22 @@ extern "C" fn write_log_dirty(_vcpu: Vcpu, _l2_gpa: bindings::gpa_t) -> ffi::c_i
 }
 
 extern "C" fn free_vcpu(_vcpu: Vcpu) {}
+
+extern "C" fn sync_vmcs12_to_shadow(_vcpu: Vcpu) {}
+
+extern "C" fn mark_vmcs12_pages_dirty(_vcpu: Vcpu) {}
+
+// These are only called in guest mode, which such a vCPU never reaches; if
+// one ever is, it is counted and fails safe.
+
+extern "C" fn triple_fault(_vcpu: Vcpu) {
+    stats::UNIMPLEMENTED.inc();
+}
+
+extern "C" fn get_nested_state_pages(_vcpu: Vcpu) -> bool {
+    stats::UNIMPLEMENTED.inc();
+    false
+}
 
 extern "C" fn reflect_vmexit(_vcpu: Vcpu) -> bool {
     stats::UNIMPLEMENTED.inc();
@@ -237,30 +263,7 @@ extern "C" fn enter_non_root_mode(
     bindings::nvmx_vmentry_status_NVMX_VMENTRY_KVM_INTERNAL_ERROR
 }
 
-extern "C" fn sync_vmcs12_to_shadow(_vcpu: Vcpu) {}
-
-extern "C" fn mark_vmcs12_pages_dirty(_vcpu: Vcpu) {}
-
 extern "C" fn check_io_bitmaps(_vcpu: Vcpu, _port: ffi::c_uint, _size: ffi::c_int) -> bool {
     stats::UNIMPLEMENTED.inc();
     true
-}
-
-/// Host-initiated write of a VMX capability MSR (KVM_SET_MSRS), validated
-/// as `vmx_set_vmx_msr()` does so that state migrates between backends.
-///
-/// # Safety
-///
-/// `vcpu` is a vCPU of a VM bound to this backend, passed by kvm-intel with
-/// `vcpu->mutex` held.
-unsafe extern "C" fn set_vmx_msr(vcpu: Vcpu, msr_index: u32, data: u64) -> ffi::c_int {
-    // SAFETY: per this function's contract.
-    let mut vmx = unsafe { VcpuVmx::from_raw(vcpu) };
-    stats::VMX_MSR_WRITES.inc();
-    let vmxon = vmx.vmxon();
-    match caps::restore(vmx.vmx_msrs_mut(), kvm_vmx_msrs(), vmxon, msr_index, data) {
-        Ok(()) => 0,
-        Err(RestoreError::Busy) => -(bindings::EBUSY as ffi::c_int),
-        Err(RestoreError::Invalid) => -(bindings::EINVAL as ffi::c_int),
-    }
 }
