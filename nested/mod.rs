@@ -8,6 +8,7 @@ pub mod events;
 pub mod exit_reason;
 pub mod host_state;
 pub mod insn;
+pub mod invalidate;
 pub mod merge;
 pub mod msr_list;
 pub mod reflect;

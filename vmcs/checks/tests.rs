@@ -36,7 +36,7 @@ pub(crate) fn skylake_host() -> HostCaps {
         vmexit: 0x01ff_ffff,
         vmentry: 0x0003_ffff,
         misc: 0x0000_0000_0040_01e5,
-        ept_caps: 0x0f06_41c1,
+        ept_caps: 0x0673_4141, // Skylake server: INVEPT, WB, 4-level, 2M/1G, A/D
         basic_inout: true,
         has_vmfunc: true,
         cr0_fixed1: 0xffff_ffff,

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! INVEPT and INVVPID executed by L1 (SDM Vol. 3C 31.3 "INVEPT", "INVVPID"):
+//! KVM's `handle_invept()` / `handle_invvpid()` decisions, before it acts on
+//! the shadow EPT roots or the vpid02 TLB entries.
+
+use super::insn::Fault;
+use crate::vmcs::caps::{ept_cap, vpid_cap, NestedVmxMsrs};
+use crate::vmcs::checks::{controls::check_eptp, Vcpu};
+use crate::vmcs::controls::Secondary;
+use crate::vmcs::outcome::{Outcome, VmInstructionError};
+use crate::vmcs::x86::is_canonical;
+
+/// What INVEPT invalidates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InveptScope {
+    /// Type 1: mappings derived from this EPTP.
+    Context(u64),
+    /// Type 2: all mappings.
+    Global,
+}
+
+/// What INVVPID invalidates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvvpidScope {
+    /// Type 0: one linear address of one VPID.
+    IndividualAddress {
+        /// VPID.
+        vpid: u16,
+        /// Linear address.
+        address: u64,
+    },
+    /// Type 1: one VPID.
+    SingleContext(u16),
+    /// Type 2: all VPIDs but 0.
+    AllContexts,
+    /// Type 3: one VPID, global translations kept.
+    SingleContextRetainingGlobals(u16),
+}
+
+fn invalid(has_current_vmcs: bool) -> Outcome {
+    Outcome::fail(
+        has_current_vmcs,
+        VmInstructionError::InvalidOperandToInveptInvvpid,
+    )
+}
+
+/// #UD unless L1 was offered EPT with INVEPT (checked before permission).
+pub fn invept_available(m: &NestedVmxMsrs) -> Result<(), Fault> {
+    let ok = Secondary(m.secondary_ctls_high).contains(Secondary::ENABLE_EPT)
+        && m.ept_caps & ept_cap::INVEPT != 0;
+    if ok {
+        Ok(())
+    } else {
+        Err(Fault::InvalidOpcode)
+    }
+}
+
+/// #UD unless L1 was offered VPID with INVVPID (checked before permission).
+pub fn invvpid_available(m: &NestedVmxMsrs) -> Result<(), Fault> {
+    let ok = Secondary(m.secondary_ctls_high).contains(Secondary::ENABLE_VPID)
+        && m.vpid_caps & vpid_cap::INVVPID != 0;
+    if ok {
+        Ok(())
+    } else {
+        Err(Fault::InvalidOpcode)
+    }
+}
+
+/// Whether `types` (bit n: type n supported) has the type in `reg`.
+fn type_supported(types: u32, reg: u64) -> bool {
+    reg < 32 && types & (1 << reg) != 0
+}
+
+/// INVEPT's type register and its 128-bit descriptor's EPTP (read only if
+/// the type is supported: KVM checks the type before the memory operand).
+pub fn invept_type(m: &NestedVmxMsrs, reg: u64, has_current_vmcs: bool) -> Result<(), Outcome> {
+    // Supported types from IA32_VMX_EPT_VPID_CAP[26:25]: 1 and 2.
+    let types = (m.ept_caps >> 24) & 6;
+    if type_supported(types, reg) {
+        Ok(())
+    } else {
+        Err(invalid(has_current_vmcs))
+    }
+}
+
+/// INVEPT's decision once the descriptor is read.
+pub fn invept(
+    reg: u64,
+    eptp: u64,
+    vcpu: &impl Vcpu,
+    has_current_vmcs: bool,
+) -> Result<InveptScope, Outcome> {
+    invept_type(vcpu.vmx_msrs(), reg, has_current_vmcs)?;
+    match reg {
+        1 => check_eptp(eptp, vcpu)
+            .map(|()| InveptScope::Context(eptp))
+            .map_err(|_| invalid(has_current_vmcs)),
+        _ => Ok(InveptScope::Global),
+    }
+}
+
+/// INVVPID's type register (checked before the memory operand).
+pub fn invvpid_type(m: &NestedVmxMsrs, reg: u64, has_current_vmcs: bool) -> Result<(), Outcome> {
+    let types = (m.vpid_caps & vpid_cap::EXTENT_SUPPORTED) >> 8;
+    if type_supported(types, reg) {
+        Ok(())
+    } else {
+        Err(invalid(has_current_vmcs))
+    }
+}
+
+/// INVVPID's decision once the descriptor (VPID in bits 15:0 of the first
+/// quadword, 63:16 reserved; linear address in the second) is read.
+pub fn invvpid(
+    m: &NestedVmxMsrs,
+    reg: u64,
+    vpid: u64,
+    address: u64,
+    max_virt_addr_bits: u32,
+    has_current_vmcs: bool,
+) -> Result<InvvpidScope, Outcome> {
+    invvpid_type(m, reg, has_current_vmcs)?;
+    let fail = invalid(has_current_vmcs);
+    let Ok(vpid16) = u16::try_from(vpid) else {
+        return Err(fail);
+    };
+    if reg != 2 && vpid16 == 0 {
+        return Err(fail);
+    }
+    Ok(match reg {
+        0 => {
+            if !is_canonical(address, max_virt_addr_bits) {
+                return Err(fail);
+            }
+            InvvpidScope::IndividualAddress {
+                vpid: vpid16,
+                address,
+            }
+        }
+        1 => InvvpidScope::SingleContext(vpid16),
+        2 => InvvpidScope::AllContexts,
+        _ => InvvpidScope::SingleContextRetainingGlobals(vpid16),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vmcs::checks::tests::Model;
+
+    const FAIL: Outcome = Outcome::VmFailValid(VmInstructionError::InvalidOperandToInveptInvvpid);
+
+    #[test]
+    fn availability() {
+        let m = Model::new().msrs;
+        assert_eq!(invept_available(&m), Ok(()));
+        assert_eq!(invvpid_available(&m), Ok(()));
+        let mut no_ept = m;
+        no_ept.secondary_ctls_high &= !Secondary::ENABLE_EPT.bits();
+        assert_eq!(invept_available(&no_ept), Err(Fault::InvalidOpcode));
+        let mut no_invvpid = m;
+        no_invvpid.vpid_caps = 0;
+        assert_eq!(invvpid_available(&no_invvpid), Err(Fault::InvalidOpcode));
+    }
+
+    #[test]
+    fn invept_types_and_eptp() {
+        let m = Model::new();
+        let eptp = 0x1000_0000 | 6 | 0x18;
+        assert_eq!(invept(1, eptp, &m, true), Ok(InveptScope::Context(eptp)));
+        assert_eq!(invept(2, 0, &m, true), Ok(InveptScope::Global));
+        for reg in [0, 3, 31, 32, 1 << 40, u64::MAX] {
+            assert_eq!(invept(reg, eptp, &m, true), Err(FAIL), "type {reg}");
+        }
+        assert_eq!(invept(1, eptp | 1, &m, true), Err(FAIL), "bad memory type");
+        assert_eq!(invept(0, eptp, &m, false), Err(Outcome::VmFailInvalid));
+    }
+
+    #[test]
+    fn invvpid_types_and_descriptor() {
+        let m = Model::new().msrs;
+        let ok = |reg, vpid, gla| invvpid(&m, reg, vpid, gla, 48, true);
+        assert_eq!(
+            ok(0, 5, 0x1000),
+            Ok(InvvpidScope::IndividualAddress {
+                vpid: 5,
+                address: 0x1000
+            })
+        );
+        assert_eq!(ok(0, 5, 0x0000_8000_0000_0000), Err(FAIL), "non-canonical");
+        assert_eq!(ok(1, 5, 0), Ok(InvvpidScope::SingleContext(5)));
+        assert_eq!(ok(1, 0, 0), Err(FAIL), "VPID 0");
+        assert_eq!(ok(2, 0, 0), Ok(InvvpidScope::AllContexts));
+        assert_eq!(
+            ok(3, 7, 0),
+            Ok(InvvpidScope::SingleContextRetainingGlobals(7))
+        );
+        assert_eq!(ok(1, 1 << 16, 0), Err(FAIL), "reserved bits");
+        assert_eq!(ok(4, 1, 0), Err(FAIL));
+        assert_eq!(ok(u64::MAX, 1, 0), Err(FAIL));
+    }
+}
