@@ -13,3 +13,4 @@ pub mod merge;
 pub mod msr_list;
 pub mod reflect;
 pub mod state;
+pub mod vmfunc;
