@@ -14,6 +14,7 @@ use rnvmx::nested::merge::{self, L0};
 use rnvmx::nested::msr_list::{self, MsrAccess, MsrEntry};
 use rnvmx::nested::reflect::{self, Exit, L1Memory};
 use rnvmx::nested::state::{self, Header, NestedView, SetStateEnv};
+use rnvmx::nested::{invalidate, vmfunc};
 use rnvmx::vmcs::caps::{self, HostCaps, NestedVmxMsrs};
 use rnvmx::vmcs::checks::Vcpu;
 use rnvmx::vmcs::controls::{CpuBased, PinBased};
@@ -245,4 +246,32 @@ fuzz_target!(|data: &[u8]| {
         event_exit_inst_len: (w >> 40) as u32,
     };
     let _ = events::save_pending_event(exit.reason, exit.intr_info, &ev);
+
+    // INVEPT/INVVPID and VMFUNC with L1/L2-chosen registers and memory.
+    let host = HostCaps {
+        enable_ept: true,
+        enable_vpid: true,
+        has_vmfunc: true,
+        ept_caps: w as u32,
+        ..HostCaps::default()
+    };
+    let cpu = Cpu(caps::setup(&host), w);
+    let _ = invalidate::invept_available(&cpu.0);
+    let _ = invalidate::invept(b.u64_at(212), b.u64_at(213), &cpu, w & 1 != 0);
+    let _ = invalidate::invvpid(
+        &cpu.0,
+        b.u64_at(212),
+        b.u64_at(213),
+        b.u64_at(214),
+        48,
+        w & 1 != 0,
+    );
+    let list = b.u64_at(215);
+    let _ = vmfunc::vmfunc(
+        &v,
+        b.u64_at(216),
+        b.u64_at(217),
+        |gpa| (gpa & 8 == 0).then_some(list ^ gpa),
+        &cpu,
+    );
 });
