@@ -6,8 +6,10 @@
 //! the bitmaps, bytes of L1 memory.
 
 use super::exit_reason::basic as r;
-use crate::vmcs::controls::{CpuBased, PinBased, Secondary, Vmcs12Controls as Controls};
+use crate::vmcs::controls::{CpuBased, PinBased, Secondary, Vmcs12Controls};
+use crate::vmcs::intr_info;
 use crate::vmcs::layout::Vmcs12;
+use crate::vmcs::x86::{cr0, vector};
 
 /// Reads L1 memory; `None` if the byte cannot be read (KVM then reflects
 /// the exit to L1).
@@ -36,18 +38,10 @@ pub struct Exit {
     pub guest_has_sgx: bool,
 }
 
-use crate::vmcs::intr_info::{
-    TYPE_HARD_EXCEPTION as INTR_TYPE_HARD_EXCEPTION, TYPE_MASK as INTR_INFO_TYPE_MASK,
-    TYPE_NMI as INTR_TYPE_NMI, TYPE_OTHER_EVENT as INTR_TYPE_OTHER_EVENT, VALID as INTR_INFO_VALID,
-    VECTOR_MASK as INTR_INFO_VECTOR_MASK,
-};
-use crate::vmcs::x86::cr0::TS as CR0_TS;
-use crate::vmcs::x86::vector::{NMI as NMI_VECTOR, PF as PF_VECTOR};
-
 /// KVM's `nested_vmx_is_page_fault_vmexit()` (SDM 26.2: the page-fault
 /// error-code mask and match invert the exception-bitmap bit).
 pub fn is_page_fault_vmexit(v: &Vmcs12, error_code: u16) -> bool {
-    let bit = v.exception_bitmap & (1 << PF_VECTOR) != 0;
+    let bit = v.exception_bitmap & (1 << vector::PF) != 0;
     let inequality =
         u32::from(error_code) & v.page_fault_error_code_mask != v.page_fault_error_code_match;
     inequality ^ bit
@@ -56,7 +50,7 @@ pub fn is_page_fault_vmexit(v: &Vmcs12, error_code: u16) -> bool {
 /// KVM's `nested_vmx_is_exception_vmexit()`: whether an exception L0
 /// would inject into L2 is instead an exit to L1.
 pub fn is_exception_vmexit(v: &Vmcs12, vector: u8, error_code: u32) -> bool {
-    if u32::from(vector) == PF_VECTOR {
+    if u32::from(vector) == vector::PF {
         return is_page_fault_vmexit(v, error_code as u16);
     }
     v.exception_bitmap & 1u32.checked_shl(u32::from(vector)).unwrap_or(0) != 0
@@ -88,7 +82,12 @@ pub fn check_io_bitmaps(v: &Vmcs12, mem: &mut impl L1Memory, port: u32, size: u3
     false
 }
 
-fn exit_handled_io(v: &Vmcs12, c: &Controls, mem: &mut impl L1Memory, qualification: u64) -> bool {
+fn exit_handled_io(
+    v: &Vmcs12,
+    c: &Vmcs12Controls,
+    mem: &mut impl L1Memory,
+    qualification: u64,
+) -> bool {
     if !c.cpu.contains(CpuBased::USE_IO_BITMAPS) {
         return c.cpu.contains(CpuBased::UNCOND_IO_EXITING);
     }
@@ -98,11 +97,18 @@ fn exit_handled_io(v: &Vmcs12, c: &Controls, mem: &mut impl L1Memory, qualificat
     check_io_bitmaps(v, mem, port, size)
 }
 
+/// Bit `bit` of the bitmap at `base` in L1 memory; an unreadable byte
+/// counts as set, i.e. the exit goes to L1.
+fn bitmap_bit(mem: &mut impl L1Memory, base: u64, bit: u64) -> bool {
+    mem.read_u8(base.wrapping_add(bit / 8))
+        .map_or(true, |b| (b >> (bit % 8)) & 1 != 0)
+}
+
 /// KVM's `nested_vmx_exit_handled_msr()`: the MSR bitmap is four 1 KiB
 /// bitmaps (read low, read high, write low, write high).
 fn exit_handled_msr(
     v: &Vmcs12,
-    c: &Controls,
+    c: &Vmcs12Controls,
     mem: &mut impl L1Memory,
     write: bool,
     rcx: u64,
@@ -122,14 +128,11 @@ fn exit_handled_msr(
     if msr >= 1024 * 8 {
         return true; // let L1 handle the wrong parameter
     }
-    match mem.read_u8(bitmap.wrapping_add(u64::from(msr / 8))) {
-        Some(b) => (b >> (msr & 7)) & 1 != 0,
-        None => true,
-    }
+    bitmap_bit(mem, bitmap, u64::from(msr))
 }
 
 /// KVM's `nested_vmx_exit_handled_cr()` (exit qualification: SDM table 28-3).
-fn exit_handled_cr(v: &Vmcs12, c: &Controls, qualification: u64, operand: u64) -> bool {
+fn exit_handled_cr(v: &Vmcs12, c: &Vmcs12Controls, qualification: u64, operand: u64) -> bool {
     let cr = qualification & 15;
     match (qualification >> 4) & 3 {
         // MOV to CR
@@ -147,7 +150,7 @@ fn exit_handled_cr(v: &Vmcs12, c: &Controls, qualification: u64, operand: u64) -
             _ => false,
         },
         // CLTS
-        2 => v.cr0_guest_host_mask & CR0_TS != 0 && v.cr0_read_shadow & CR0_TS != 0,
+        2 => v.cr0_guest_host_mask & cr0::TS != 0 && v.cr0_read_shadow & cr0::TS != 0,
         // LMSW: changes bits 3:1, can only set bit 0.
         _ => {
             let val = (qualification >> 16) & 0xf;
@@ -158,7 +161,7 @@ fn exit_handled_cr(v: &Vmcs12, c: &Controls, qualification: u64, operand: u64) -
 }
 
 fn exit_handled_vmcs_access(
-    c: &Controls,
+    c: &Vmcs12Controls,
     mem: &mut impl L1Memory,
     bitmap: u64,
     field: u64,
@@ -169,29 +172,26 @@ fn exit_handled_vmcs_access(
     if field >> 15 != 0 {
         return true; // out-of-range fields always exit to L1
     }
-    match mem.read_u8(bitmap.wrapping_add(field / 8)) {
-        Some(b) => (b >> (field & 7)) & 1 != 0,
-        None => true,
-    }
+    bitmap_bit(mem, bitmap, field)
 }
 
-fn exit_handled_mtf(v: &Vmcs12, c: &Controls) -> bool {
+fn exit_handled_mtf(v: &Vmcs12, c: &Vmcs12Controls) -> bool {
     // An MTF exit can also be injected by L1 as "other event", vector 0.
     c.cpu.contains(CpuBased::MONITOR_TRAP_FLAG)
-        || v.vm_entry_intr_info_field == INTR_INFO_VALID | INTR_TYPE_OTHER_EVENT
+        || v.vm_entry_intr_info_field == intr_info::VALID | intr_info::TYPE_OTHER_EVENT
 }
 
 /// KVM's `nested_vmx_l1_wants_exit()`.
 pub fn l1_wants_exit(v: &Vmcs12, e: &Exit, mem: &mut impl L1Memory) -> bool {
-    let c = Controls::of(v);
+    let c = Vmcs12Controls::of(v);
     match e.reason {
         r::EXCEPTION_NMI => {
-            let ty = e.intr_info & (INTR_INFO_TYPE_MASK | INTR_INFO_VALID);
-            let vector = e.intr_info & INTR_INFO_VECTOR_MASK;
-            if ty == INTR_INFO_VALID | INTR_TYPE_NMI && vector == NMI_VECTOR {
+            let ty = e.intr_info & (intr_info::TYPE_MASK | intr_info::VALID);
+            let vector = e.intr_info & intr_info::VECTOR_MASK;
+            if ty == intr_info::VALID | intr_info::TYPE_NMI && vector == vector::NMI {
                 return true;
             }
-            if ty == INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION && vector == PF_VECTOR {
+            if ty == intr_info::VALID | intr_info::TYPE_HARD_EXCEPTION && vector == vector::PF {
                 // With L0 using EPT, #PF exits only when L1 asked for them.
                 return true;
             }
@@ -394,23 +394,23 @@ mod tests {
         };
         assert!(l1_wants_exit(
             &v,
-            &e(INTR_INFO_VALID | INTR_TYPE_NMI | 2),
+            &e(intr_info::VALID | intr_info::TYPE_NMI | 2),
             &mut mem()
         ));
         assert!(l1_wants_exit(
             &v,
-            &e(INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION | 14),
+            &e(intr_info::VALID | intr_info::TYPE_HARD_EXCEPTION | 14),
             &mut mem()
         ));
         assert!(!l1_wants_exit(
             &v,
-            &e(INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION | 6),
+            &e(intr_info::VALID | intr_info::TYPE_HARD_EXCEPTION | 6),
             &mut mem()
         ));
         v.exception_bitmap = 1 << 6;
         assert!(l1_wants_exit(
             &v,
-            &e(INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION | 6),
+            &e(intr_info::VALID | intr_info::TYPE_HARD_EXCEPTION | 6),
             &mut mem()
         ));
         assert!(is_exception_vmexit(&v, 6, 0));
@@ -533,8 +533,8 @@ mod tests {
             !l1_wants_exit(&v, &cr(0x20, 0), &mut mem()),
             "clts, TS not owned"
         );
-        v.cr0_guest_host_mask |= CR0_TS;
-        v.cr0_read_shadow |= CR0_TS;
+        v.cr0_guest_host_mask |= cr0::TS;
+        v.cr0_read_shadow |= cr0::TS;
         assert!(
             l1_wants_exit(&v, &cr(0x20, 0), &mut mem()),
             "clts, TS owned and set"
@@ -584,7 +584,7 @@ mod tests {
     fn mtf_and_encls() {
         let mut v = vmcs(CpuBased::EMPTY, Secondary::EMPTY);
         assert!(!l1_wants_exit(&v, &exit(r::MONITOR_TRAP_FLAG), &mut mem()));
-        v.vm_entry_intr_info_field = INTR_INFO_VALID | INTR_TYPE_OTHER_EVENT;
+        v.vm_entry_intr_info_field = intr_info::VALID | intr_info::TYPE_OTHER_EVENT;
         assert!(l1_wants_exit(&v, &exit(r::MONITOR_TRAP_FLAG), &mut mem()));
         let mut v = vmcs(CpuBased::EMPTY, Secondary::ENCLS_EXITING);
         v.encls_exiting_bitmap = 1 << 63;

@@ -67,22 +67,14 @@ pub struct Header {
     pub preemption_timer_deadline: u64,
 }
 
-fn le_u16(b: &[u8; HEADER_SIZE], at: usize) -> u16 {
-    let mut v = [0u8; 2];
-    v.copy_from_slice(b.get(at..at.saturating_add(2)).unwrap_or(&[0; 2]));
-    u16::from_le_bytes(v)
-}
-
-fn le_u32(b: &[u8; HEADER_SIZE], at: usize) -> u32 {
-    let mut v = [0u8; 4];
-    v.copy_from_slice(b.get(at..at.saturating_add(4)).unwrap_or(&[0; 4]));
-    u32::from_le_bytes(v)
-}
-
-fn le_u64(b: &[u8; HEADER_SIZE], at: usize) -> u64 {
-    let mut v = [0u8; 8];
-    v.copy_from_slice(b.get(at..at.saturating_add(8)).unwrap_or(&[0; 8]));
-    u64::from_le_bytes(v)
+/// `N` bytes of the header at `at` (zeros past its end, which the
+/// constant offsets below never reach).
+fn field<const N: usize>(b: &[u8; HEADER_SIZE], at: usize) -> [u8; N] {
+    let mut v = [0u8; N];
+    if let Some(src) = b.get(at..at.saturating_add(N)) {
+        v.copy_from_slice(src);
+    }
+    v
 }
 
 fn put(b: &mut [u8; HEADER_SIZE], at: usize, bytes: &[u8]) {
@@ -109,14 +101,14 @@ impl Header {
     /// Decodes the first 128 bytes of a state (offsets as the uapi).
     pub fn decode(b: &[u8; HEADER_SIZE]) -> Self {
         Header {
-            flags: le_u16(b, 0),
-            format: le_u16(b, 2),
-            size: le_u32(b, 4),
-            vmxon_pa: le_u64(b, 8),
-            vmcs12_pa: le_u64(b, 16),
-            smm_flags: le_u16(b, 24),
-            vmx_flags: le_u32(b, 28),
-            preemption_timer_deadline: le_u64(b, 32),
+            flags: u16::from_le_bytes(field(b, 0)),
+            format: u16::from_le_bytes(field(b, 2)),
+            size: u32::from_le_bytes(field(b, 4)),
+            vmxon_pa: u64::from_le_bytes(field(b, 8)),
+            vmcs12_pa: u64::from_le_bytes(field(b, 16)),
+            smm_flags: u16::from_le_bytes(field(b, 24)),
+            vmx_flags: u32::from_le_bytes(field(b, 28)),
+            preemption_timer_deadline: u64::from_le_bytes(field(b, 32)),
         }
     }
 

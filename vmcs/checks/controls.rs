@@ -7,21 +7,19 @@
 
 use super::{cc, legal_aligned_gpa, legal_gpa, page_address_valid, Check, Vcpu};
 use crate::vmcs::caps::{control_verify, ept_cap, misc};
-use crate::vmcs::controls::{CpuBased, ExitControls, PinBased, Secondary, VmFunc};
+use crate::vmcs::controls::{CpuBased, ExitControls, PinBased, Secondary, VmFunc, Vmcs12Controls};
 use crate::vmcs::intr_info;
 use crate::vmcs::layout::Vmcs12;
 
-pub(crate) use crate::vmcs::controls::Vmcs12Controls as Ctl;
-
 /// KVM's `nested_vmx_check_controls()`.
 pub fn check_controls(v: &Vmcs12, vcpu: &impl Vcpu) -> Result<(), Check> {
-    let c = Ctl::of(v);
+    let c = Vmcs12Controls::of(v);
     check_execution_controls(v, &c, vcpu)?;
     check_exit_controls(v, &c, vcpu)?;
     check_entry_controls(v, &c, vcpu)
 }
 
-fn check_execution_controls(v: &Vmcs12, c: &Ctl, vcpu: &impl Vcpu) -> Result<(), Check> {
+fn check_execution_controls(v: &Vmcs12, c: &Vmcs12Controls, vcpu: &impl Vcpu) -> Result<(), Check> {
     let m = vcpu.vmx_msrs();
     cc(
         control_verify(c.pin.bits(), m.pinbased_ctls_low, m.pinbased_ctls_high),
@@ -125,7 +123,7 @@ fn check_execution_controls(v: &Vmcs12, c: &Ctl, vcpu: &impl Vcpu) -> Result<(),
 }
 
 /// KVM's `nested_vmx_check_apicv_controls()`.
-fn check_apicv_controls(v: &Vmcs12, c: &Ctl, vcpu: &impl Vcpu) -> Result<(), Check> {
+fn check_apicv_controls(v: &Vmcs12, c: &Vmcs12Controls, vcpu: &impl Vcpu) -> Result<(), Check> {
     let x2apic = c.sec.contains(Secondary::VIRTUALIZE_X2APIC_MODE);
     let reg_virt = c.sec.contains(Secondary::APIC_REGISTER_VIRT);
     let vid = c.sec.contains(Secondary::VIRTUAL_INTR_DELIVERY);
@@ -206,7 +204,7 @@ fn check_msr_switch(vcpu: &impl Vcpu, count: u32, addr: u64) -> bool {
             ))
 }
 
-fn check_exit_controls(v: &Vmcs12, c: &Ctl, vcpu: &impl Vcpu) -> Result<(), Check> {
+fn check_exit_controls(v: &Vmcs12, c: &Vmcs12Controls, vcpu: &impl Vcpu) -> Result<(), Check> {
     let m = vcpu.vmx_msrs();
     cc(
         control_verify(c.exit.bits(), m.exit_ctls_low, m.exit_ctls_high),
@@ -222,7 +220,7 @@ fn check_exit_controls(v: &Vmcs12, c: &Ctl, vcpu: &impl Vcpu) -> Result<(), Chec
     )
 }
 
-fn check_entry_controls(v: &Vmcs12, c: &Ctl, vcpu: &impl Vcpu) -> Result<(), Check> {
+fn check_entry_controls(v: &Vmcs12, c: &Vmcs12Controls, vcpu: &impl Vcpu) -> Result<(), Check> {
     use intr_info::*;
     let m = vcpu.vmx_msrs();
     cc(

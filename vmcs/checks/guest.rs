@@ -7,10 +7,9 @@
 //! interruptibility state itself: the hardware checks them on the vmcs02
 //! entry, and a failure there is reflected to L1 the same way.
 
-use super::controls::Ctl;
 use super::host::cr4_valid;
 use super::{cc, fixed_bits_valid, is_canonical, page_address_valid, pat_valid, Check, Vcpu};
-use crate::vmcs::controls::{EntryControls, Secondary};
+use crate::vmcs::controls::{EntryControls, Secondary, Vmcs12Controls};
 use crate::vmcs::layout::{Vmcs12, VMCS12_REVISION};
 pub use crate::vmcs::x86::INVALID_GPA;
 use crate::vmcs::x86::{cr0, cr4, efer};
@@ -33,7 +32,7 @@ pub mod activity {
 
 /// KVM's `nested_vmx_check_guest_state()`.
 pub fn check_guest_state(v: &Vmcs12, vcpu: &mut impl Vcpu) -> Result<(), Check> {
-    let c = Ctl::of(v);
+    let c = Vmcs12Controls::of(v);
     let ia32e = c.entry.contains(EntryControls::IA32E_MODE);
 
     // nested_guest_cr0_valid(): PE and PG are free for an unrestricted guest
@@ -125,7 +124,11 @@ pub fn check_guest_state(v: &Vmcs12, vcpu: &mut impl Vcpu) -> Result<(), Check> 
 }
 
 /// KVM's `nested_vmx_check_vmcs_link_ptr()`.
-fn check_vmcs_link_pointer(v: &Vmcs12, c: &Ctl, vcpu: &mut impl Vcpu) -> Result<(), Check> {
+fn check_vmcs_link_pointer(
+    v: &Vmcs12,
+    c: &Vmcs12Controls,
+    vcpu: &mut impl Vcpu,
+) -> Result<(), Check> {
     let link = v.vmcs_link_pointer;
     if link == INVALID_GPA {
         return Ok(());

@@ -3,9 +3,8 @@
 //! Checks on the host-state area (SDM 27.2.2 - 27.2.4): KVM's
 //! `nested_vmx_check_address_space_size()` and `nested_vmx_check_host_state()`.
 
-use super::controls::Ctl;
 use super::{cc, fixed_bits_valid, is_canonical, legal_gpa, pat_valid, Check, Vcpu};
-use crate::vmcs::controls::{EntryControls, ExitControls};
+use crate::vmcs::controls::{EntryControls, ExitControls, Vmcs12Controls};
 use crate::vmcs::layout::Vmcs12;
 use crate::vmcs::x86::{cr0, cr4, efer};
 
@@ -29,7 +28,7 @@ pub(crate) fn cr4_valid(vcpu: &impl Vcpu, cr4: u64) -> bool {
 
 /// KVM's `nested_vmx_check_host_state()`.
 pub fn check_host_state(v: &Vmcs12, vcpu: &impl Vcpu) -> Result<(), Check> {
-    let c = Ctl::of(v);
+    let c = Vmcs12Controls::of(v);
     let m = vcpu.vmx_msrs();
     let ia32e = c.exit.contains(ExitControls::HOST_ADDR_SPACE_SIZE);
     let msr_bits = vcpu.max_virt_addr_bits();
