@@ -14,10 +14,9 @@ done
 cp "$TOP/testbed/init.sh" "$R/init"
 cp "$KBUILD/virt/lib/irqbypass.ko" "$KBUILD/arch/x86/kvm/kvm.ko" "$KBUILD/arch/x86/kvm/kvm-intel.ko" "$R/lib/modules/"
 if [ -f "$TOP/rnvmx.ko" ]; then cp "$TOP/rnvmx.ko" "$R/lib/modules/"; fi
-while read -r t _; do
-	case "$t" in ''|'#'*) continue ;; esac
+for t in $(test_names); do
 	cp "$ST/x86_64/$t" "$R/tests/"
-done < "$TOP/testbed/tests.txt"
+done
 for f in "$ST"/rnvmx_*; do [ -f "$f" ] && cp "$f" "$R/tests/"; done
 cp "$TOP"/selftests/rnvmx_lifecycle "$R/tests/"
 (cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 > "$CACHE/initrd.gz.tmp")

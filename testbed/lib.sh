@@ -16,4 +16,6 @@ KMAKE=(make -C "$KSRC" O="$KBUILD" LLVM=1 CC="ccache clang" -j"$JOBS")
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# The stock selftests of testbed/tests.txt, one name a line.
+test_names() { awk '!/^#/ && NF { print $1 }' "$TOP/testbed/tests.txt"; }
 hash_of() { { cat "$@" 2>/dev/null || true; } | sha256sum | cut -c1-16; }

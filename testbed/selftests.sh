@@ -6,10 +6,9 @@
 ST=$CACHE/selftests
 mkdir -p "$ST/x86_64"
 targets=()
-while read -r t _; do
-	case "$t" in ''|'#'*) continue ;; esac
+for t in $(test_names); do
 	targets+=("$ST/x86_64/$t")
-done < "$TOP/testbed/tests.txt"
+done
 log "building ${#targets[@]} KVM selftests"
 make -C "$KSRC/tools/testing/selftests/kvm" -j"$JOBS" OUTPUT="$ST" EXTRA_CFLAGS=-static \
 	KHDR_INCLUDES="-isystem $KBUILD/usr/include" "${targets[@]}" >"$CACHE/selftests.log" 2>&1 ||
