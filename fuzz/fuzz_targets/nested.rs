@@ -7,6 +7,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+
+mod common;
+use common::{u64_at, Fuzzed};
+
 use rnvmx::nested::events::{self, Exception, Injected, Interrupt};
 use rnvmx::nested::host_state;
 use rnvmx::nested::insn::{self, InstructionInfo, RunState, VmxonState};
@@ -15,8 +19,7 @@ use rnvmx::nested::msr_list::{self, MsrAccess, MsrEntry};
 use rnvmx::nested::reflect::{self, Exit, L1Memory};
 use rnvmx::nested::state::{self, Header, NestedView, SetStateEnv};
 use rnvmx::nested::{invalidate, vmfunc};
-use rnvmx::vmcs::caps::{self, HostCaps, NestedVmxMsrs};
-use rnvmx::vmcs::checks::Vcpu;
+use rnvmx::vmcs::caps::{self, HostCaps};
 use rnvmx::vmcs::controls::{CpuBased, PinBased};
 use rnvmx::vmcs::layout::{Vmcs12, VmcsHdr};
 use rnvmx::vmcs::table::FIELDS;
@@ -25,15 +28,7 @@ struct Bytes<'a>(&'a [u8]);
 
 impl Bytes<'_> {
     fn u64_at(&self, i: usize) -> u64 {
-        let mut b = [0u8; 8];
-        for (k, byte) in b.iter_mut().enumerate() {
-            *byte = self
-                .0
-                .get(i.wrapping_mul(8).wrapping_add(k))
-                .copied()
-                .unwrap_or(0);
-        }
-        u64::from_le_bytes(b)
+        u64_at(self.0, i)
     }
 }
 
@@ -60,50 +55,6 @@ impl MsrAccess for Bytes<'_> {
     }
     fn get_msr(&mut self, index: u32) -> Option<u64> {
         (index & 5 != 5).then_some(u64::from(index))
-    }
-}
-
-struct Cpu(NestedVmxMsrs, u64);
-
-impl Vcpu for Cpu {
-    fn maxphyaddr(&self) -> u32 {
-        (self.1 & 0x7f) as u32
-    }
-    fn vmx_msrs(&self) -> &NestedVmxMsrs {
-        &self.0
-    }
-    fn cr4_reserved_bits(&self) -> u64 {
-        self.1.rotate_left(3)
-    }
-    fn has_lam(&self) -> bool {
-        self.1 & 0x100 != 0
-    }
-    fn max_virt_addr_bits(&self) -> u32 {
-        48
-    }
-    fn virt_addr_bits(&self) -> u32 {
-        48
-    }
-    fn efer_lma(&self) -> bool {
-        self.1 & 0x200 != 0
-    }
-    fn efer_valid(&self, efer: u64) -> bool {
-        efer & !0xd01 == 0
-    }
-    fn perf_global_ctrl_reserved(&self) -> u64 {
-        !0xff
-    }
-    fn debugctl_valid(&self, d: u64) -> bool {
-        d & !3 == 0
-    }
-    fn quirk_allow_freeze_in_smm(&self) -> bool {
-        true
-    }
-    fn read_vmcs_hdr(&mut self, _gpa: u64) -> Option<VmcsHdr> {
-        Some(VmcsHdr(self.1 as u32))
-    }
-    fn nested_run_pending(&self) -> bool {
-        self.1 & 0x400 != 0
     }
 }
 
@@ -213,7 +164,11 @@ fuzz_target!(|data: &[u8]| {
             enable_vpid: true,
             ..HostCaps::default()
         };
-        let mut cpu = Cpu(caps::setup(&host), w);
+        let mut cpu = Fuzzed {
+            msrs: caps::setup(&host),
+            bits: w,
+            hdr: w as u32,
+        };
         let _ = state::check_vmcs12_part(&h, &env, Some(&v), Some(&v), &mut cpu);
     }
     let view = NestedView {
@@ -255,11 +210,15 @@ fuzz_target!(|data: &[u8]| {
         ept_caps: w as u32,
         ..HostCaps::default()
     };
-    let cpu = Cpu(caps::setup(&host), w);
-    let _ = invalidate::invept_available(&cpu.0);
+    let cpu = Fuzzed {
+        msrs: caps::setup(&host),
+        bits: w,
+        hdr: w as u32,
+    };
+    let _ = invalidate::invept_available(&cpu.msrs);
     let _ = invalidate::invept(b.u64_at(212), b.u64_at(213), &cpu, w & 1 != 0);
     let _ = invalidate::invvpid(
-        &cpu.0,
+        &cpu.msrs,
         b.u64_at(212),
         b.u64_at(213),
         b.u64_at(214),

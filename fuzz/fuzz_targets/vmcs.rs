@@ -7,74 +7,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+
+mod common;
+use common::{u64_at, Fuzzed};
+
 use rnvmx::vmcs::access::{vmread, vmwrite, AccessCtx};
-use rnvmx::vmcs::caps::{self, HostCaps, NestedVmxMsrs};
-use rnvmx::vmcs::checks::{check_vmentry, Vcpu};
-use rnvmx::vmcs::layout::{Vmcs12, VmcsHdr};
-
-struct Fuzzed {
-    msrs: NestedVmxMsrs,
-    bits: u64,
-    hdr: u32,
-}
-
-impl Vcpu for Fuzzed {
-    fn maxphyaddr(&self) -> u32 {
-        (self.bits & 0x7f) as u32
-    }
-    fn vmx_msrs(&self) -> &NestedVmxMsrs {
-        &self.msrs
-    }
-    fn cr4_reserved_bits(&self) -> u64 {
-        self.bits.rotate_left(7)
-    }
-    fn has_lam(&self) -> bool {
-        self.bits & (1 << 8) != 0
-    }
-    fn max_virt_addr_bits(&self) -> u32 {
-        if self.bits & (1 << 9) != 0 {
-            57
-        } else {
-            48
-        }
-    }
-    fn virt_addr_bits(&self) -> u32 {
-        if self.bits & (1 << 10) != 0 {
-            57
-        } else {
-            48
-        }
-    }
-    fn efer_lma(&self) -> bool {
-        self.bits & (1 << 11) != 0
-    }
-    fn efer_valid(&self, efer: u64) -> bool {
-        efer & !0xd01 == 0
-    }
-    fn perf_global_ctrl_reserved(&self) -> u64 {
-        self.bits.rotate_left(13)
-    }
-    fn debugctl_valid(&self, debugctl: u64) -> bool {
-        debugctl & !0x3 == 0
-    }
-    fn quirk_allow_freeze_in_smm(&self) -> bool {
-        self.bits & (1 << 12) != 0
-    }
-    fn read_vmcs_hdr(&mut self, gpa: u64) -> Option<VmcsHdr> {
-        (gpa & 0x1000 != 0).then_some(VmcsHdr(self.hdr))
-    }
-    fn nested_run_pending(&self) -> bool {
-        self.bits & (1 << 14) != 0
-    }
-}
-
-fn u64_at(data: &[u8], i: usize) -> u64 {
-    let mut b = [0u8; 8];
-    for (k, byte) in b.iter_mut().enumerate() {
-        *byte = data.get(i * 8 + k).copied().unwrap_or(0);
-    }
-    u64::from_le_bytes(b)
-}
+use rnvmx::vmcs::caps::{self, HostCaps};
+use rnvmx::vmcs::checks::check_vmentry;
+use rnvmx::vmcs::layout::Vmcs12;
 
 fuzz_target!(|data: &[u8]| {
     let words = data.len() / 8;
