@@ -16,7 +16,10 @@ use kernel::{c_str, ffi, prelude::*, uaccess::UserSlice};
 use crate::nested::state::{self, HEADER_SIZE};
 use crate::vcpu::{kvm_vmx_msrs, VcpuVmx};
 use crate::vmcs::caps::{self, RestoreError};
-use crate::{bindings, stats};
+use crate::entry::{self, Entered};
+use crate::nested::reflect;
+use crate::nvcpu::Nv;
+use crate::{bindings, ept, events, exit, insn, lifecycle, stats};
 
 /// Registration of the backend with kvm-intel; unregistered on drop.
 ///
@@ -78,7 +81,7 @@ fn ops(module: &'static ThisModule) -> bindings::nested_vmx_backend {
     n.write_log_dirty = Some(write_log_dirty);
     for reason in VMX_INSTRUCTION_EXITS {
         if let Some(slot) = b.exit_handlers.get_mut(reason as usize) {
-            *slot = Some(handle_vmx_instruction);
+            *slot = Some(insn::handle);
         }
     }
     b.vm_init = Some(vm_init);
@@ -122,19 +125,6 @@ extern "C" fn init_vmcs(_vcpu: Vcpu) {
     stats::VCPUS.inc();
 }
 
-/// VMX-instruction exits: #UD until the Rust instruction emulation exists.
-///
-/// # Safety
-///
-/// `vcpu` is the vCPU whose exit is being handled, loaded on this CPU, as
-/// kvm-intel passes it to exit handlers.
-unsafe extern "C" fn handle_vmx_instruction(vcpu: Vcpu) -> ffi::c_int {
-    stats::UNIMPLEMENTED.inc();
-    // SAFETY: `vcpu` is valid and loaded, per the function's contract.
-    unsafe { bindings::kvm_queue_exception(vcpu, bindings::UD_VECTOR) };
-    1
-}
-
 /// Host-initiated write of a VMX capability MSR (KVM_SET_MSRS), validated
 /// as `vmx_set_vmx_msr()` does so that state migrates between backends.
 ///
@@ -154,22 +144,67 @@ unsafe extern "C" fn set_vmx_msr(vcpu: Vcpu, msr_index: u32, data: u64) -> ffi::
     }
 }
 
-/// KVM_GET_NESTED_STATE. A vCPU on this backend is never in VMX operation
-/// yet (VMXON raises #UD), so its state is KVM's header for that case.
-/// `user` is userspace's buffer of `size` bytes, written through the checked
-/// user-copy API.
-extern "C" fn get_state(
-    _vcpu: Vcpu,
+/// KVM_GET_NESTED_STATE (KVM's vmx_get_nested_state()): the header from
+/// the core's `get_state()` and, with a current VMCS, vmcs12 (synced from
+/// vmcs02 first while L2 runs). `user` is userspace's buffer of `size`
+/// bytes, written through the checked user-copy API.
+///
+/// # Safety
+///
+/// As for `leave_nested`.
+unsafe extern "C" fn get_state(
+    vcpu: Vcpu,
     user: *mut bindings::kvm_nested_state,
     size: ffi::c_uint,
 ) -> ffi::c_int {
-    let header = state::Header::not_in_vmx_operation();
-    let needed = header.size;
+    // SAFETY: per the callback contract.
+    unsafe { with(vcpu, |nv| get_state_of(nv, user, size)) }
+}
+
+fn get_state_of(nv: &mut Nv, user: *mut bindings::kvm_nested_state, size: ffi::c_uint) -> ffi::c_int {
+    let vcpu = nv.raw();
+    let guest_mode = nv.is_guest_mode();
+    let n = nv.nested();
+    let view = state::NestedView {
+        // SAFETY: the vCPU is ours (callback contract).
+        vmx_in_cpuid: unsafe { bindings::rnvmx_guest_has_vmx(vcpu) },
+        vmxon: n.vmxon,
+        smm_vmxon: n.smm.vmxon,
+        smm_guest_mode: n.smm.guest_mode,
+        vmxon_ptr: n.vmxon_ptr,
+        current_vmptr: n.current_vmptr,
+        evmcs_set: false,
+        guest_mode,
+        run_pending: n.nested_run_pending,
+        mtf_pending: n.mtf_pending,
+        preemption_timer_deadline: None,
+    };
+    if guest_mode && view.current_vmptr != crate::nvcpu::INVALID_GPA {
+        exit::sync_vmcs02_to_vmcs12(nv);
+    }
+    let v = nv.vmcs12_copy().unwrap_or_default();
+    let g = state::get_state(&view, &v);
+    let needed = g.header.size;
     // As KVM: a short buffer gets only the size needed (the caller reports
-    // -E2BIG); otherwise the header is copied and the size returned.
-    if size >= needed {
-        let mut writer = UserSlice::new(user as usize, HEADER_SIZE).writer();
-        if writer.write_slice(&header.encode()).is_err() {
+    // -E2BIG); otherwise the state is copied and the size returned.
+    if size < needed {
+        return needed as ffi::c_int;
+    }
+    let mut writer = UserSlice::new(user as usize, needed as usize).writer();
+    if writer.write_slice(&g.header.encode()).is_err() {
+        return EFAULT.to_errno();
+    }
+    if g.vmcs12 {
+        let p = nv.nested().cached_vmcs12;
+        if p.is_null() {
+            return EFAULT.to_errno();
+        }
+        // SAFETY: the cached vmcs12 is a VMCS12_SIZE buffer of ours, and
+        // no Rust reference to it is alive.
+        let page = unsafe {
+            core::slice::from_raw_parts(p.cast::<u8>(), crate::vmcs::layout::VMCS12_SIZE)
+        };
+        if writer.write_slice(page).is_err() {
             return EFAULT.to_errno();
         }
     }
@@ -184,7 +219,7 @@ extern "C" fn get_state(
 /// `state` is KVM's kernel copy of the state's 128-byte header, valid for
 /// the duration of the call.
 unsafe extern "C" fn set_state(
-    _vcpu: Vcpu,
+    vcpu: Vcpu,
     _user: *mut bindings::kvm_nested_state,
     state: *mut bindings::kvm_nested_state,
 ) -> ffi::c_int {
@@ -198,8 +233,12 @@ unsafe extern "C" fn set_state(
     let env = state::SetStateEnv::default();
     match state::check_header(&h, &env) {
         Err(_) => EINVAL.to_errno(),
-        // Nothing to leave: a vCPU here is never in VMX operation.
-        Ok(false) => 0,
+        // A state outside VMX operation: leave it (KVM's vmx_leave_nested()).
+        Ok(false) => {
+            // SAFETY: per the callback contract.
+            unsafe { with(vcpu, lifecycle::leave_nested) };
+            0
+        }
         Ok(true) => {
             stats::UNIMPLEMENTED.inc();
             -(bindings::EOPNOTSUPP as ffi::c_int)
@@ -207,63 +246,173 @@ unsafe extern "C" fn set_state(
     }
 }
 
-// A vCPU on this backend never enters VMX operation (VMXON raises #UD): as
-// nested.c's outside VMX operation, these have nothing to do.
-
-extern "C" fn leave_nested(_vcpu: Vcpu) {}
-
-extern "C" fn is_exception_vmexit(_vcpu: Vcpu, _vector: u8, _error_code: u32) -> bool {
-    false
+/// Runs `f` on the vCPU of a backend callback.
+///
+/// # Safety
+///
+/// `vcpu` is the vCPU kvm-intel passed to the calling backend callback.
+unsafe fn with<R>(vcpu: Vcpu, f: impl FnOnce(&mut Nv) -> R) -> R {
+    // SAFETY: per this function's contract.
+    let mut nv = unsafe { Nv::new(vcpu) };
+    f(&mut nv)
 }
 
-extern "C" fn check_events(_vcpu: Vcpu) -> ffi::c_int {
-    0
+/// # Safety
+///
+/// kvm-intel backend callback: `vcpu` is valid and loaded, its mutex held.
+unsafe extern "C" fn leave_nested(vcpu: Vcpu) {
+    // SAFETY: per the callback contract.
+    unsafe { with(vcpu, lifecycle::leave_nested) }
 }
 
-extern "C" fn has_events(_vcpu: Vcpu, _for_injection: bool) -> bool {
-    false
+/// # Safety
+///
+/// As for `leave_nested`.
+unsafe extern "C" fn is_exception_vmexit(vcpu: Vcpu, vector: u8, error_code: u32) -> bool {
+    // SAFETY: per the callback contract.
+    unsafe { with(vcpu, |nv| events::is_exception_vmexit(nv, vector, error_code)) }
 }
 
-extern "C" fn write_log_dirty(_vcpu: Vcpu, _l2_gpa: bindings::gpa_t) -> ffi::c_int {
-    0
+/// # Safety
+///
+/// As for `leave_nested`; called in guest mode only.
+unsafe extern "C" fn check_events(vcpu: Vcpu) -> ffi::c_int {
+    // SAFETY: per the callback contract.
+    unsafe { with(vcpu, events::check_events) }
 }
 
-extern "C" fn free_vcpu(_vcpu: Vcpu) {}
-
-extern "C" fn sync_vmcs12_to_shadow(_vcpu: Vcpu) {}
-
-extern "C" fn mark_vmcs12_pages_dirty(_vcpu: Vcpu) {}
-
-// These are only called in guest mode, which such a vCPU never reaches; if
-// one ever is, it is counted and fails safe.
-
-extern "C" fn triple_fault(_vcpu: Vcpu) {
-    stats::UNIMPLEMENTED.inc();
+/// # Safety
+///
+/// As for `check_events`.
+unsafe extern "C" fn has_events(vcpu: Vcpu, for_injection: bool) -> bool {
+    // SAFETY: per the callback contract.
+    unsafe { with(vcpu, |nv| events::has_events(nv, for_injection)) }
 }
 
+/// # Safety
+///
+/// As for `check_events`.
+unsafe extern "C" fn write_log_dirty(vcpu: Vcpu, l2_gpa: bindings::gpa_t) -> ffi::c_int {
+    // SAFETY: per the callback contract.
+    unsafe { with(vcpu, |nv| ept::write_pml_buffer(nv, l2_gpa)) }
+}
+
+/// vCPU teardown (KVM's nested_vmx_free_vcpu()): out of L2 and VMX
+/// operation, with the vCPU loaded for the VMCS operations.
+///
+/// # Safety
+///
+/// `vcpu` is a vCPU of a VM bound to this backend being freed by
+/// kvm-intel; nothing else uses it any more.
+unsafe extern "C" fn free_vcpu(vcpu: Vcpu) {
+    // SAFETY: the vCPU is valid until kvm-intel frees it after this call.
+    unsafe { bindings::vcpu_load(vcpu) };
+    // SAFETY: loaded just above and exclusively ours.
+    unsafe { with(vcpu, lifecycle::leave_nested) };
+    // SAFETY: pairs with vcpu_load().
+    unsafe { bindings::vcpu_put(vcpu) };
+}
+
+/// # Safety
+///
+/// As for `leave_nested`.
+unsafe extern "C" fn sync_vmcs12_to_shadow(vcpu: Vcpu) {
+    // No shadow VMCS or eVMCS on this backend: nothing to sync.
+    // SAFETY: per the callback contract.
+    unsafe { with(vcpu, |nv| nv.nested().need_vmcs12_to_shadow_sync = false) }
+}
+
+/// KVM's nested_mark_vmcs12_pages_dirty(): pages the CPU may write behind
+/// dirty logging's back while L2 runs.
+///
+/// # Safety
+///
+/// As for `check_events`.
+unsafe extern "C" fn mark_vmcs12_pages_dirty(vcpu: Vcpu) {
+    // SAFETY: per the callback contract.
+    let v = unsafe { with(vcpu, |nv| nv.vmcs12_copy()) };
+    let Some(v) = v else {
+        return;
+    };
+    let c = crate::vmcs::controls::Vmcs12Controls::of(&v);
+    if c.cpu.contains(crate::vmcs::controls::CpuBased::TPR_SHADOW) {
+        // SAFETY: the vCPU is valid per the callback contract.
+        unsafe { bindings::kvm_vcpu_mark_page_dirty(vcpu, v.virtual_apic_page_addr >> 12) };
+    }
+}
+
+/// # Safety
+///
+/// As for `check_events`.
+unsafe extern "C" fn triple_fault(vcpu: Vcpu) {
+    // SAFETY: per the callback contract.
+    unsafe { with(vcpu, exit::triple_fault) }
+}
+
+/// Only requested after KVM_SET_NESTED_STATE or RSM into L2, which this
+/// backend refuses: counted if it ever happens.
 extern "C" fn get_nested_state_pages(_vcpu: Vcpu) -> bool {
     stats::UNIMPLEMENTED.inc();
     false
 }
 
-extern "C" fn reflect_vmexit(_vcpu: Vcpu) -> bool {
-    stats::UNIMPLEMENTED.inc();
-    false
+/// # Safety
+///
+/// As for `check_events`: an exit from L2 being handled.
+unsafe extern "C" fn reflect_vmexit(vcpu: Vcpu) -> bool {
+    // SAFETY: per the callback contract.
+    unsafe { with(vcpu, exit::reflect) }
 }
 
-extern "C" fn vmexit(_vcpu: Vcpu, _reason: u32, _intr_info: u32, _qualification: ffi::c_ulong) {
-    stats::UNIMPLEMENTED.inc();
+/// # Safety
+///
+/// As for `check_events`.
+unsafe extern "C" fn vmexit(vcpu: Vcpu, reason: u32, intr_info: u32, qualification: ffi::c_ulong) {
+    // KVM passes -1 for "leave L2 without an exit to report".
+    let reason = (reason != u32::MAX).then_some(reason);
+    // SAFETY: per the callback contract.
+    unsafe { with(vcpu, |nv| exit::nested_vmx_vmexit(nv, reason, intr_info, qualification as u64)) }
 }
 
-extern "C" fn enter_non_root_mode(
-    _vcpu: Vcpu,
-    _from_vmentry: bool,
+/// # Safety
+///
+/// As for `leave_nested`.
+unsafe extern "C" fn enter_non_root_mode(
+    vcpu: Vcpu,
+    from_vmentry: bool,
 ) -> bindings::nvmx_vmentry_status {
-    stats::UNIMPLEMENTED.inc();
-    bindings::nvmx_vmentry_status_NVMX_VMENTRY_KVM_INTERNAL_ERROR
+    // SAFETY: per the callback contract.
+    let r = unsafe { with(vcpu, |nv| entry::enter_non_root_mode(nv, from_vmentry)) };
+    match r {
+        Entered::L2 => bindings::nvmx_vmentry_status_NVMX_VMENTRY_SUCCESS,
+        Entered::VmExit => bindings::nvmx_vmentry_status_NVMX_VMENTRY_VMEXIT,
+        Entered::InternalError => bindings::nvmx_vmentry_status_NVMX_VMENTRY_KVM_INTERNAL_ERROR,
+    }
 }
 
-extern "C" fn check_io_bitmaps(_vcpu: Vcpu, _port: ffi::c_uint, _size: ffi::c_int) -> bool {
-    stats::UNIMPLEMENTED.inc();
-    true
+/// KVM's nested_vmx_check_io_bitmaps(), for instruction emulation in L2.
+///
+/// # Safety
+///
+/// As for `check_events`.
+unsafe extern "C" fn check_io_bitmaps(vcpu: Vcpu, port: ffi::c_uint, size: ffi::c_int) -> bool {
+    // SAFETY: per the callback contract.
+    unsafe {
+        with(vcpu, |nv| match nv.vmcs12_copy() {
+            Some(v) => {
+                reflect::check_io_bitmaps(&v, &mut L1Bytes(nv), port, size.max(0) as u32)
+            }
+            None => true,
+        })
+    }
+}
+
+/// L1 memory for the core's I/O-bitmap lookups.
+struct L1Bytes<'a>(&'a mut Nv);
+
+impl reflect::L1Memory for L1Bytes<'_> {
+    fn read_u8(&mut self, gpa: u64) -> Option<u8> {
+        let mut b = [0u8; 1];
+        self.0.read_gpa(gpa, &mut b).then_some(b[0])
+    }
 }

@@ -10,6 +10,14 @@ use kernel::prelude::*;
 
 mod backend;
 mod bindings;
+mod entry;
+mod ept;
+mod events;
+mod exit;
+mod hw;
+mod insn;
+mod lifecycle;
+mod nvcpu;
 mod stats;
 mod vcpu;
 

@@ -36,14 +36,43 @@ pub(crate) static L2_EXITS: Counter = Counter::new();
 pub(crate) static VMX_MSR_WRITES: Counter = Counter::new();
 /// Operations this backend does not implement yet, failed visibly.
 pub(crate) static UNIMPLEMENTED: Counter = Counter::new();
+/// VMX instructions of L1 emulated.
+pub(crate) static INSTRUCTIONS: Counter = Counter::new();
+/// VM entries refused by a VM-entry check (VMfail or entry-failure exit).
+pub(crate) static ENTRY_CHECK_FAILS: Counter = Counter::new();
+/// VM-entry failures reported to L1 as exits.
+pub(crate) static L2_ENTRY_FAILURES: Counter = Counter::new();
+/// Exits from L2 reflected to L1 (the rest are handled by L0).
+pub(crate) static L2_REFLECTED: Counter = Counter::new();
+/// EPT violations and misconfigurations of L1's EPT tables, sent to L1.
+pub(crate) static L2_EPT_FAULTS: Counter = Counter::new();
+/// VMREAD/VMWRITE failures on the hardware VMCS (should stay 0).
+pub(crate) static VMCS_ERRORS: Counter = Counter::new();
 
-const FILES: [(&CStr, &Counter); 6] = [
+/// Hardware exits from L2, by basic exit reason (SDM Appendix C).
+const NR_REASONS: usize = 80;
+static EXITS_BY_REASON: [Counter; NR_REASONS] = [const { Counter::new() }; NR_REASONS];
+
+/// Counts a hardware exit from L2 with this basic reason.
+pub(crate) fn count_exit(reason: u16) {
+    if let Some(c) = EXITS_BY_REASON.get(usize::from(reason)) {
+        c.inc();
+    }
+}
+
+const FILES: [(&CStr, &Counter); 12] = [
     (c_str!("vm_bindings"), &VM_BINDINGS),
     (c_str!("vcpus"), &VCPUS),
     (c_str!("l2_entries"), &L2_ENTRIES),
     (c_str!("l2_exits"), &L2_EXITS),
     (c_str!("vmx_msr_writes"), &VMX_MSR_WRITES),
     (c_str!("unimplemented"), &UNIMPLEMENTED),
+    (c_str!("instructions"), &INSTRUCTIONS),
+    (c_str!("entry_check_fails"), &ENTRY_CHECK_FAILS),
+    (c_str!("l2_entry_failures"), &L2_ENTRY_FAILURES),
+    (c_str!("l2_reflected"), &L2_REFLECTED),
+    (c_str!("l2_ept_faults"), &L2_EPT_FAULTS),
+    (c_str!("vmcs_errors"), &VMCS_ERRORS),
 ];
 
 /// The `rnvmx` debugfs directory; removed with everything in it on drop.
@@ -79,6 +108,20 @@ impl DebugFs {
             // and data go away; debugfs reads them as plain aligned u64.
             unsafe {
                 bindings::debugfs_create_u64(name.as_char_ptr(), 0o444, dir, counter.0.as_ptr())
+            };
+        }
+        // exit_reason/<n>: hardware exits from L2 with basic reason n.
+        // SAFETY: as above; the name is NUL-terminated.
+        let sub = unsafe { bindings::debugfs_create_dir(c_str!("exit_reason").as_char_ptr(), dir) };
+        for (n, counter) in EXITS_BY_REASON.iter().enumerate() {
+            let name = [
+                b'0' + (n / 10 % 10) as u8,
+                b'0' + (n % 10) as u8,
+                0,
+            ];
+            // SAFETY: as for the files above; debugfs copies the name.
+            unsafe {
+                bindings::debugfs_create_u64(name.as_ptr().cast(), 0o444, sub, counter.0.as_ptr())
             };
         }
         // INVARIANT: `dir` came from debugfs_create_dir.

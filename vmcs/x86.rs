@@ -26,6 +26,8 @@ pub mod cr4 {
     pub const UMIP: u64 = 1 << 11;
     /// VMX enable.
     pub const VMXE: u64 = 1 << 13;
+    /// 57-bit linear addresses (5-level paging).
+    pub const LA57: u64 = 1 << 12;
     /// PCID enable.
     pub const PCIDE: u64 = 1 << 17;
     /// Control-flow enforcement.
@@ -46,8 +48,14 @@ pub mod efer {
 
 /// Exception and interrupt vectors.
 pub mod vector {
+    /// #DB.
+    pub const DB: u32 = 1;
     /// NMI.
     pub const NMI: u32 = 2;
+    /// #BP.
+    pub const BP: u32 = 3;
+    /// #AC.
+    pub const AC: u32 = 17;
     /// #PF.
     pub const PF: u32 = 14;
 }

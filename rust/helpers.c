@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C wrappers for static inline KVM helpers; see helpers.h.  Rust cannot call
+ * a static inline function, so each wrapper calls exactly one (or sets one
+ * field the same way the inline would), as the kernel's rust/helpers/ do.
+ */
+#include <linux/kvm_host.h>
+#include <asm/nospec-branch.h>
+
+#include "x86.h"
+#include "cpuid.h"
+#include "lapic.h"
+#include "irq.h"
+#include "mmu.h"
+#include "kvm_cache_regs.h"
+#include "smm.h"
+#include "vmx/vmx.h"
+#include "vmx/x86_ops.h"
+
+#include "helpers.h"
+
+unsigned long rnvmx_register_read(struct kvm_vcpu *vcpu, int reg)
+{
+	return kvm_register_read(vcpu, reg);
+}
+
+void rnvmx_register_write(struct kvm_vcpu *vcpu, int reg, unsigned long val)
+{
+	kvm_register_write(vcpu, reg, val);
+}
+
+unsigned long rnvmx_rip_read(struct kvm_vcpu *vcpu)
+{
+	return kvm_rip_read(vcpu);
+}
+
+void rnvmx_rip_write(struct kvm_vcpu *vcpu, unsigned long val)
+{
+	kvm_rip_write(vcpu, val);
+}
+
+unsigned long rnvmx_rsp_read(struct kvm_vcpu *vcpu)
+{
+	return kvm_rsp_read(vcpu);
+}
+
+void rnvmx_rsp_write(struct kvm_vcpu *vcpu, unsigned long val)
+{
+	kvm_rsp_write(vcpu, val);
+}
+
+void rnvmx_register_mark_dirty(struct kvm_vcpu *vcpu, int reg)
+{
+	kvm_register_mark_dirty(vcpu, reg);
+}
+
+unsigned long rnvmx_read_cr0(struct kvm_vcpu *vcpu)
+{
+	return kvm_read_cr0(vcpu);
+}
+
+unsigned long rnvmx_read_cr3(struct kvm_vcpu *vcpu)
+{
+	return kvm_read_cr3(vcpu);
+}
+
+unsigned long rnvmx_read_cr4(struct kvm_vcpu *vcpu)
+{
+	return kvm_read_cr4(vcpu);
+}
+
+bool rnvmx_is_64_bit_mode(struct kvm_vcpu *vcpu)
+{
+	return is_64_bit_mode(vcpu);
+}
+
+bool rnvmx_is_long_mode(struct kvm_vcpu *vcpu)
+{
+	return is_long_mode(vcpu);
+}
+
+bool rnvmx_is_pae_paging(struct kvm_vcpu *vcpu)
+{
+	return is_pae_paging(vcpu);
+}
+
+bool rnvmx_is_guest_mode(struct kvm_vcpu *vcpu)
+{
+	return is_guest_mode(vcpu);
+}
+
+void rnvmx_enter_guest_mode(struct kvm_vcpu *vcpu)
+{
+	enter_guest_mode(vcpu);
+}
+
+void rnvmx_leave_guest_mode(struct kvm_vcpu *vcpu)
+{
+	leave_guest_mode(vcpu);
+}
+
+bool rnvmx_legal_cr3(struct kvm_vcpu *vcpu, unsigned long cr3)
+{
+	return kvm_vcpu_is_legal_cr3(vcpu, cr3);
+}
+
+int rnvmx_maxphyaddr(struct kvm_vcpu *vcpu)
+{
+	return cpuid_maxphyaddr(vcpu);
+}
+
+bool rnvmx_need_pf_intercept(struct kvm_vcpu *vcpu)
+{
+	return vmx_need_pf_intercept(vcpu);
+}
+
+static int rnvmx_kvm_request(enum rnvmx_request req)
+{
+	switch (req) {
+	case RNVMX_REQ_EVENT:
+		return KVM_REQ_EVENT;
+	case RNVMX_REQ_TLB_FLUSH_GUEST:
+		return KVM_REQ_TLB_FLUSH_GUEST;
+	case RNVMX_REQ_TLB_FLUSH_CURRENT:
+		return KVM_REQ_TLB_FLUSH_CURRENT;
+	case RNVMX_REQ_GET_NESTED_STATE_PAGES:
+		return KVM_REQ_GET_NESTED_STATE_PAGES;
+	case RNVMX_REQ_APIC_PAGE_RELOAD:
+		return KVM_REQ_APIC_PAGE_RELOAD;
+	case RNVMX_REQ_TRIPLE_FAULT:
+	default:
+		return KVM_REQ_TRIPLE_FAULT;
+	}
+}
+
+/* kvm_make_request(), whose compile-time check needs a constant request. */
+void rnvmx_make_request(enum rnvmx_request req, struct kvm_vcpu *vcpu)
+{
+	__kvm_make_request(rnvmx_kvm_request(req), vcpu);
+}
+
+bool rnvmx_check_request(enum rnvmx_request req, struct kvm_vcpu *vcpu)
+{
+	return kvm_check_request(rnvmx_kvm_request(req), vcpu);
+}
+
+void rnvmx_clear_request(enum rnvmx_request req, struct kvm_vcpu *vcpu)
+{
+	kvm_clear_request(rnvmx_kvm_request(req), vcpu);
+}
+
+void rnvmx_clear_exception_queue(struct kvm_vcpu *vcpu)
+{
+	kvm_clear_exception_queue(vcpu);
+}
+
+void rnvmx_clear_interrupt_queue(struct kvm_vcpu *vcpu)
+{
+	kvm_clear_interrupt_queue(vcpu);
+}
+
+bool rnvmx_event_needs_reinjection(struct kvm_vcpu *vcpu)
+{
+	return kvm_event_needs_reinjection(vcpu);
+}
+
+bool rnvmx_has_tsc_control(void)
+{
+	return kvm_caps.has_tsc_control;
+}
+
+u64 rnvmx_default_tsc_scaling_ratio(void)
+{
+	return kvm_caps.default_tsc_scaling_ratio;
+}
+
+bool rnvmx_mpx_supported(void)
+{
+	return kvm_mpx_supported();
+}
+
+void rnvmx_ibpb_if_spec_ctrl(struct kvm_vcpu *vcpu)
+{
+	if (guest_cpuid_has(vcpu, X86_FEATURE_SPEC_CTRL))
+		indirect_branch_prediction_barrier();
+}
+
+int rnvmx_get_cpu(void)
+{
+	return get_cpu();
+}
+
+void rnvmx_put_cpu(void)
+{
+	put_cpu();
+}
+
+phys_addr_t rnvmx_pa(const void *p)
+{
+	return __pa(p);
+}
+
+bool rnvmx_init_event_pending(struct kvm_vcpu *vcpu)
+{
+	return kvm_apic_has_pending_init_or_sipi(vcpu);
+}
+
+bool rnvmx_cpu_has_injectable_intr(struct kvm_vcpu *vcpu)
+{
+	return kvm_cpu_has_injectable_intr(vcpu);
+}
+
+bool rnvmx_x2apic_mode(struct kvm_vcpu *vcpu)
+{
+	return lapic_in_kernel(vcpu) && apic_x2apic_mode(vcpu->arch.apic);
+}
+
+void rnvmx_set_segment(struct kvm_vcpu *vcpu, u16 selector, u64 base,
+		       u32 limit, u8 type, bool s, bool present, bool db,
+		       bool l, bool g, bool unusable, int seg)
+{
+	struct kvm_segment var = {
+		.base = base, .limit = limit, .selector = selector,
+		.type = type, .s = s, .present = present, .db = db, .l = l,
+		.g = g, .unusable = unusable,
+	};
+
+	vmx_set_segment(vcpu, &var, seg);
+}
+
+void rnvmx_mmu_unload_guest_mode_roots(struct kvm_vcpu *vcpu)
+{
+	kvm_mmu_free_roots(vcpu->kvm, &vcpu->arch.guest_mmu, KVM_MMU_ROOTS_ALL);
+}
+
+u64 rnvmx_cr4_reserved_bits(struct kvm_vcpu *vcpu)
+{
+	return CR4_RESERVED_BITS | vcpu->arch.cr4_guest_rsvd_bits;
+}
+
+bool rnvmx_has_lam(struct kvm_vcpu *vcpu)
+{
+	return guest_cpu_cap_has(vcpu, X86_FEATURE_LAM);
+}
+
+int rnvmx_max_virt_addr_bits(void)
+{
+	return kvm_cpu_cap_has(X86_FEATURE_LA57) ? 57 : 48;
+}
+
+bool rnvmx_quirk_freeze_in_smm(struct kvm_vcpu *vcpu)
+{
+	return kvm_check_has_quirk(vcpu->kvm,
+				   KVM_X86_QUIRK_VMCS12_ALLOW_FREEZE_IN_SMM);
+}
+
+bool rnvmx_umip_emulated(void)
+{
+	return vmx_umip_emulated();
+}
+
+u64 rnvmx_host_efer(void)
+{
+	return kvm_host.efer;
+}
+
+/* A function, not an inline: the MMU calls it through a pointer. */
+u64 rnvmx_pdptr_read(struct kvm_vcpu *vcpu, int index)
+{
+	return kvm_pdptr_read(vcpu, index);
+}
+
+/* Bit `bit` (KVM_APIC_INIT or KVM_APIC_SIPI) of the local APIC's pending events. */
+bool rnvmx_apic_event_pending(struct kvm_vcpu *vcpu, int bit)
+{
+	return lapic_in_kernel(vcpu) &&
+	       test_bit(bit, &vcpu->arch.apic->pending_events);
+}
+
+void rnvmx_apic_event_clear(struct kvm_vcpu *vcpu, int bit)
+{
+	clear_bit(bit, &vcpu->arch.apic->pending_events);
+}
+
+u8 rnvmx_apic_sipi_vector(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.apic->sipi_vector;
+}
+
+bool rnvmx_is_smm(struct kvm_vcpu *vcpu)
+{
+	return is_smm(vcpu);
+}
+
+bool rnvmx_guest_has_vmx(struct kvm_vcpu *vcpu)
+{
+	return guest_cpu_cap_has(vcpu, X86_FEATURE_VMX);
+}

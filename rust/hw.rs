@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! VMREAD and VMWRITE of the CPU's current VMCS (vmcs01 or vmcs02).
+//!
+//! Every caller runs in a backend callback of a loaded vCPU (an exit handler
+//! or a vCPU ioctl), so the current VMCS is the vCPU's `loaded_vmcs`; KVM
+//! keeps it current across preemption (vcpu_load/vcpu_put). A failing
+//! instruction (an encoding this CPU lacks) is not a fault: it is counted
+//! and reads as 0, as KVM's vmread_error() handling does after its warning.
+
+use core::arch::asm;
+
+use crate::stats;
+use crate::vmcs::encoding::Encoding;
+
+/// Encodings of vmcs02 fields that have no vmcs12 counterpart.
+pub(crate) mod enc {
+    use crate::vmcs::encoding::Encoding;
+
+    pub(crate) const HOST_FS_SELECTOR: Encoding = Encoding::new(0x0c08);
+    pub(crate) const HOST_GS_SELECTOR: Encoding = Encoding::new(0x0c0a);
+    pub(crate) const HOST_FS_BASE: Encoding = Encoding::new(0x6c06);
+    pub(crate) const HOST_GS_BASE: Encoding = Encoding::new(0x6c08);
+    pub(crate) const EXIT_QUALIFICATION: Encoding = Encoding::new(0x6400);
+    pub(crate) const VM_EXIT_INTR_INFO: Encoding = Encoding::new(0x4404);
+    pub(crate) const VM_EXIT_INTR_ERROR_CODE: Encoding = Encoding::new(0x4406);
+    pub(crate) const VM_EXIT_INSTRUCTION_LEN: Encoding = Encoding::new(0x440c);
+    pub(crate) const VMX_INSTRUCTION_INFO: Encoding = Encoding::new(0x440e);
+    pub(crate) const GUEST_LINEAR_ADDRESS: Encoding = Encoding::new(0x640a);
+}
+
+/// VMREAD of `field` from the current VMCS.
+#[inline]
+pub(crate) fn read(field: Encoding) -> u64 {
+    let value: u64;
+    let failed: u8;
+    // SAFETY: VMREAD with register operands touches no memory. The CPU is
+    // in VMX root operation with the vCPU's VMCS current (module doc); a
+    // VMfail only sets flags, read back with SETNA.
+    unsafe {
+        asm!(
+            "vmread {value}, {field}",
+            "setna {failed}",
+            field = in(reg) u64::from(field.value()),
+            value = out(reg) value,
+            failed = out(reg_byte) failed,
+            options(nostack),
+        );
+    }
+    if failed != 0 {
+        stats::VMCS_ERRORS.inc();
+        return 0;
+    }
+    value
+}
+
+/// VMWRITE of `value` to `field` of the current VMCS.
+#[inline]
+pub(crate) fn write(field: Encoding, value: u64) {
+    let failed: u8;
+    // SAFETY: as for `read`: register operands only, current VMCS loaded.
+    unsafe {
+        asm!(
+            "vmwrite {field}, {value}",
+            "setna {failed}",
+            field = in(reg) u64::from(field.value()),
+            value = in(reg) value,
+            failed = out(reg_byte) failed,
+            options(nostack),
+        );
+    }
+    if failed != 0 {
+        stats::VMCS_ERRORS.inc();
+    }
+}
+
+/// INVVPID single-context for `vpid` (KVM's vpid_sync_context()).
+pub(crate) fn invvpid_single_context(vpid: u16) {
+    let desc: [u64; 2] = [u64::from(vpid), 0];
+    // SAFETY: INVVPID reads the 16-byte descriptor on our stack; type 1 is
+    // supported whenever KVM enabled VPIDs (it requires it). A VMfail only
+    // sets flags, which nothing reads here: the flush is best effort, as
+    // KVM's own falls back to a full flush.
+    unsafe {
+        asm!(
+            "invvpid {ty}, [{desc}]",
+            ty = in(reg) 1u64,
+            desc = in(reg) desc.as_ptr(),
+            options(nostack, readonly),
+        );
+    }
+}

@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The VMX instructions L1 executes, emulated on the core's rules
+//! (`crate::nested::insn`, `crate::vmcs::access`): KVM's handle_vmxon() ...
+//! handle_vmfunc(). Each returns what a kvm-intel exit handler returns: 1
+//! to re-enter the guest, 0 to exit to userspace.
+
+use kernel::ffi;
+
+use crate::bindings;
+use crate::entry::{self, CheckVcpu};
+use crate::exit;
+use crate::hw;
+use crate::lifecycle;
+use crate::nested::insn::{self as rules, Decision, Fault, InstructionInfo, VmxonState};
+use crate::nested::invalidate;
+use crate::nvcpu::{Nv, Raised, INVALID_GPA};
+use crate::stats;
+use crate::vmcs::access::{self, AccessCtx};
+use crate::vmcs::caps::NestedVmxMsrs;
+use crate::vmcs::checks::{fixed_bits_valid, Vcpu as _};
+use crate::vmcs::layout::{VmcsHdr, Vmcs12, VMCS12_SIZE};
+use crate::vmcs::outcome::Outcome;
+use crate::vmcs::x86::cr4;
+
+fn fault(nv: &mut Nv, f: Fault) -> ffi::c_int {
+    match f {
+        Fault::InvalidOpcode => nv.ud(),
+        Fault::GeneralProtection => nv.gp(),
+    }
+}
+
+fn info() -> InstructionInfo {
+    InstructionInfo(hw::read(hw::enc::VMX_INSTRUCTION_INFO) as u32)
+}
+
+/// The vCPU's VMX capability MSRs, as the core reads them.
+pub(crate) fn msrs(nv: &mut Nv) -> &NestedVmxMsrs {
+    let m: *const bindings::nested_vmx_msrs = &nv.nested().msrs;
+    // SAFETY: `NestedVmxMsrs` is `struct nested_vmx_msrs` field for field
+    // (asserted in bindings.rs); the borrow of `nv` keeps it alive and
+    // unaliased by writes.
+    unsafe { &*m.cast::<NestedVmxMsrs>() }
+}
+
+/// KVM's `nested_vmx_check_permission()`.
+fn check_permission(nv: &mut Nv) -> Result<(), ffi::c_int> {
+    let vmxon = nv.nested().vmxon;
+    let cpl = nv.cpl();
+    rules::check_permission(vmxon, cpl).map_err(|f| fault(nv, f))
+}
+
+/// KVM's `nested_vmx_get_vmptr()`: the 64-bit memory operand.
+fn get_vmptr(nv: &mut Nv) -> Result<u64, ffi::c_int> {
+    let gva = nv.mem_operand(false, 8).map_err(Raised::ret)?;
+    let mut buf = [0u8; 8];
+    nv.read_gva(gva, &mut buf).map_err(Raised::ret)?;
+    Ok(u64::from_le_bytes(buf))
+}
+
+fn vmxon(nv: &mut Nv) -> ffi::c_int {
+    let cr0 = nv.cr0();
+    let cr4v = nv.cr4();
+    let m = *msrs(nv);
+    let s = VmxonState {
+        cr4_vmxe: cr4v & cr4::VMXE != 0,
+        cpl: nv.cpl(),
+        in_vmx_operation: nv.nested().vmxon,
+        has_current_vmcs: nv.nested().current_vmptr != INVALID_GPA,
+        cr0_valid: fixed_bits_valid(cr0, m.cr0_fixed0, m.cr0_fixed1),
+        cr4_valid: fixed_bits_valid(cr4v, m.cr4_fixed0, m.cr4_fixed1),
+        feature_control: nv.vmx().msr_ia32_feature_control,
+    };
+    match rules::vmxon_precheck(&s) {
+        Err(Decision::Fault(f)) => return fault(nv, f),
+        Err(Decision::Complete(o)) => return nv.complete(o),
+        Ok(()) => {}
+    }
+    let vmptr = match get_vmptr(nv) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let mut rev = [0u8; 4];
+    let revision = nv.read_gpa(vmptr, &mut rev).then(|| u32::from_le_bytes(rev));
+    let maxphyaddr = nv.maxphyaddr();
+    if let Err(o) = rules::vmxon_region(vmptr, maxphyaddr, revision) {
+        return nv.complete(o);
+    }
+    nv.nested().vmxon_ptr = vmptr;
+    if lifecycle::enter_vmx_operation(nv).is_err() {
+        return nv.ud();
+    }
+    nv.complete(Outcome::VmSucceed)
+}
+
+fn vmxoff(nv: &mut Nv) -> ffi::c_int {
+    if let Err(r) = check_permission(nv) {
+        return r;
+    }
+    lifecycle::free_nested(nv);
+    // SAFETY: the vCPU is ours (Nv invariant).
+    if unsafe { bindings::rnvmx_init_event_pending(nv.raw()) } {
+        nv.make_request(bindings::rnvmx_request_RNVMX_REQ_EVENT);
+    }
+    nv.complete(Outcome::VmSucceed)
+}
+
+fn vmclear(nv: &mut Nv) -> ffi::c_int {
+    if let Err(r) = check_permission(nv) {
+        return r;
+    }
+    let vmptr = match get_vmptr(nv) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let maxphyaddr = nv.maxphyaddr();
+    let n = nv.nested();
+    let (vmxon_ptr, current) = (n.vmxon_ptr, n.current_vmptr);
+    if let Err(o) = rules::vmclear_pointer(vmptr, maxphyaddr, vmxon_ptr, current != INVALID_GPA) {
+        return nv.complete(o);
+    }
+    if vmptr == current {
+        lifecycle::release_vmcs12(nv);
+    }
+    // launch_state := 0 (clear) in L1's copy.
+    let _ = nv.write_gpa(vmptr + LAUNCH_STATE_OFFSET, &0u32.to_le_bytes());
+    nv.complete(Outcome::VmSucceed)
+}
+
+const LAUNCH_STATE_OFFSET: u64 = core::mem::offset_of!(Vmcs12, launch_state) as u64;
+
+fn vmptrld(nv: &mut Nv) -> ffi::c_int {
+    if let Err(r) = check_permission(nv) {
+        return r;
+    }
+    let vmptr = match get_vmptr(nv) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let maxphyaddr = nv.maxphyaddr();
+    let n = nv.nested();
+    let vmxon_ptr = n.vmxon_ptr;
+    let current = (n.current_vmptr != INVALID_GPA).then_some(n.current_vmptr);
+    let mut raw = [0u8; 4];
+    let hdr = if current == Some(vmptr) {
+        None
+    } else {
+        nv.read_gpa(vmptr, &mut raw).then(|| VmcsHdr(u32::from_le_bytes(raw)))
+    };
+    let shadow_ok = msrs(nv).secondary_ctls_high & SECONDARY_EXEC_SHADOW_VMCS != 0;
+    if let Err(o) = rules::vmptrld_pointer(vmptr, maxphyaddr, vmxon_ptr, current, hdr, shadow_ok)
+    {
+        return nv.complete(o);
+    }
+    if current != Some(vmptr) {
+        lifecycle::release_vmcs12(nv);
+        let p = nv.nested().cached_vmcs12;
+        if p.is_null() {
+            return nv.ud();
+        }
+        // SAFETY: the cached vmcs12 is a VMCS12_SIZE buffer of ours
+        // (lifecycle.rs), referenced by no live Rust reference here.
+        let buf = unsafe { core::slice::from_raw_parts_mut(p.cast::<u8>(), VMCS12_SIZE) };
+        if !nv.read_gpa(vmptr, buf) {
+            let e = crate::vmcs::outcome::VmInstructionError::VmptrldIncorrectVmcsRevisionId;
+            let _ = e;
+            return nv.complete(Outcome::VmFailInvalid);
+        }
+        let n = nv.nested();
+        n.current_vmptr = vmptr;
+        n.dirty_vmcs12 = true;
+        n.force_msr_bitmap_recalc = true;
+    }
+    nv.complete(Outcome::VmSucceed)
+}
+
+const SECONDARY_EXEC_SHADOW_VMCS: u32 = 1 << 14;
+
+fn vmptrst(nv: &mut Nv) -> ffi::c_int {
+    if let Err(r) = check_permission(nv) {
+        return r;
+    }
+    let current = nv.nested().current_vmptr;
+    let gva = match nv.mem_operand(true, 8) {
+        Ok(g) => g,
+        Err(r) => return r.ret(),
+    };
+    if let Err(r) = nv.write_gva(gva, &current.to_le_bytes()) {
+        return r.ret();
+    }
+    nv.complete(Outcome::VmSucceed)
+}
+
+fn access_ctx(nv: &mut Nv) -> AccessCtx {
+    let guest_mode = nv.is_guest_mode();
+    let long_mode = nv.is_64_bit_mode();
+    let vmwrite_any_field = msrs(nv).misc_low & VMX_MISC_VMWRITE_SHADOW_RO_FIELDS != 0;
+    let has_current_vmcs = nv.nested().current_vmptr != INVALID_GPA;
+    let link_pointer_valid = nv.vmcs12().is_some_and(|v| v.vmcs_link_pointer != INVALID_GPA);
+    AccessCtx {
+        has_current_vmcs,
+        guest_mode,
+        link_pointer_valid,
+        vmwrite_any_field,
+        long_mode,
+    }
+}
+
+const VMX_MISC_VMWRITE_SHADOW_RO_FIELDS: u32 = 1 << 29;
+
+fn vmread(nv: &mut Nv) -> ffi::c_int {
+    if let Err(r) = check_permission(nv) {
+        return r;
+    }
+    let i = info();
+    let ctx = access_ctx(nv);
+    let field = nv.gpr(i.reg2());
+    let value = match nv.vmcs12().map(|v| access::vmread(v, &ctx, field)) {
+        Some(Ok(value)) => value,
+        Some(Err(o)) => return nv.complete(o),
+        None => return nv.complete(Outcome::VmFailInvalid),
+    };
+    if i.is_register() {
+        nv.set_gpr(i.reg1(), value);
+    } else {
+        let len = ctx.memory_operand_len();
+        let gva = match nv.mem_operand(true, len) {
+            Ok(g) => g,
+            Err(r) => return r.ret(),
+        };
+        let bytes = value.to_le_bytes();
+        if let Err(r) = nv.write_gva(gva, bytes.get(..len).unwrap_or(&bytes)) {
+            return r.ret();
+        }
+    }
+    nv.complete(Outcome::VmSucceed)
+}
+
+fn vmwrite(nv: &mut Nv) -> ffi::c_int {
+    if let Err(r) = check_permission(nv) {
+        return r;
+    }
+    let i = info();
+    let ctx = access_ctx(nv);
+    if let Err(o) = ctx.check_current() {
+        return nv.complete(o);
+    }
+    let value = if i.is_register() {
+        nv.gpr(i.reg1())
+    } else {
+        let len = ctx.memory_operand_len();
+        let gva = match nv.mem_operand(false, len) {
+            Ok(g) => g,
+            Err(r) => return r.ret(),
+        };
+        let mut bytes = [0u8; 8];
+        if let Err(r) = nv.read_gva(gva, bytes.get_mut(..len).unwrap_or(&mut [])) {
+            return r.ret();
+        }
+        u64::from_le_bytes(bytes)
+    };
+    let field = nv.gpr(i.reg2());
+    let written = match nv.vmcs12().map(|v| access::vmwrite(v, &ctx, field, value)) {
+        Some(Ok(w)) => w,
+        Some(Err(o)) => return nv.complete(o),
+        None => return nv.complete(Outcome::VmFailInvalid),
+    };
+    // Fields outside the shadowed read-write set are only loaded into
+    // vmcs02 by the "rare" part of prepare_vmcs02: mark it needed.
+    if !ctx.guest_mode && !written.is_shadow_rw() {
+        nv.nested().dirty_vmcs12 = true;
+    }
+    nv.complete(Outcome::VmSucceed)
+}
+
+fn invept(nv: &mut Nv) -> ffi::c_int {
+    let m = *msrs(nv);
+    if let Err(f) = invalidate::invept_available(&m) {
+        return fault(nv, f);
+    }
+    if let Err(r) = check_permission(nv) {
+        return r;
+    }
+    let i = info();
+    let ty = nv.gpr(i.reg2());
+    let has_current = nv.nested().current_vmptr != INVALID_GPA;
+    if let Err(o) = invalidate::invept_type(&m, ty, has_current) {
+        return nv.complete(o);
+    }
+    let gva = match nv.mem_operand(false, 16) {
+        Ok(g) => g,
+        Err(r) => return r.ret(),
+    };
+    let mut desc = [0u8; 16];
+    if let Err(r) = nv.read_gva(gva, &mut desc) {
+        return r.ret();
+    }
+    let eptp = u64::from_le_bytes(desc.get(..8).and_then(|s| s.try_into().ok()).unwrap_or([0; 8]));
+    if let Err(o) = invalidate::invept(ty, eptp, &CheckVcpu::new(nv), has_current) {
+        return nv.complete(o);
+    }
+    // Both types (single context, global) drop every shadow EPT root: a
+    // superset of the required invalidation.
+    lifecycle::free_guest_mmu_roots(nv);
+    nv.complete(Outcome::VmSucceed)
+}
+
+fn invvpid(nv: &mut Nv) -> ffi::c_int {
+    let m = *msrs(nv);
+    if let Err(f) = invalidate::invvpid_available(&m) {
+        return fault(nv, f);
+    }
+    if let Err(r) = check_permission(nv) {
+        return r;
+    }
+    let i = info();
+    let ty = nv.gpr(i.reg2());
+    let has_current = nv.nested().current_vmptr != INVALID_GPA;
+    if let Err(o) = invvpid_checks(nv, &m, ty, has_current) {
+        return match o {
+            Ok(o) => nv.complete(o),
+            Err(r) => r,
+        };
+    }
+    // Flush everything tagged with L2's VPID (a superset of any type), or
+    // L2's shadow roots when L0 shadows L2's page tables.
+    let vpid02 = nv.nested().vpid02;
+    if vpid02 != 0 {
+        hw::invvpid_single_context(vpid02);
+    }
+    // SAFETY: `enable_ept` is a kvm-intel module parameter (0444), written
+    // only while kvm-intel loads, before this module can be.
+    if !unsafe { bindings::enable_ept } {
+        nv.make_request(bindings::rnvmx_request_RNVMX_REQ_TLB_FLUSH_GUEST);
+    }
+    nv.complete(Outcome::VmSucceed)
+}
+
+/// INVVPID's type and operand checks; `Err(Ok(outcome))` completes the
+/// instruction, `Err(Err(ret))` has raised a fault.
+fn invvpid_checks(
+    nv: &mut Nv,
+    m: &NestedVmxMsrs,
+    ty: u64,
+    has_current: bool,
+) -> Result<(), Result<Outcome, ffi::c_int>> {
+    invalidate::invvpid_type(m, ty, has_current).map_err(Ok)?;
+    let gva = nv.mem_operand(false, 16).map_err(|r| Err(r.ret()))?;
+    let mut desc = [0u8; 16];
+    nv.read_gva(gva, &mut desc).map_err(|r| Err(r.ret()))?;
+    let lo = u64::from_le_bytes(desc.get(..8).and_then(|s| s.try_into().ok()).unwrap_or([0; 8]));
+    let gla = u64::from_le_bytes(desc.get(8..).and_then(|s| s.try_into().ok()).unwrap_or([0; 8]));
+    let bits = CheckVcpu::new(nv).max_virt_addr_bits();
+    match invalidate::invvpid(m, ty, lo, gla, bits, has_current) {
+        Ok(_) => Ok(()),
+        Err(o) => Err(Ok(o)),
+    }
+}
+
+fn vmfunc(nv: &mut Nv) -> ffi::c_int {
+    // VMFUNC exits only from L2; L1's own VMFUNC is #UD in hardware.
+    if !nv.is_guest_mode() {
+        return nv.ud();
+    }
+    // EPTP switching is not emulated yet: reflect the exit to L1, which is
+    // what KVM does for any function L1 did not enable.
+    stats::UNIMPLEMENTED.inc();
+    let reason = nv.exit_reason();
+    let intr_info = hw::read(hw::enc::VM_EXIT_INTR_INFO) as u32;
+    let qual = hw::read(hw::enc::EXIT_QUALIFICATION);
+    exit::nested_vmx_vmexit(nv, Some(reason), intr_info, qual);
+    1
+}
+
+/// The exit handler kvm-intel calls for each of the twelve VMX-instruction
+/// exits of a VM bound to this backend.
+///
+/// # Safety
+///
+/// `vcpu` is the vCPU whose exit is being handled, loaded on this CPU, as
+/// kvm-intel passes it to exit handlers.
+pub(crate) unsafe extern "C" fn handle(vcpu: *mut bindings::kvm_vcpu) -> ffi::c_int {
+    // SAFETY: per this function's contract.
+    let mut nv = unsafe { Nv::new(vcpu) };
+    let reason = nv.exit_reason() & 0xffff;
+    stats::INSTRUCTIONS.inc();
+    match reason {
+        bindings::EXIT_REASON_VMON => vmxon(&mut nv),
+        bindings::EXIT_REASON_VMOFF => vmxoff(&mut nv),
+        bindings::EXIT_REASON_VMCLEAR => vmclear(&mut nv),
+        bindings::EXIT_REASON_VMPTRLD => vmptrld(&mut nv),
+        bindings::EXIT_REASON_VMPTRST => vmptrst(&mut nv),
+        bindings::EXIT_REASON_VMREAD => vmread(&mut nv),
+        bindings::EXIT_REASON_VMWRITE => vmwrite(&mut nv),
+        bindings::EXIT_REASON_VMLAUNCH => entry::run(&mut nv, true),
+        bindings::EXIT_REASON_VMRESUME => entry::run(&mut nv, false),
+        bindings::EXIT_REASON_INVEPT => invept(&mut nv),
+        bindings::EXIT_REASON_INVVPID => invvpid(&mut nv),
+        bindings::EXIT_REASON_VMFUNC => vmfunc(&mut nv),
+        _ => nv.ud(),
+    }
+}

@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `Nv`: one vCPU of a VM bound to this backend, as a backend callback sees
+//! it. All access to KVM's per-vCPU state and all calls into KVM go through
+//! here, so the rest of the glue has no unsafe code of its own.
+//!
+//! Aliasing: KVM's own functions read and write the same `struct vcpu_vmx`.
+//! References into it are only handed out by `&mut self` methods, so the
+//! borrow checker guarantees none is alive when a method calls into KVM.
+
+use kernel::ffi;
+
+use crate::bindings;
+use crate::hw;
+use crate::vmcs::encoding::Encoding;
+use crate::vmcs::layout::Vmcs12;
+use crate::vmcs::outcome::Outcome;
+
+/// KVM's `INVALID_GPA`.
+pub(crate) const INVALID_GPA: u64 = !0;
+
+/// KVM's X86EMUL_CONTINUE.
+const X86EMUL_CONTINUE: ffi::c_int = 0;
+
+/// A vCPU of a VM bound to this backend.
+///
+/// # Invariants
+///
+/// `vcpu` points to a live kvm-intel vCPU (the first member of a `struct
+/// vcpu_vmx`), loaded on this CPU, whose `vcpu->mutex` is held by the
+/// caller of the backend callback this object lives in; so nothing else
+/// accesses its state concurrently. The object does not outlive the
+/// callback.
+pub(crate) struct Nv {
+    vcpu: *mut bindings::kvm_vcpu,
+}
+
+/// A fault an instruction raises instead of completing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Raised {
+    /// The exception (or exit) is already queued: the handler returns 1.
+    Queued,
+    /// KVM must exit to userspace: the handler returns 0.
+    Userspace,
+}
+
+impl Raised {
+    /// The exit handler's return value.
+    pub(crate) fn ret(self) -> ffi::c_int {
+        match self {
+            Raised::Queued => 1,
+            Raised::Userspace => 0,
+        }
+    }
+}
+
+impl Nv {
+    /// Wraps the vCPU kvm-intel passed to a backend callback.
+    ///
+    /// # Safety
+    ///
+    /// `vcpu` is a kvm-intel vCPU passed by kvm-intel to a backend callback
+    /// of a VM bound to this backend; the returned object is dropped before
+    /// the callback returns.
+    pub(crate) unsafe fn new(vcpu: *mut bindings::kvm_vcpu) -> Self {
+        // INVARIANT: per the safety contract; kvm-intel calls backend
+        // callbacks with the vCPU loaded and its mutex held.
+        Nv { vcpu }
+    }
+
+    /// The raw vCPU, for calls into KVM.
+    pub(crate) fn raw(&mut self) -> *mut bindings::kvm_vcpu {
+        self.vcpu
+    }
+
+    /// The raw vCPU, for KVM calls from `&self` contexts that hold no
+    /// reference into it.
+    pub(crate) fn raw_const(&self) -> *mut bindings::kvm_vcpu {
+        self.vcpu
+    }
+
+    /// KVM's `to_vmx()`.
+    pub(crate) fn vmx(&mut self) -> &mut bindings::vcpu_vmx {
+        // SAFETY: by the type invariant the vCPU is the first member of a
+        // live `struct vcpu_vmx` (asserted in vcpu.rs) used by no one else;
+        // the `&mut self` borrow keeps this reference exclusive and ends
+        // before any call into KVM.
+        unsafe { &mut *self.vcpu.cast::<bindings::vcpu_vmx>() }
+    }
+
+    /// The exit reason of the last VM exit, all 32 bits (`vmx->exit_reason`).
+    pub(crate) fn exit_reason(&mut self) -> u32 {
+        // SAFETY: `union vmx_exit_reason` is a u32 overlaid with bitfields
+        // of it; every bit pattern is a valid u32.
+        unsafe { self.vmx().exit_reason.full }
+    }
+
+    /// `vcpu->arch`.
+    pub(crate) fn arch(&mut self) -> &mut bindings::kvm_vcpu_arch {
+        &mut self.vmx().vcpu.arch
+    }
+
+    /// `to_vmx(vcpu)->nested`.
+    pub(crate) fn nested(&mut self) -> &mut bindings::nested_vmx {
+        &mut self.vmx().nested
+    }
+
+    /// The cached vmcs12 (`get_vmcs12()`), allocated while in VMX operation.
+    pub(crate) fn vmcs12(&mut self) -> Option<&mut Vmcs12> {
+        let p = self.nested().cached_vmcs12;
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null `cached_vmcs12` is this backend's allocation of
+        // VMCS12_SIZE bytes (lifecycle.rs), at least `size_of::<Vmcs12>()`
+        // (asserted in bindings.rs) and suitably aligned (Vmcs12 is packed);
+        // `&mut self` keeps the reference exclusive.
+        Some(unsafe { &mut *p.cast::<Vmcs12>() })
+    }
+
+    /// A copy of vmcs12, for code that calls into KVM while reading it.
+    pub(crate) fn vmcs12_copy(&mut self) -> Option<Vmcs12> {
+        self.vmcs12().map(|v| *v)
+    }
+
+    // --- guest mode and registers ----------------------------------------
+
+    pub(crate) fn is_guest_mode(&mut self) -> bool {
+        // SAFETY: the vCPU is live and ours (type invariant).
+        unsafe { bindings::rnvmx_is_guest_mode(self.vcpu) }
+    }
+
+    pub(crate) fn enter_guest_mode(&mut self) {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_enter_guest_mode(self.vcpu) }
+    }
+
+    pub(crate) fn leave_guest_mode(&mut self) {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_leave_guest_mode(self.vcpu) }
+    }
+
+    /// `kvm_register_read()`: general-purpose register `reg` (0-15).
+    pub(crate) fn gpr(&mut self, reg: u8) -> u64 {
+        // SAFETY: as above; `reg` is 0-15 (a 4-bit instruction-info field).
+        unsafe { bindings::rnvmx_register_read(self.vcpu, ffi::c_int::from(reg & 0xf)) as u64 }
+    }
+
+    /// `kvm_register_write()`.
+    pub(crate) fn set_gpr(&mut self, reg: u8, value: u64) {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_register_write(self.vcpu, ffi::c_int::from(reg & 0xf), value as usize) }
+    }
+
+    pub(crate) fn rip(&mut self) -> u64 {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_rip_read(self.vcpu) as u64 }
+    }
+
+    pub(crate) fn set_rip(&mut self, v: u64) {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_rip_write(self.vcpu, v as usize) }
+    }
+
+    pub(crate) fn rsp(&mut self) -> u64 {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_rsp_read(self.vcpu) as u64 }
+    }
+
+    pub(crate) fn set_rsp(&mut self, v: u64) {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_rsp_write(self.vcpu, v as usize) }
+    }
+
+    pub(crate) fn rflags(&mut self) -> u64 {
+        // SAFETY: as above.
+        unsafe { bindings::vmx_get_rflags(self.vcpu) as u64 }
+    }
+
+    pub(crate) fn set_rflags(&mut self, v: u64) {
+        // SAFETY: as above.
+        unsafe { bindings::vmx_set_rflags(self.vcpu, v as usize) }
+    }
+
+    pub(crate) fn cpl(&mut self) -> u8 {
+        // SAFETY: as above.
+        let cpl = unsafe { bindings::vmx_get_cpl(self.vcpu) };
+        (cpl & 3) as u8
+    }
+
+    pub(crate) fn cr0(&mut self) -> u64 {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_read_cr0(self.vcpu) as u64 }
+    }
+
+    pub(crate) fn cr4(&mut self) -> u64 {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_read_cr4(self.vcpu) as u64 }
+    }
+
+    pub(crate) fn set_cr0(&mut self, v: u64) {
+        // SAFETY: as above.
+        unsafe { bindings::vmx_set_cr0(self.vcpu, v as usize) }
+    }
+
+    pub(crate) fn set_cr4(&mut self, v: u64) {
+        // SAFETY: as above.
+        unsafe { bindings::vmx_set_cr4(self.vcpu, v as usize) }
+    }
+
+    pub(crate) fn set_efer(&mut self, v: u64) {
+        self.arch().efer = v;
+        // SAFETY: as above. vmx_set_efer() fails only for an EFER the vCPU
+        // cannot use; vmcs12 checks have rejected those before.
+        let _ = unsafe { bindings::vmx_set_efer(self.vcpu, v) };
+    }
+
+    pub(crate) fn set_dr7(&mut self, v: u64) {
+        // SAFETY: as above; DR7 is always a valid debug register index.
+        let _ = unsafe { bindings::kvm_set_dr(self.vcpu, 7, v as usize) };
+    }
+
+    pub(crate) fn is_64_bit_mode(&mut self) -> bool {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_is_64_bit_mode(self.vcpu) }
+    }
+
+    pub(crate) fn is_pae_paging(&mut self) -> bool {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_is_pae_paging(self.vcpu) }
+    }
+
+    pub(crate) fn maxphyaddr(&mut self) -> u32 {
+        // SAFETY: as above.
+        let m = unsafe { bindings::rnvmx_maxphyaddr(self.vcpu) };
+        m.clamp(0, 52) as u32
+    }
+
+    pub(crate) fn legal_cr3(&mut self, cr3: u64) -> bool {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_legal_cr3(self.vcpu, cr3 as usize) }
+    }
+
+    pub(crate) fn make_request(&mut self, req: u32) {
+        // SAFETY: as above; `req` is one of KVM's KVM_REQ_* values.
+        unsafe { bindings::rnvmx_make_request(req, self.vcpu) }
+    }
+
+    pub(crate) fn check_request(&mut self, req: u32) -> bool {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_check_request(req, self.vcpu) }
+    }
+
+    pub(crate) fn clear_request(&mut self, req: u32) {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_clear_request(req, self.vcpu) }
+    }
+
+    // --- exceptions and instruction completion ----------------------------
+
+    pub(crate) fn queue_exception(&mut self, vector: u32) {
+        // SAFETY: as above.
+        unsafe { bindings::kvm_queue_exception(self.vcpu, vector) }
+    }
+
+    pub(crate) fn queue_exception_e(&mut self, vector: u32, error_code: u32) {
+        // SAFETY: as above.
+        unsafe { bindings::kvm_queue_exception_e(self.vcpu, vector, error_code) }
+    }
+
+    /// #UD, the handler's return value.
+    pub(crate) fn ud(&mut self) -> ffi::c_int {
+        self.queue_exception(bindings::UD_VECTOR);
+        1
+    }
+
+    /// #GP(0), the handler's return value.
+    pub(crate) fn gp(&mut self) -> ffi::c_int {
+        self.queue_exception_e(bindings::GP_VECTOR, 0);
+        1
+    }
+
+    /// `kvm_skip_emulated_instruction()`.
+    pub(crate) fn skip_instruction(&mut self) -> ffi::c_int {
+        // SAFETY: as above.
+        unsafe { bindings::kvm_skip_emulated_instruction(self.vcpu) }
+    }
+
+    /// Completes a VMX instruction with `outcome` (KVM's nested_vmx_succeed
+    /// / failInvalid / failValid): RFLAGS, VM-instruction error, skip.
+    pub(crate) fn complete(&mut self, outcome: Outcome) -> ffi::c_int {
+        let rflags = self.rflags();
+        self.set_rflags(outcome.rflags(rflags));
+        if let Some(v) = self.vmcs12() {
+            outcome.record(v);
+        }
+        self.skip_instruction()
+    }
+
+    // --- guest memory -------------------------------------------------------
+
+    /// Reads L1 guest-physical memory.
+    pub(crate) fn read_gpa(&mut self, gpa: u64, buf: &mut [u8]) -> bool {
+        // SAFETY: as above; `buf` is valid for writes of its length.
+        let r = unsafe {
+            bindings::kvm_vcpu_read_guest(self.vcpu, gpa, buf.as_mut_ptr().cast(), buf.len())
+        };
+        r == 0
+    }
+
+    /// Writes L1 guest-physical memory.
+    pub(crate) fn write_gpa(&mut self, gpa: u64, buf: &[u8]) -> bool {
+        // SAFETY: as above; `buf` is valid for reads of its length.
+        let r = unsafe {
+            bindings::kvm_vcpu_write_guest(self.vcpu, gpa, buf.as_ptr().cast(), buf.len())
+        };
+        r == 0
+    }
+
+    /// The linear address of a VMX instruction's memory operand (KVM's
+    /// get_vmx_mem_address(), shared with handle_invpcid() and so kept in
+    /// C); on an invalid operand the fault is already queued.
+    pub(crate) fn mem_operand(&mut self, write: bool, len: usize) -> Result<u64, Raised> {
+        let qual = hw::read(hw::enc::EXIT_QUALIFICATION);
+        let info = hw::read(hw::enc::VMX_INSTRUCTION_INFO) as u32;
+        let mut gva: bindings::gva_t = 0;
+        // SAFETY: as above; `gva` is a valid out-pointer.
+        let r = unsafe {
+            bindings::get_vmx_mem_address(self.vcpu, qual as usize, info, write, len as ffi::c_int, &mut gva)
+        };
+        if r != 0 {
+            return Err(Raised::Queued);
+        }
+        Ok(gva as u64)
+    }
+
+    /// Reads `buf.len()` bytes at linear address `gva` (CPL 0 access).
+    pub(crate) fn read_gva(&mut self, gva: u64, buf: &mut [u8]) -> Result<(), Raised> {
+        let mut e = bindings::x86_exception::default();
+        // SAFETY: as above; `buf` and `e` are valid for writes.
+        let r = unsafe {
+            bindings::kvm_read_guest_virt(
+                self.vcpu,
+                gva as usize,
+                buf.as_mut_ptr().cast(),
+                buf.len() as ffi::c_uint,
+                &mut e,
+            )
+        };
+        self.memory_result(r, &mut e)
+    }
+
+    /// Writes `buf` at linear address `gva` (CPL 0 access).
+    pub(crate) fn write_gva(&mut self, gva: u64, buf: &[u8]) -> Result<(), Raised> {
+        let mut e = bindings::x86_exception::default();
+        // SAFETY: as above; KVM only reads `buf`, through a mutable pointer
+        // its prototype asks for.
+        let r = unsafe {
+            bindings::kvm_write_guest_virt_system(
+                self.vcpu,
+                gva as usize,
+                buf.as_ptr().cast_mut().cast(),
+                buf.len() as ffi::c_uint,
+                &mut e,
+            )
+        };
+        self.memory_result(r, &mut e)
+    }
+
+    fn memory_result(&mut self, r: ffi::c_int, e: &mut bindings::x86_exception) -> Result<(), Raised> {
+        if r == X86EMUL_CONTINUE {
+            return Ok(());
+        }
+        // SAFETY: as above; `e` is the exception KVM filled in.
+        let ret = unsafe { bindings::kvm_handle_memory_failure(self.vcpu, r, e) };
+        Err(if ret == 0 { Raised::Userspace } else { Raised::Queued })
+    }
+
+    // --- VMCS ---------------------------------------------------------------
+
+    /// The VMCS currently loaded for this vCPU is vmcs02.
+    pub(crate) fn on_vmcs02(&mut self) -> bool {
+        let vmx = self.vmx();
+        core::ptr::eq(vmx.loaded_vmcs, &vmx.nested.vmcs02)
+    }
+
+    /// KVM's `vmx_switch_vmcs()`: makes vmcs01 (`to02 == false`) or vmcs02
+    /// current and moves the host segment state the exit path restores.
+    pub(crate) fn switch_vmcs(&mut self, to02: bool) {
+        if self.on_vmcs02() == to02 {
+            return;
+        }
+        // SAFETY: plain preempt_disable() wrapper; paired below.
+        let cpu = unsafe { bindings::rnvmx_get_cpu() };
+        let vmx = self.vmx();
+        let prev = vmx.loaded_vmcs;
+        vmx.loaded_vmcs = if to02 {
+            &mut vmx.nested.vmcs02
+        } else {
+            &mut vmx.vmcs01
+        };
+        // SAFETY: the vCPU is ours (type invariant); `prev` is its other
+        // loaded_vmcs, live for the vCPU's lifetime.
+        unsafe { bindings::vmx_vcpu_load_vmcs(self.vcpu, cpu, prev) };
+        let vmx = self.vmx();
+        if vmx.guest_state_loaded {
+            // KVM's vmx_sync_vmcs_host_state().
+            // SAFETY: `prev` and `loaded_vmcs` are the vCPU's two distinct
+            // loaded_vmcs structures (the early return above).
+            let (src, dest) = unsafe { (&(*prev).host_state, &mut (*vmx.loaded_vmcs).host_state) };
+            if dest.fs_sel != src.fs_sel {
+                hw::write(hw::enc::HOST_FS_SELECTOR, u64::from(src.fs_sel));
+                dest.fs_sel = src.fs_sel;
+            }
+            if dest.gs_sel != src.gs_sel {
+                hw::write(hw::enc::HOST_GS_SELECTOR, u64::from(src.gs_sel));
+                dest.gs_sel = src.gs_sel;
+            }
+            if dest.fs_base != src.fs_base {
+                hw::write(hw::enc::HOST_FS_BASE, src.fs_base as u64);
+                dest.fs_base = src.fs_base;
+            }
+            if dest.gs_base != src.gs_base {
+                hw::write(hw::enc::HOST_GS_BASE, src.gs_base as u64);
+                dest.gs_base = src.gs_base;
+            }
+            dest.ldt_sel = src.ldt_sel;
+            dest.ds_sel = src.ds_sel;
+            dest.es_sel = src.es_sel;
+        }
+        // SAFETY: pairs with rnvmx_get_cpu() above.
+        unsafe { bindings::rnvmx_put_cpu() };
+        // All lazily loaded registers come from the new VMCS.
+        let arch = self.arch();
+        arch.regs_avail = !VMX_REGS_LAZY_LOAD_SET;
+        arch.regs_dirty = 0;
+    }
+
+    /// The controls shadow of the current VMCS (`loaded_vmcs->controls_shadow`).
+    pub(crate) fn controls_shadow(&mut self) -> &mut bindings::vmcs_controls_shadow {
+        let p = self.vmx().loaded_vmcs;
+        // SAFETY: `loaded_vmcs` always points to vmcs01 or vmcs02 of this
+        // vCPU; `&mut self` keeps the reference exclusive.
+        unsafe { &mut (*p).controls_shadow }
+    }
+
+    /// vmcs01's controls shadow.
+    pub(crate) fn vmcs01_controls(&mut self) -> bindings::vmcs_controls_shadow {
+        self.vmx().vmcs01.controls_shadow
+    }
+
+    /// KVM's `<controls>_set()`: writes a control of the current VMCS when
+    /// it changes, keeping the shadow KVM reads.
+    pub(crate) fn set_control(&mut self, which: Control, value: u32) {
+        let s = self.controls_shadow();
+        let slot = match which {
+            Control::Pin => &mut s.pin,
+            Control::Exec => &mut s.exec,
+            Control::Secondary => &mut s.secondary_exec,
+            Control::Entry => &mut s.vm_entry,
+            Control::Exit => &mut s.vm_exit,
+        };
+        if *slot != value {
+            *slot = value;
+            hw::write(which.encoding(), u64::from(value));
+        }
+    }
+
+    /// `__pa()` of a kernel virtual address.
+    pub(crate) fn pa<T>(p: *const T) -> u64 {
+        // SAFETY: `__pa()` only computes; callers pass kernel direct-map
+        // addresses (page allocations of kvm-intel).
+        unsafe { bindings::rnvmx_pa(p.cast()) }
+    }
+}
+
+/// KVM's VMX_REGS_LAZY_LOAD_SET: RIP, RSP, the PDPTRs, CR0, CR3, CR4 and
+/// the exit information are read from the VMCS on demand.
+const VMX_REGS_LAZY_LOAD_SET: u32 = (1 << bindings::kvm_reg_VCPU_REGS_RIP)
+    | (1 << bindings::kvm_reg_VCPU_REGS_RSP)
+    | (1 << bindings::kvm_reg_VCPU_EXREG_RFLAGS)
+    | (1 << bindings::kvm_reg_VCPU_EXREG_PDPTR)
+    | (1 << bindings::kvm_reg_VCPU_EXREG_SEGMENTS)
+    | (1 << bindings::kvm_reg_VCPU_EXREG_CR0)
+    | (1 << bindings::kvm_reg_VCPU_EXREG_CR3)
+    | (1 << bindings::kvm_reg_VCPU_EXREG_CR4)
+    | (1 << bindings::kvm_reg_VCPU_EXREG_EXIT_INFO_1)
+    | (1 << bindings::kvm_reg_VCPU_EXREG_EXIT_INFO_2);
+
+/// The VM-execution, entry and exit controls KVM shadows.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Control {
+    Pin,
+    Exec,
+    Secondary,
+    Entry,
+    Exit,
+}
+
+impl Control {
+    fn encoding(self) -> Encoding {
+        use crate::vmcs::table::encodings as e;
+        match self {
+            Control::Pin => e::PIN_BASED_VM_EXEC_CONTROL,
+            Control::Exec => e::CPU_BASED_VM_EXEC_CONTROL,
+            Control::Secondary => e::SECONDARY_VM_EXEC_CONTROL,
+            Control::Entry => e::VM_ENTRY_CONTROLS,
+            Control::Exit => e::VM_EXIT_CONTROLS,
+        }
+    }
+}
