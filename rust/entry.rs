@@ -197,7 +197,7 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
         // A vmcs12 feature this backend does not emulate yet: refused
         // visibly (counted) rather than run wrongly.
         stats::UNIMPLEMENTED.inc();
-        kernel::pr_warn!("rnvmx: nested entry refused: {} not emulated\n", reason);
+        kernel::pr_warn!("nested entry refused: {} not emulated\n", reason);
         return nv.complete(Outcome::VmFailValid(VmInstructionError::EntryInvalidControlField));
     }
 
