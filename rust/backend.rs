@@ -19,7 +19,7 @@ use crate::vmcs::caps::{self, RestoreError};
 use crate::entry::{self, Entered};
 use crate::nested::reflect;
 use crate::nvcpu::Nv;
-use crate::{bindings, ept, events, exit, insn, lifecycle, stats};
+use crate::{bindings, ept, events, exit, insn, lifecycle, shadow_vmcs, stats};
 
 /// Registration of the backend with kvm-intel; unregistered on drop.
 ///
@@ -121,7 +121,8 @@ extern "C" fn vm_init(_kvm: *mut bindings::kvm) -> ffi::c_int {
 }
 
 extern "C" fn init_vmcs(_vcpu: Vcpu) {
-    // No VMCS shadowing yet: vmcs01 needs no VMREAD/VMWRITE bitmaps.
+    // kvm-intel's init_vmcs(), vmcs01 current.
+    shadow_vmcs::init_vmcs();
     stats::VCPUS.inc();
 }
 
@@ -179,8 +180,12 @@ fn get_state_of(nv: &mut Nv, user: *mut bindings::kvm_nested_state, size: ffi::c
         mtf_pending: n.mtf_pending,
         preemption_timer_deadline: None,
     };
-    if guest_mode && view.current_vmptr != crate::nvcpu::INVALID_GPA {
-        exit::sync_vmcs02_to_vmcs12(nv);
+    if view.current_vmptr != crate::nvcpu::INVALID_GPA {
+        if guest_mode {
+            exit::sync_vmcs02_to_vmcs12(nv);
+        } else if !nv.nested().need_vmcs12_to_shadow_sync && shadow_vmcs::enabled() {
+            shadow_vmcs::to_vmcs12(nv);
+        }
     }
     let v = nv.vmcs12_copy().unwrap_or_default();
     let g = state::get_state(&view, &v);
@@ -317,9 +322,8 @@ unsafe extern "C" fn free_vcpu(vcpu: Vcpu) {
 ///
 /// As for `leave_nested`.
 unsafe extern "C" fn sync_vmcs12_to_shadow(vcpu: Vcpu) {
-    // No shadow VMCS or eVMCS on this backend: nothing to sync.
     // SAFETY: per the callback contract.
-    unsafe { with(vcpu, |nv| nv.nested().need_vmcs12_to_shadow_sync = false) }
+    unsafe { with(vcpu, shadow_vmcs::from_vmcs12) }
 }
 
 /// KVM's nested_mark_vmcs12_pages_dirty(): pages the CPU may write behind

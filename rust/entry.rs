@@ -18,6 +18,7 @@ use crate::nested::insn::{self as rules, RunState};
 use crate::nested::merge::{self, L0};
 use crate::nested::msr_list;
 use crate::nvcpu::{Control, Nv, INVALID_GPA};
+use crate::shadow_vmcs;
 use crate::stats;
 use crate::vmcs::caps::NestedVmxMsrs;
 use crate::vmcs::checks::{self, entry_fail, EntryFailure, Vcpu, EXIT_REASON_FAILED_VMENTRY};
@@ -166,6 +167,10 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
             rules::Fault::InvalidOpcode => nv.ud(),
             rules::Fault::GeneralProtection => nv.gp(),
         };
+    }
+    // What L1 wrote to the shadow VMCS since its last exit.
+    if shadow_vmcs::enabled() && nv.nested().current_vmptr != INVALID_GPA {
+        shadow_vmcs::to_vmcs12(nv);
     }
     let Some(v) = nv.vmcs12_copy() else {
         return nv.ud();
@@ -385,6 +390,9 @@ fn entry_failed(
     exit::load_vmcs12_host_state(nv, &v);
     if let Some(v12) = nv.vmcs12() {
         v12.vm_exit_reason = reason | EXIT_REASON_FAILED_VMENTRY;
+    }
+    if shadow_vmcs::enabled() {
+        nv.nested().need_vmcs12_to_shadow_sync = true;
     }
     stats::L2_ENTRY_FAILURES.inc();
     Entered::VmExit

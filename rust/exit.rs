@@ -219,6 +219,9 @@ pub(crate) fn nested_vmx_vmexit(nv: &mut Nv, reason: Option<u32>, info: u32, qua
             bindings::kvm_apic_update_hwapic_isr(vcpu);
         }
     }
+    if reason.is_some() && crate::shadow_vmcs::enabled() {
+        nv.nested().need_vmcs12_to_shadow_sync = true;
+    }
     nv.arch().mp_state = bindings::KVM_MP_STATE_RUNNABLE as i32;
     if !failed {
         if let Some(v) = nv.vmcs12_copy() {

@@ -296,3 +296,8 @@ bool rnvmx_guest_has_vmx(struct kvm_vcpu *vcpu)
 {
 	return guest_cpu_cap_has(vcpu, X86_FEATURE_VMX);
 }
+
+struct vmcs *rnvmx_alloc_shadow_vmcs(void)
+{
+	return alloc_vmcs(true);
+}

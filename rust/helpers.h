@@ -76,5 +76,6 @@ void rnvmx_apic_event_clear(struct kvm_vcpu *vcpu, int bit);
 u8 rnvmx_apic_sipi_vector(struct kvm_vcpu *vcpu);
 bool rnvmx_is_smm(struct kvm_vcpu *vcpu);
 bool rnvmx_guest_has_vmx(struct kvm_vcpu *vcpu);
+struct vmcs *rnvmx_alloc_shadow_vmcs(void);
 
 #endif

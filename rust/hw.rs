@@ -90,3 +90,30 @@ pub(crate) fn invvpid_single_context(vpid: u16) {
         );
     }
 }
+
+/// VMPTRLD: makes the VMCS at physical address `pa` current.
+///
+/// # Safety
+///
+/// `pa` is the physical address of a VMCS region owned by the caller (a
+/// kvm-intel allocation), with preemption disabled until the previous
+/// VMCS is made current again.
+pub(crate) unsafe fn vmptrld(pa: u64) {
+    // SAFETY: the instruction reads the 8-byte operand on our stack; the
+    // caller guarantees the region (function contract).
+    unsafe {
+        asm!("vmptrld [{p}]", p = in(reg) &pa, options(nostack, readonly));
+    }
+}
+
+/// VMCLEAR of the VMCS at physical address `pa`.
+///
+/// # Safety
+///
+/// As for `vmptrld`.
+pub(crate) unsafe fn vmclear(pa: u64) {
+    // SAFETY: as for `vmptrld`.
+    unsafe {
+        asm!("vmclear [{p}]", p = in(reg) &pa, options(nostack, readonly));
+    }
+}

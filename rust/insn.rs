@@ -15,6 +15,7 @@ use crate::lifecycle;
 use crate::nested::insn::{self as rules, Decision, Fault, InstructionInfo, VmxonState};
 use crate::nested::invalidate;
 use crate::nvcpu::{Nv, Raised, INVALID_GPA};
+use crate::shadow_vmcs;
 use crate::stats;
 use crate::vmcs::access::{self, AccessCtx};
 use crate::vmcs::caps::NestedVmxMsrs;
@@ -170,6 +171,7 @@ fn vmptrld(nv: &mut Nv) -> ffi::c_int {
         n.current_vmptr = vmptr;
         n.dirty_vmcs12 = true;
         n.force_msr_bitmap_recalc = true;
+        shadow_vmcs::enable(nv);
     }
     nv.complete(Outcome::VmSucceed)
 }
@@ -269,6 +271,12 @@ fn vmwrite(nv: &mut Nv) -> ffi::c_int {
     // vmcs02 by the "rare" part of prepare_vmcs02: mark it needed.
     if !ctx.guest_mode && !written.is_shadow_rw() {
         nv.nested().dirty_vmcs12 = true;
+    }
+    // A read-only field L1 may write ("VMWRITE to any field") is also in
+    // the shadow VMCS, which L1 reads it from.
+    if !ctx.guest_mode && written.is_shadow_ro() && shadow_vmcs::enabled() {
+        let value = nv.vmcs12().map_or(0, |v| v.get(written.field.field));
+        shadow_vmcs::write_ro(nv, written.field.field.encoding, value);
     }
     nv.complete(Outcome::VmSucceed)
 }

@@ -9,6 +9,7 @@ use kernel::{alloc::flags, prelude::*};
 use crate::bindings;
 use crate::exit;
 use crate::nvcpu::{Nv, INVALID_GPA};
+use crate::shadow_vmcs;
 use crate::vmcs::layout::VMCS12_SIZE;
 
 /// The page-sized buffer behind `nested.cached_vmcs12`.
@@ -48,6 +49,12 @@ pub(crate) fn enter_vmx_operation(nv: &mut Nv) -> Result {
             return Err(e);
         }
     };
+    if let Err(e) = shadow_vmcs::alloc(nv) {
+        free_vmcs12_page(vmcs12);
+        // SAFETY: allocated above and referenced nowhere.
+        unsafe { bindings::free_loaded_vmcs(&mut nv.vmx().nested.vmcs02) };
+        return Err(e);
+    }
     // SAFETY: plain ID allocator.
     let vpid02 = unsafe { bindings::allocate_vpid() };
     let n = nv.nested();
@@ -66,6 +73,10 @@ pub(crate) fn release_vmcs12(nv: &mut Nv) {
     let vmptr = nv.nested().current_vmptr;
     if vmptr == INVALID_GPA {
         return;
+    }
+    if shadow_vmcs::enabled() {
+        shadow_vmcs::to_vmcs12(nv);
+        shadow_vmcs::disable(nv);
     }
     nv.nested().posted_intr_nv = u16::MAX;
     let p = nv.nested().cached_vmcs12;
@@ -117,6 +128,8 @@ pub(crate) fn free_nested(nv: &mut Nv) {
     n.current_vmptr = INVALID_GPA;
     // SAFETY: plain ID allocator; vpid02 came from allocate_vpid().
     unsafe { bindings::free_vpid(ffi_int(vpid02)) };
+    shadow_vmcs::disable(nv);
+    shadow_vmcs::free(nv);
     let p = core::mem::replace(&mut nv.nested().cached_vmcs12, core::ptr::null_mut());
     free_vmcs12_page(p);
     // SAFETY: vmcs02 is not current (switched to vmcs01 above).

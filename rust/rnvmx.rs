@@ -18,6 +18,7 @@ mod hw;
 mod insn;
 mod lifecycle;
 mod nvcpu;
+mod shadow_vmcs;
 mod stats;
 mod vcpu;
 
@@ -46,17 +47,21 @@ module! {
 static IMPORT_NS: [u8; 25] = *b"import_ns=KVM_VMX_NESTED\0";
 
 struct Rnvmx {
-    // Field order is drop order: unregister before the statistics go away.
+    // Field order is drop order: unregister before the statistics and the
+    // shadowing bitmaps (which bound VMs' vmcs01 point to) go away.
     _registration: backend::Registration,
+    _shadow: shadow_vmcs::Bitmaps,
     _stats: stats::DebugFs,
 }
 
 impl kernel::Module for Rnvmx {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let stats = stats::DebugFs::new()?;
+        let shadow = shadow_vmcs::Bitmaps::new()?;
         let registration = backend::Registration::new(module)?;
         Ok(Rnvmx {
             _registration: registration,
+            _shadow: shadow,
             _stats: stats,
         })
     }

@@ -34,12 +34,23 @@ RN=/sys/kernel/debug/rnvmx
 echo 1 > $TRACE/events/kvm/kvm_nested_vmenter/enable
 c_entries() { grep -c kvm_nested_vmenter $TRACE/trace; }
 counter() { if [ -r "$RN/$1" ]; then cat "$RN/$1"; else echo 0; fi; }
+# "reason:count" of every exit_reason counter of the module, space-separated.
+exit_counts() { for f in $RN/exit_reason/*; do [ -r "$f" ] && echo "${f##*/}:$(cat $f)"; done; }
+# Exits from L2 per basic reason since snapshot $1, as "reason:n,...".
+exit_delta() {
+	exit_counts | while IFS=: read r n; do
+		old=$(echo "$1" | tr ' ' '\n' | grep "^$r:" | cut -d: -f2)
+		d=$((n - ${old:-0}))
+		[ $d -gt 0 ] && printf "%s:%d," "${r#0}" $d
+	done
+}
 
 run_test() {
 	t=$1
 	say "BEGIN test=$t"
 	echo > $TRACE/trace
 	e0=$(counter l2_entries) b0=$(counter vm_bindings) u0=$(counter unimplemented) w0=$(counter vmx_msr_writes)
+	x0=$(exit_counts | tr '\n' ' ')
 	t0=$(now)
 	if [ -x /tests/$t ]; then
 		/tests/$t > /tmp/out 2>&1; rc=$?
@@ -48,17 +59,24 @@ run_test() {
 	fi
 	t1=$(now)
 	sed 's/^/| /' /tmp/out | tail -n 40
-	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') c_l2=$(c_entries) rust_l2=$(($(counter l2_entries) - e0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_unimpl=$(($(counter unimplemented) - u0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0))"
+	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') c_l2=$(c_entries) rust_l2=$(($(counter l2_entries) - e0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_unimpl=$(($(counter unimplemented) - u0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_exits=$(exit_delta "$x0")-"
 }
 
 # Benchmarks print "@@RNVMX-BENCH name=N ops=O cycles_per_op=C"; this adds
 # the exit status and the module counters that prove which backend ran them.
 run_bench() {
-	b0=$(counter vm_bindings) w0=$(counter vmx_msr_writes)
+	b0=$(counter vm_bindings) w0=$(counter vmx_msr_writes) r0=$(counter l2_reflected)
 	/tests/$1 > /tmp/out 2>&1; rc=$?
-	extra="rc=$rc rust_bind=$(($(counter vm_bindings) - b0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0))"
+	extra="rc=$rc rust_bind=$(($(counter vm_bindings) - b0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_l2_reflected=$(($(counter l2_reflected) - r0))"
 	grep '^@@RNVMX-BENCH ' /tmp/out | sed "s/\$/ $extra/"
 	grep -v '^@@RNVMX-BENCH ' /tmp/out | sed 's/^/| /'
+	counters
+}
+
+# Every counter of the module, for the record.
+counters() {
+	[ -d $RN ] || return 0
+	say "COUNTERS $(for f in $RN/*; do [ -f "$f" ] && printf '%s=%s ' "${f##*/}" "$(cat $f)"; done)"
 }
 
 if [ "$backend" = rust ]; then

@@ -19,4 +19,15 @@ for c in "$TOP"/selftests/*.c; do
 	cc -static -O2 -Wall -Werror -isystem "$KBUILD/usr/include" -o "$out" "$c" ||
 		die "cannot build $c"
 done
+# Benchmarks that run a guest use the KVM selftest library built above.
+K=$KSRC/tools/testing/selftests/kvm
+for c in "$TOP"/selftests/kvm/*.c; do
+	out=$ST/$(basename "$c" .c)
+	[ "$out" -nt "$c" ] && continue
+	cc -static -O2 -std=gnu99 -D_GNU_SOURCE -DCONFIG_64BIT -fno-stack-protector -no-pie \
+		-fno-builtin-memcmp -fno-builtin-memcpy -fno-builtin-memset -fno-builtin-strnlen \
+		-I"$KSRC/tools/include" -I"$KSRC/tools/arch/x86/include" -isystem "$KBUILD/usr/include" \
+		-I"$K/include" -I"$K/include/x86_64" -I"$K" -I"$K/.." -o "$out" "$c" \
+		"$ST"/lib/*.o "$ST"/lib/x86_64/*.o -ldl -pthread || die "cannot build $c"
+done
 log "selftests ready in $ST"

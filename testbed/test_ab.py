@@ -62,6 +62,15 @@ class Status(unittest.TestCase):
     def test_rust_pass_fails_if_c_entered_l2(self):
         self.assertEqual(ab.status_of("rust", "t", self.fields(0, c_l2=1, rust_l2=1, bind=1))[0], "FAIL")
 
+    def test_rust_exits_by_reason_in_note(self):
+        f = self.fields(0, rust_l2=1, bind=1) + ("0", "18:2,30:1,-")
+        self.assertEqual(ab.status_of("rust", "t", f)[3], "exits 18:2,30:1")
+
+    def test_end_line_parses_exits(self):
+        m = ab.END_RE.search("@@RNVMX-END test=t rc=0 secs=0.1 c_l2=0 rust_l2=1 rust_bind=1 "
+                             "rust_unimpl=0 rust_msr_writes=0 rust_exits=18:1,-")
+        self.assertEqual(m.group(9), "18:1,-")
+
     def test_project_tests_judge_themselves(self):
         self.assertEqual(ab.status_of("rust", "rnvmx_lifecycle", self.fields(0))[0], "PASS")
 
