@@ -13,4 +13,5 @@ pub mod merge;
 pub mod msr_list;
 pub mod reflect;
 pub mod state;
+pub mod vmcs02;
 pub mod vmfunc;

@@ -183,8 +183,12 @@ fn get_state_of(nv: &mut Nv, user: *mut bindings::kvm_nested_state, size: ffi::c
     if view.current_vmptr != crate::nvcpu::INVALID_GPA {
         if guest_mode {
             exit::sync_vmcs02_to_vmcs12(nv);
+            exit::sync_rare(nv);
         } else if !nv.nested().need_vmcs12_to_shadow_sync && shadow_vmcs::enabled() {
             shadow_vmcs::to_vmcs12(nv);
+        }
+        if !guest_mode {
+            exit::sync_rare(nv);
         }
     }
     let v = nv.vmcs12_copy().unwrap_or_default();
@@ -334,14 +338,18 @@ unsafe extern "C" fn sync_vmcs12_to_shadow(vcpu: Vcpu) {
 /// As for `check_events`.
 unsafe extern "C" fn mark_vmcs12_pages_dirty(vcpu: Vcpu) {
     // SAFETY: per the callback contract.
-    let v = unsafe { with(vcpu, |nv| nv.vmcs12_copy()) };
-    let Some(v) = v else {
-        return;
+    let vapic = unsafe {
+        with(vcpu, |nv| {
+            nv.vmcs12().and_then(|v| {
+                crate::vmcs::controls::CpuBased(v.cpu_based_vm_exec_control)
+                    .contains(crate::vmcs::controls::CpuBased::TPR_SHADOW)
+                    .then_some(v.virtual_apic_page_addr)
+            })
+        })
     };
-    let c = crate::vmcs::controls::Vmcs12Controls::of(&v);
-    if c.cpu.contains(crate::vmcs::controls::CpuBased::TPR_SHADOW) {
+    if let Some(gpa) = vapic {
         // SAFETY: the vCPU is valid per the callback contract.
-        unsafe { bindings::kvm_vcpu_mark_page_dirty(vcpu, v.virtual_apic_page_addr >> 12) };
+        unsafe { bindings::kvm_vcpu_mark_page_dirty(vcpu, gpa >> 12) };
     }
 }
 

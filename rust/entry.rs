@@ -208,7 +208,7 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
 
     nv.nested().nested_run_pending = true;
     nv.nested().has_preemption_timer_deadline = false;
-    let status = enter_non_root_mode(nv, true);
+    let status = enter_with(nv, &v, true);
     if status != Entered::L2 {
         nv.nested().nested_run_pending = false;
         return match status {
@@ -283,6 +283,13 @@ pub(crate) fn enter_non_root_mode(nv: &mut Nv, from_vmentry: bool) -> Entered {
     let Some(v) = nv.vmcs12_copy() else {
         return Entered::InternalError;
     };
+    enter_with(nv, &v, from_vmentry)
+}
+
+/// `enter_non_root_mode()` with `v`, a copy of vmcs12 taken by the caller
+/// (KVM's own functions read vmcs12 while this runs, and it is updated on
+/// failures: the copy is what the entry is made of).
+fn enter_with(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Entered {
     let run_pending = nv.nested().nested_run_pending;
     // SAFETY: the vCPU is ours (Nv invariant).
     unsafe { bindings::kvm_service_local_tlb_flush_requests(nv.raw()) };
@@ -384,10 +391,7 @@ fn entry_failed(
         return Entered::VmExit;
     }
     lifecycle::unmap_vmcs12_pages(nv);
-    let Some(v) = nv.vmcs12_copy() else {
-        return Entered::VmExit;
-    };
-    exit::load_vmcs12_host_state(nv, &v);
+    exit::load_host_state(nv);
     if let Some(v12) = nv.vmcs12() {
         v12.vm_exit_reason = reason | EXIT_REASON_FAILED_VMENTRY;
     }
@@ -532,50 +536,6 @@ fn prepare_vmcs02_early(nv: &mut Nv, v: &Vmcs12) {
 
 const GUEST_INTR_STATE_NMI: u32 = 1 << 3;
 
-/// The guest-state fields vmcs02 takes from vmcs12 as they are (KVM's
-/// prepare_vmcs02_rare() first two groups) and gives back on every exit
-/// (sync_vmcs02_to_vmcs12_rare()).
-pub(crate) const GUEST_SEGMENT_STATE: [Encoding; 38] = [
-    e::GUEST_ES_SELECTOR,
-    e::GUEST_CS_SELECTOR,
-    e::GUEST_SS_SELECTOR,
-    e::GUEST_DS_SELECTOR,
-    e::GUEST_FS_SELECTOR,
-    e::GUEST_GS_SELECTOR,
-    e::GUEST_LDTR_SELECTOR,
-    e::GUEST_TR_SELECTOR,
-    e::GUEST_ES_LIMIT,
-    e::GUEST_CS_LIMIT,
-    e::GUEST_SS_LIMIT,
-    e::GUEST_DS_LIMIT,
-    e::GUEST_FS_LIMIT,
-    e::GUEST_GS_LIMIT,
-    e::GUEST_LDTR_LIMIT,
-    e::GUEST_TR_LIMIT,
-    e::GUEST_GDTR_LIMIT,
-    e::GUEST_IDTR_LIMIT,
-    e::GUEST_ES_AR_BYTES,
-    e::GUEST_CS_AR_BYTES,
-    e::GUEST_SS_AR_BYTES,
-    e::GUEST_DS_AR_BYTES,
-    e::GUEST_FS_AR_BYTES,
-    e::GUEST_GS_AR_BYTES,
-    e::GUEST_LDTR_AR_BYTES,
-    e::GUEST_TR_AR_BYTES,
-    e::GUEST_ES_BASE,
-    e::GUEST_CS_BASE,
-    e::GUEST_SS_BASE,
-    e::GUEST_DS_BASE,
-    e::GUEST_FS_BASE,
-    e::GUEST_GS_BASE,
-    e::GUEST_LDTR_BASE,
-    e::GUEST_TR_BASE,
-    e::GUEST_GDTR_BASE,
-    e::GUEST_IDTR_BASE,
-    e::GUEST_PENDING_DBG_EXCEPTIONS,
-    e::GUEST_SYSENTER_ESP,
-];
-
 /// Copies fields from vmcs12 to the current VMCS.
 fn copy_to_vmcs02(v: &Vmcs12, fields: &[Encoding]) {
     for &enc in fields {
@@ -587,9 +547,12 @@ fn copy_to_vmcs02(v: &Vmcs12, fields: &[Encoding]) {
 
 /// KVM's `prepare_vmcs02_rare()`.
 fn prepare_vmcs02_rare(nv: &mut Nv, v: &Vmcs12) {
-    copy_to_vmcs02(v, &GUEST_SEGMENT_STATE);
+    if let Some(l) = crate::fields::lists() {
+        for s in l.rare_entry.iter() {
+            hw::write(s.encoding, nv.vmcs12_get(s));
+        }
+    }
     nv.vmx().segment_cache.bitmask = 0;
-    copy_to_vmcs02(v, &[e::GUEST_SYSENTER_CS, e::GUEST_SYSENTER_EIP]);
     if enable_ept() {
         copy_to_vmcs02(v, &PDPTRS);
     }
@@ -697,7 +660,7 @@ fn prepare_vmcs02(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Result<(), u64
     if unsafe { bindings::rnvmx_has_tsc_control() } {
         hw::write(e::TSC_MULTIPLIER, ratio);
     }
-    transition_tlb_flush(nv, v, true);
+    transition_tlb_flush(nv, TlbTag::of(v), true);
     if c.has_ept() {
         ept::init_mmu(nv);
     }
@@ -764,15 +727,32 @@ fn l2_tsc(v: &Vmcs12) -> (u64, u64) {
     (v.tsc_offset, mult)
 }
 
+/// What TLB flushing on a nested transition depends on in vmcs12.
+#[derive(Clone, Copy)]
+pub(crate) struct TlbTag {
+    /// L1 enabled VPID for L2.
+    vpid: bool,
+    /// L2's VPID (vmcs12).
+    vpid12: u16,
+}
+
+impl TlbTag {
+    pub(crate) fn of(v: &Vmcs12) -> Self {
+        TlbTag {
+            vpid: Vmcs12Controls::of(v).sec.contains(Secondary::ENABLE_VPID),
+            vpid12: v.virtual_processor_id,
+        }
+    }
+}
+
 /// KVM's `nested_vmx_transition_tlb_flush()`.
-pub(crate) fn transition_tlb_flush(nv: &mut Nv, v: &Vmcs12, is_vmenter: bool) {
-    let c = Vmcs12Controls::of(v);
-    if !c.sec.contains(Secondary::ENABLE_VPID) {
+pub(crate) fn transition_tlb_flush(nv: &mut Nv, t: TlbTag, is_vmenter: bool) {
+    if !t.vpid {
         nv.make_request(bindings::rnvmx_request_RNVMX_REQ_TLB_FLUSH_GUEST);
         return;
     }
-    if is_vmenter && v.virtual_processor_id != nv.nested().last_vpid {
-        nv.nested().last_vpid = v.virtual_processor_id;
+    if is_vmenter && t.vpid12 != nv.nested().last_vpid {
+        nv.nested().last_vpid = t.vpid12;
         nv.make_request(bindings::rnvmx_request_RNVMX_REQ_TLB_FLUSH_GUEST);
         return;
     }

@@ -6,7 +6,7 @@
 //! L1's host state loaded (load_vmcs12_host_state()).
 
 use crate::bindings;
-use crate::entry::{self, msr_list_env, MsrIo, GUEST_SEGMENT_STATE};
+use crate::entry::{self, msr_list_env, MsrIo};
 use crate::ept;
 use crate::hw;
 use crate::lifecycle;
@@ -15,19 +15,18 @@ use crate::nested::exit_reason::basic as r;
 use crate::nested::host_state::{self, Segment, DT_LIMIT};
 use crate::nested::msr_list;
 use crate::nested::reflect::{self, Exit, L1Memory};
-use crate::nvcpu::Nv;
+use crate::nvcpu::{GuestMem, Nv};
 use crate::stats;
 use crate::vmcs::checks::EXIT_REASON_FAILED_VMENTRY;
 use crate::vmcs::controls::{EntryControls, ExitControls, Vmcs12Controls};
 use crate::vmcs::intr_info;
-use crate::vmcs::layout::Vmcs12;
 use crate::vmcs::table::encodings as e;
 use crate::vmcs::x86::vector;
 
 /// L1 memory for the core's bitmap lookups.
-struct L1Mem<'a>(&'a mut Nv);
+pub(crate) struct L1Mem(pub(crate) GuestMem);
 
-impl L1Memory for L1Mem<'_> {
+impl L1Memory for L1Mem {
     fn read_u8(&mut self, gpa: u64) -> Option<u8> {
         let mut b = [0u8; 1];
         self.0.read_gpa(gpa, &mut b).then_some(b[0])
@@ -98,9 +97,6 @@ pub(crate) fn reflect(nv: &mut Nv) -> bool {
         return false;
     }
     let qualification = hw::read(hw::enc::EXIT_QUALIFICATION);
-    let Some(v) = nv.vmcs12_copy() else {
-        return false;
-    };
     let operand = match reason {
         r::CR_ACCESS => nv.gpr(((qualification >> 8) & 0xf) as u8),
         r::VMREAD | r::VMWRITE => {
@@ -118,7 +114,10 @@ pub(crate) fn reflect(nv: &mut Nv) -> bool {
         operand,
         guest_has_sgx: false,
     };
-    if !reflect::l1_wants_exit(&v, &exit, &mut L1Mem(nv)) {
+    let Some((v, mem)) = nv.vmcs12_and_mem() else {
+        return false;
+    };
+    if !reflect::l1_wants_exit(v, &exit, &mut L1Mem(mem)) {
         return false;
     }
     if info & (intr_info::VALID | intr_info::DELIVER_CODE) == intr_info::VALID | intr_info::DELIVER_CODE {
@@ -148,10 +147,9 @@ pub(crate) fn nested_vmx_vmexit(nv: &mut Nv, reason: Option<u32>, info: u32, qua
         unsafe { bindings::vmx_ept_load_pdptrs(vcpu) };
     }
     nv.leave_guest_mode();
-    let Some(v) = nv.vmcs12_copy() else {
+    let Some(c) = nv.vmcs12().map(|v| Vmcs12Controls::of(v)) else {
         return;
     };
-    let c = Vmcs12Controls::of(&v);
     if c.cpu.contains(crate::vmcs::controls::CpuBased::USE_TSC_OFFSETTING) {
         let arch = nv.arch();
         arch.tsc_offset = arch.l1_tsc_offset;
@@ -224,18 +222,14 @@ pub(crate) fn nested_vmx_vmexit(nv: &mut Nv, reason: Option<u32>, info: u32, qua
     }
     nv.arch().mp_state = bindings::KVM_MP_STATE_RUNNABLE as i32;
     if !failed {
-        if let Some(v) = nv.vmcs12_copy() {
-            load_vmcs12_host_state(nv, &v);
-        }
+        load_host_state(nv);
         return;
     }
     // A hardware VMfail after KVM's checks: L1 sees VMfailValid(invalid
     // control field) on its VMLAUNCH/VMRESUME, and its state is restored.
     let err = crate::vmcs::outcome::VmInstructionError::EntryInvalidControlField;
     nv.complete(crate::vmcs::outcome::Outcome::VmFailValid(err));
-    if let Some(v) = nv.vmcs12_copy() {
-        load_vmcs12_host_state(nv, &v);
-    }
+    load_host_state(nv);
     nv.vmx().fail = 0;
 }
 
@@ -245,8 +239,34 @@ fn guest_cr(hw_cr: u64, shadow: u64, v12_cr: u64, v12_mask: u64, l0_owned: u64) 
     (hw_cr & l0_owned) | (v12_cr & v12_mask) | (shadow & !(v12_mask | l0_owned))
 }
 
-/// KVM's `sync_vmcs02_to_vmcs12()` with its "rare" part done eagerly.
+/// Reads the rarely changing guest state from the current VMCS (vmcs02)
+/// into vmcs12 (KVM's sync_vmcs02_to_vmcs12_rare()).
+fn sync_rare_from_current(nv: &mut Nv) {
+    if let Some(l) = crate::fields::lists() {
+        for s in l.rare_sync.iter() {
+            nv.vmcs12_set(s, hw::read(s.encoding));
+        }
+    }
+    nv.nested().need_sync_vmcs02_to_vmcs12_rare = false;
+}
+
+/// KVM's `copy_vmcs02_to_vmcs12_rare()`: the lazily synced state, before
+/// L1 or userspace looks at it. Outside L2, vmcs02 is loaded for the
+/// duration.
+pub(crate) fn sync_rare(nv: &mut Nv) {
+    if !nv.nested().need_sync_vmcs02_to_vmcs12_rare {
+        return;
+    }
+    if nv.on_vmcs02() {
+        sync_rare_from_current(nv);
+        return;
+    }
+    nv.with_vmcs02_loaded(sync_rare_from_current);
+}
+
+/// KVM's `sync_vmcs02_to_vmcs12()`; the rare part is left for `sync_rare`.
 pub(crate) fn sync_vmcs02_to_vmcs12(nv: &mut Nv) {
+    nv.nested().need_sync_vmcs02_to_vmcs12_rare = true;
     let cr0 = hw::read(e::GUEST_CR0);
     let cr0_shadow = hw::read(e::CR0_READ_SHADOW);
     let cr4 = hw::read(e::GUEST_CR4);
@@ -266,13 +286,8 @@ pub(crate) fn sync_vmcs02_to_vmcs12(nv: &mut Nv) {
     let Some(v) = nv.vmcs12() else {
         return;
     };
-    for &enc in &GUEST_SEGMENT_STATE {
-        if let Some(f) = crate::vmcs::table::lookup(enc) {
-            v.set(f.field, hw::read(enc));
-        }
-    }
-    v.guest_sysenter_cs = hw::read(e::GUEST_SYSENTER_CS) as u32;
-    v.guest_sysenter_eip = hw::read(e::GUEST_SYSENTER_EIP);
+    v.guest_cs_ar_bytes = hw::read(e::GUEST_CS_AR_BYTES) as u32;
+    v.guest_ss_ar_bytes = hw::read(e::GUEST_SS_AR_BYTES) as u32;
     v.guest_cr0 = guest_cr(cr0, cr0_shadow, v.guest_cr0, v.cr0_guest_host_mask, cr0_owned);
     v.guest_cr4 = guest_cr(cr4, cr4_shadow, v.guest_cr4, v.cr4_guest_host_mask, cr4_owned);
     v.guest_rsp = rsp;
@@ -394,11 +409,25 @@ fn set_segment(nv: &mut Nv, s: &Segment, seg: u32) {
     };
 }
 
-/// KVM's `load_vmcs12_host_state()`: L1's state after a nested exit, from
-/// the core's `host_state()` values.
-pub(crate) fn load_vmcs12_host_state(nv: &mut Nv, v: &Vmcs12) {
+/// `load_vmcs12_host_state()` from the current vmcs12.
+pub(crate) fn load_host_state(nv: &mut Nv) {
     let efer = nv.arch().efer;
-    let h = host_state::host_state(v, efer);
+    let Some((h, flush, msrs)) = nv.vmcs12().map(|v| {
+        (
+            host_state::host_state(v, efer),
+            entry::TlbTag::of(v),
+            (v.vm_exit_msr_load_addr, v.vm_exit_msr_load_count),
+        )
+    }) else {
+        return;
+    };
+    load_vmcs12_host_state(nv, &h, flush, msrs);
+}
+
+/// KVM's `load_vmcs12_host_state()`: L1's state after a nested exit, from
+/// the core's `host_state()` values; `msr_list` is vmcs12's VM-exit MSR-load
+/// list (address, count).
+fn load_vmcs12_host_state(nv: &mut Nv, h: &host_state::HostState, tag: entry::TlbTag, msr_list: (u64, u32)) {
     nv.set_efer(h.efer);
     nv.set_rsp(h.rsp);
     nv.set_rip(h.rip);
@@ -416,7 +445,7 @@ pub(crate) fn load_vmcs12_host_state(nv: &mut Nv, v: &Vmcs12) {
     if entry::load_cr3(nv, h.cr3, false, true).is_err() {
         abort(nv, VMX_ABORT_LOAD_HOST_PDPTE_FAIL);
     }
-    entry::transition_tlb_flush(nv, v, false);
+    entry::transition_tlb_flush(nv, tag, false);
     hw::write(e::GUEST_SYSENTER_CS, u64::from(h.sysenter_cs));
     hw::write(e::GUEST_SYSENTER_ESP, h.sysenter_esp);
     hw::write(e::GUEST_SYSENTER_EIP, h.sysenter_eip);
@@ -448,7 +477,7 @@ pub(crate) fn load_vmcs12_host_state(nv: &mut Nv, v: &Vmcs12) {
     nv.set_dr7(h.dr7);
     let freeze = nv.arch().host_debugctl & (1 << 14);
     hw::write(e::GUEST_IA32_DEBUGCTL, h.debugctl | freeze);
-    if entry::load_msr_list(nv, v.vm_exit_msr_load_addr, v.vm_exit_msr_load_count) != 0 {
+    if entry::load_msr_list(nv, msr_list.0, msr_list.1) != 0 {
         abort(nv, VMX_ABORT_LOAD_HOST_MSR_FAIL);
     }
     let vcpu = nv.raw();

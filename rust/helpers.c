@@ -225,7 +225,7 @@ void rnvmx_set_segment(struct kvm_vcpu *vcpu, u16 selector, u64 base,
 		.g = g, .unusable = unusable,
 	};
 
-	vmx_set_segment(vcpu, &var, seg);
+	__vmx_set_segment(vcpu, &var, seg);
 }
 
 void rnvmx_mmu_unload_guest_mode_roots(struct kvm_vcpu *vcpu)

@@ -14,6 +14,8 @@ use crate::hw;
 use crate::lifecycle;
 use crate::nested::insn::{self as rules, Decision, Fault, InstructionInfo, VmxonState};
 use crate::nested::invalidate;
+use crate::nested::vmcs02;
+use crate::vmcs::encoding::Encoding;
 use crate::nvcpu::{Nv, Raised, INVALID_GPA};
 use crate::shadow_vmcs;
 use crate::stats;
@@ -217,6 +219,9 @@ fn vmread(nv: &mut Nv) -> ffi::c_int {
     let i = info();
     let ctx = access_ctx(nv);
     let field = nv.gpr(i.reg2());
+    if !ctx.guest_mode && Encoding::from_operand(field).is_some_and(vmcs02::is_rare) {
+        exit::sync_rare(nv);
+    }
     let value = match nv.vmcs12().map(|v| access::vmread(v, &ctx, field)) {
         Some(Ok(value)) => value,
         Some(Err(o)) => return nv.complete(o),
@@ -262,6 +267,14 @@ fn vmwrite(nv: &mut Nv) -> ffi::c_int {
         u64::from_le_bytes(bytes)
     };
     let field = nv.gpr(i.reg2());
+    // Unless L1 writes a field of the shadowed read-write set, the next
+    // entry reloads vmcs02's rare state from vmcs12: make vmcs12 current.
+    let shadow_rw = Encoding::from_operand(field)
+        .and_then(crate::vmcs::table::lookup)
+        .is_some_and(|f| f.field.shadow == crate::vmcs::table::Shadow::ReadWrite);
+    if !ctx.guest_mode && !shadow_rw {
+        exit::sync_rare(nv);
+    }
     let written = match nv.vmcs12().map(|v| access::vmwrite(v, &ctx, field, value)) {
         Some(Ok(w)) => w,
         Some(Err(o)) => return nv.complete(o),

@@ -78,6 +78,7 @@ pub(crate) fn release_vmcs12(nv: &mut Nv) {
         shadow_vmcs::to_vmcs12(nv);
         shadow_vmcs::disable(nv);
     }
+    exit::sync_rare(nv);
     nv.nested().posted_intr_nv = u16::MAX;
     let p = nv.nested().cached_vmcs12;
     if !p.is_null() {
@@ -126,6 +127,7 @@ pub(crate) fn free_nested(nv: &mut Nv) {
     n.vpid02 = 0;
     n.posted_intr_nv = u16::MAX;
     n.current_vmptr = INVALID_GPA;
+    n.need_sync_vmcs02_to_vmcs12_rare = false;
     // SAFETY: plain ID allocator; vpid02 came from allocate_vpid().
     unsafe { bindings::free_vpid(ffi_int(vpid02)) };
     shadow_vmcs::disable(nv);

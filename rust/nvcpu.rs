@@ -118,6 +118,45 @@ impl Nv {
         Some(unsafe { &mut *p.cast::<Vmcs12>() })
     }
 
+    /// Reads one field of the cached vmcs12 by offset (0 without one).
+    pub(crate) fn vmcs12_get(&mut self, s: &crate::fields::Slot) -> u64 {
+        let p = self.nested().cached_vmcs12.cast::<u8>();
+        if p.is_null() || s.offset + s.bytes > core::mem::size_of::<Vmcs12>() {
+            return 0;
+        }
+        // SAFETY: the cached vmcs12 is a live VMCS12_SIZE buffer of ours
+        // and the field lies inside `struct vmcs12` (checked above; the
+        // slots come from the core's table, whose offsets are asserted
+        // against the C layout); unaligned reads of plain integers.
+        unsafe {
+            let f = p.add(s.offset);
+            match s.bytes {
+                2 => u64::from(f.cast::<u16>().read_unaligned()),
+                4 => u64::from(f.cast::<u32>().read_unaligned()),
+                _ => f.cast::<u64>().read_unaligned(),
+            }
+        }
+    }
+
+    /// Writes one field of the cached vmcs12 by offset (truncated to its
+    /// width, as a VMWRITE of a narrower field is).
+    pub(crate) fn vmcs12_set(&mut self, s: &crate::fields::Slot, value: u64) {
+        let p = self.nested().cached_vmcs12.cast::<u8>();
+        if p.is_null() || s.offset + s.bytes > core::mem::size_of::<Vmcs12>() {
+            return;
+        }
+        // SAFETY: as for `vmcs12_get`, and no reference into vmcs12 is
+        // alive (`&mut self`).
+        unsafe {
+            let f = p.add(s.offset);
+            match s.bytes {
+                2 => f.cast::<u16>().write_unaligned(value as u16),
+                4 => f.cast::<u32>().write_unaligned(value as u32),
+                _ => f.cast::<u64>().write_unaligned(value),
+            }
+        }
+    }
+
     /// A copy of vmcs12, for code that calls into KVM while reading it.
     pub(crate) fn vmcs12_copy(&mut self) -> Option<Vmcs12> {
         self.vmcs12().map(|v| *v)
@@ -301,11 +340,14 @@ impl Nv {
 
     /// Reads L1 guest-physical memory.
     pub(crate) fn read_gpa(&mut self, gpa: u64, buf: &mut [u8]) -> bool {
-        // SAFETY: as above; `buf` is valid for writes of its length.
-        let r = unsafe {
-            bindings::kvm_vcpu_read_guest(self.vcpu, gpa, buf.as_mut_ptr().cast(), buf.len())
-        };
-        r == 0
+        GuestMem { vcpu: self.vcpu }.read_gpa(gpa, buf)
+    }
+
+    /// vmcs12 together with a reader of L1 memory, for decisions that
+    /// read both (exit reflection's bitmaps).
+    pub(crate) fn vmcs12_and_mem(&mut self) -> Option<(&Vmcs12, GuestMem)> {
+        let vcpu = self.vcpu;
+        self.vmcs12().map(|v| (&*v, GuestMem { vcpu }))
     }
 
     /// Writes L1 guest-physical memory.
@@ -436,6 +478,27 @@ impl Nv {
         arch.regs_dirty = 0;
     }
 
+    /// Runs `f` with vmcs02 loaded in place of vmcs01 (KVM's
+    /// copy_vmcs02_to_vmcs12_rare() dance); preemption is off meanwhile.
+    pub(crate) fn with_vmcs02_loaded(&mut self, f: impl FnOnce(&mut Nv)) {
+        // SAFETY: preempt_disable() wrapper, paired below.
+        let cpu = unsafe { bindings::rnvmx_get_cpu() };
+        let vmx = self.vmx();
+        let (v01, v02): (*mut bindings::loaded_vmcs, *mut bindings::loaded_vmcs) =
+            (&mut vmx.vmcs01, &mut vmx.nested.vmcs02);
+        vmx.loaded_vmcs = v02;
+        // SAFETY: both are this vCPU's loaded_vmcs; vmcs02 exists while in
+        // VMX operation, which every caller is.
+        unsafe { bindings::vmx_vcpu_load_vmcs(self.vcpu, cpu, v01) };
+        f(self);
+        self.vmx().loaded_vmcs = v01;
+        // SAFETY: as above; back to vmcs01, then preemption on again.
+        unsafe {
+            bindings::vmx_vcpu_load_vmcs(self.vcpu, cpu, v02);
+            bindings::rnvmx_put_cpu();
+        }
+    }
+
     /// The controls shadow of the current VMCS (`loaded_vmcs->controls_shadow`).
     pub(crate) fn controls_shadow(&mut self) -> &mut bindings::vmcs_controls_shadow {
         let p = self.vmx().loaded_vmcs;
@@ -471,6 +534,25 @@ impl Nv {
         // SAFETY: `__pa()` only computes; callers pass kernel direct-map
         // addresses (page allocations of kvm-intel).
         unsafe { bindings::rnvmx_pa(p.cast()) }
+    }
+}
+
+/// Reads L1 guest-physical memory through KVM's memslots. It touches no
+/// nested state (in particular not the cached vmcs12), so it may be used
+/// while vmcs12 is borrowed.
+pub(crate) struct GuestMem {
+    vcpu: *mut bindings::kvm_vcpu,
+}
+
+impl GuestMem {
+    pub(crate) fn read_gpa(&mut self, gpa: u64, buf: &mut [u8]) -> bool {
+        // SAFETY: `vcpu` comes from a live `Nv` whose borrow this object
+        // is tied to (`vmcs12_and_mem`) or which created it for one call;
+        // `buf` is valid for writes of its length.
+        let r = unsafe {
+            bindings::kvm_vcpu_read_guest(self.vcpu, gpa, buf.as_mut_ptr().cast(), buf.len())
+        };
+        r == 0
     }
 }
 

@@ -14,6 +14,7 @@ mod entry;
 mod ept;
 mod events;
 mod exit;
+mod fields;
 mod hw;
 mod insn;
 mod lifecycle;
@@ -51,6 +52,7 @@ struct Rnvmx {
     // shadowing bitmaps (which bound VMs' vmcs01 point to) go away.
     _registration: backend::Registration,
     _shadow: shadow_vmcs::Bitmaps,
+    _fields: fields::Registration,
     _stats: stats::DebugFs,
 }
 
@@ -58,10 +60,12 @@ impl kernel::Module for Rnvmx {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let stats = stats::DebugFs::new()?;
         let shadow = shadow_vmcs::Bitmaps::new()?;
+        let fields = fields::Registration::new(&shadow_vmcs::caps())?;
         let registration = backend::Registration::new(module)?;
         Ok(Rnvmx {
             _registration: registration,
             _shadow: shadow,
+            _fields: fields,
             _stats: stats,
         })
     }

@@ -10,11 +10,12 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
 
 use crate::bindings;
+use crate::fields;
 use crate::hw;
 use crate::nvcpu::{Control, Nv, INVALID_GPA};
 use crate::shadow::bitmap::{self, Bitmap, ShadowCaps};
 use crate::vmcs::controls::{PinBased, Secondary};
-use crate::vmcs::table::{encodings as e, Shadow};
+use crate::vmcs::table::encodings as e;
 
 /// Physical addresses of the VMREAD and VMWRITE bitmaps, 0 before module
 /// init builds them (or without shadowing).
@@ -43,7 +44,7 @@ pub(crate) fn enabled() -> bool {
     Secondary(vmcs_config().cpu_based_2nd_exec_ctrl).contains(Secondary::SHADOW_VMCS)
 }
 
-fn caps() -> ShadowCaps {
+pub(crate) fn caps() -> ShadowCaps {
     let cfg = vmcs_config();
     let sec = Secondary(cfg.cpu_based_2nd_exec_ctrl);
     let pin = PinBased(cfg.pin_based_exec_ctrl);
@@ -168,28 +169,24 @@ fn with_shadow_loaded(nv: &mut Nv, f: impl FnOnce(&mut Nv)) {
 
 /// KVM's copy_shadow_to_vmcs12(): what L1 wrote without exits.
 pub(crate) fn to_vmcs12(nv: &mut Nv) {
-    let c = caps();
+    let Some(l) = fields::lists() else {
+        return;
+    };
     with_shadow_loaded(nv, |nv| {
-        let Some(v) = nv.vmcs12() else {
-            return;
-        };
-        for (f, s) in bitmap::shadowed(&c) {
-            if s == Shadow::ReadWrite {
-                v.set(f, hw::read(f.encoding));
-            }
+        for s in l.shadow_rw.iter() {
+            nv.vmcs12_set(s, hw::read(s.encoding));
         }
     });
 }
 
 /// KVM's copy_vmcs12_to_shadow() (nested_sync_vmcs12_to_shadow()).
 pub(crate) fn from_vmcs12(nv: &mut Nv) {
-    let c = caps();
-    let Some(v) = nv.vmcs12_copy() else {
+    let Some(l) = fields::lists() else {
         return;
     };
-    with_shadow_loaded(nv, |_| {
-        for (f, _) in bitmap::shadowed(&c) {
-            hw::write(f.encoding, v.get(f));
+    with_shadow_loaded(nv, |nv| {
+        for s in l.shadow_all.iter() {
+            hw::write(s.encoding, nv.vmcs12_get(s));
         }
     });
     nv.nested().need_vmcs12_to_shadow_sync = false;

@@ -34,15 +34,14 @@ RN=/sys/kernel/debug/rnvmx
 echo 1 > $TRACE/events/kvm/kvm_nested_vmenter/enable
 c_entries() { grep -c kvm_nested_vmenter $TRACE/trace; }
 counter() { if [ -r "$RN/$1" ]; then cat "$RN/$1"; else echo 0; fi; }
-# "reason:count" of every exit_reason counter of the module, space-separated.
-exit_counts() { for f in $RN/exit_reason/*; do [ -r "$f" ] && echo "${f##*/}:$(cat $f)"; done; }
-# Exits from L2 per basic reason since snapshot $1, as "reason:n,...".
+# Exits from L2 per basic reason: a snapshot of the module's exit_reason/
+# counters (one process, cheap inside the emulator), and the difference
+# since a snapshot as "reason:n,...".
+exit_snapshot() { grep -r . $RN/exit_reason/ > $1 2>/dev/null || : > $1; }
 exit_delta() {
-	exit_counts | while IFS=: read r n; do
-		old=$(echo "$1" | tr ' ' '\n' | grep "^$r:" | cut -d: -f2)
-		d=$((n - ${old:-0}))
-		[ $d -gt 0 ] && printf "%s:%d," "${r#0}" $d
-	done
+	exit_snapshot /tmp/x1
+	awk -F: 'NR == FNR { o[$1] = $2; next }
+		{ d = $2 - o[$1]; n = $1; sub(/.*\//, "", n); if (d > 0) printf "%d:%d,", n, d }' $1 /tmp/x1
 }
 
 run_test() {
@@ -50,7 +49,7 @@ run_test() {
 	say "BEGIN test=$t"
 	echo > $TRACE/trace
 	e0=$(counter l2_entries) b0=$(counter vm_bindings) u0=$(counter unimplemented) w0=$(counter vmx_msr_writes)
-	x0=$(exit_counts | tr '\n' ' ')
+	exit_snapshot /tmp/x0
 	t0=$(now)
 	if [ -x /tests/$t ]; then
 		/tests/$t > /tmp/out 2>&1; rc=$?
@@ -59,7 +58,7 @@ run_test() {
 	fi
 	t1=$(now)
 	sed 's/^/| /' /tmp/out | tail -n 40
-	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') c_l2=$(c_entries) rust_l2=$(($(counter l2_entries) - e0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_unimpl=$(($(counter unimplemented) - u0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_exits=$(exit_delta "$x0")-"
+	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') c_l2=$(c_entries) rust_l2=$(($(counter l2_entries) - e0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_unimpl=$(($(counter unimplemented) - u0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_exits=$(exit_delta /tmp/x0)-"
 }
 
 # Benchmarks print "@@RNVMX-BENCH name=N ops=O cycles_per_op=C"; this adds
