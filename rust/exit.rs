@@ -480,13 +480,14 @@ fn load_vmcs12_host_state(nv: &mut Nv, h: &host_state::HostState, tag: entry::Tl
     if entry::load_msr_list(nv, msr_list.0, msr_list.1) != 0 {
         abort(nv, VMX_ABORT_LOAD_HOST_MSR_FAIL);
     }
-    let vcpu = nv.raw();
-    // SAFETY: as above. KVM's vmx_emulation_required() with
-    // emulate_invalid_guest_state on (its default).
-    let valid = unsafe { bindings::__vmx_guest_state_valid(vcpu) };
+    // KVM's vmx_emulation_required() with emulate_invalid_guest_state on
+    // (its default); an unrestricted guest is always valid.
     let ug = crate::vmcs::controls::Secondary(nv.controls_shadow().secondary_exec)
         .contains(crate::vmcs::controls::Secondary::UNRESTRICTED_GUEST);
-    nv.vmx().emulation_required = !(ug || valid);
+    let vcpu = nv.raw();
+    // SAFETY: as above.
+    let valid = ug || unsafe { bindings::__vmx_guest_state_valid(vcpu) };
+    nv.vmx().emulation_required = !valid;
 }
 
 const MSR_CORE_PERF_GLOBAL_CTRL: u32 = 0x38f;
