@@ -23,7 +23,7 @@ CARGO ?= cargo
 ab: testbed
 	python3 testbed/ab.py
 
-check: deps cargo-test lint pytest check-patch testbed module-clippy check-fields
+check: deps cargo-test lint pytest check-patch testbed module-clippy check-fields check-imports
 	python3 testbed/ab.py --check
 
 testbed: kernel module selftests initramfs
@@ -65,6 +65,10 @@ check-fields: kernel
 
 check-patch: deps
 	testbed/check-patch.sh
+
+# rnvmx.ko uses no nested.c function but get_vmx_mem_address().
+check-imports: module
+	testbed/check-imports.sh
 
 clean:
 	-$(KMAKE) clean

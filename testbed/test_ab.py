@@ -71,6 +71,21 @@ class Status(unittest.TestCase):
                              "rust_unimpl=0 rust_msr_writes=0 rust_exits=18:1,-")
         self.assertEqual(m.group(9), "18:1,-")
 
+    def test_every_benchmark_has_a_limit(self):
+        limits = ab.read_bench_limits()
+        self.assertEqual(limits["vmx_msrs_restore"], "1.01")
+        for v in limits.values():
+            self.assertTrue(v == "report" or float(v) >= 1.0, v)
+
+    def test_reports_during_an_expected_hang_are_split_off(self):
+        log = "ok\n@@RNVMX-BEGIN test=vmx_preemption_timer_test\nrcu: stall\nCall Trace:\n"
+        before, during = ab.split_expected_hang("c", "vmx_preemption_timer_test", log)
+        self.assertEqual(before, "ok\n")
+        self.assertIn("Call Trace:", during)
+        # Not expected to hang on Rust, nor for another test: nothing split.
+        self.assertEqual(ab.split_expected_hang("rust", "vmx_preemption_timer_test", log), (log, ""))
+        self.assertEqual(ab.split_expected_hang("c", "state_test", log), (log, ""))
+
     def test_project_tests_judge_themselves(self):
         self.assertEqual(ab.status_of("rust", "rnvmx_lifecycle", self.fields(0))[0], "PASS")
 
