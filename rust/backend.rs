@@ -13,12 +13,12 @@
 
 use kernel::{c_str, ffi, prelude::*, uaccess::UserSlice};
 
-use crate::nested::state::{self, HEADER_SIZE};
-use crate::vcpu::{kvm_vmx_msrs, VcpuVmx};
-use crate::vmcs::caps::{self, RestoreError};
 use crate::entry::{self, Entered};
 use crate::nested::reflect;
+use crate::nested::state::{self, HEADER_SIZE};
 use crate::nvcpu::Nv;
+use crate::vcpu::{kvm_vmx_msrs, VcpuVmx};
+use crate::vmcs::caps::{self, RestoreError};
 use crate::{bindings, ept, events, exit, insn, lifecycle, shadow_vmcs, stats};
 
 /// Registration of the backend with kvm-intel; unregistered on drop.
@@ -162,7 +162,11 @@ unsafe extern "C" fn get_state(
     unsafe { with(vcpu, |nv| get_state_of(nv, user, size)) }
 }
 
-fn get_state_of(nv: &mut Nv, user: *mut bindings::kvm_nested_state, size: ffi::c_uint) -> ffi::c_int {
+fn get_state_of(
+    nv: &mut Nv,
+    user: *mut bindings::kvm_nested_state,
+    size: ffi::c_uint,
+) -> ffi::c_int {
     let vcpu = nv.raw();
     let guest_mode = nv.is_guest_mode();
     let n = nv.nested();
@@ -279,7 +283,11 @@ unsafe extern "C" fn leave_nested(vcpu: Vcpu) {
 /// As for `leave_nested`.
 unsafe extern "C" fn is_exception_vmexit(vcpu: Vcpu, vector: u8, error_code: u32) -> bool {
     // SAFETY: per the callback contract.
-    unsafe { with(vcpu, |nv| events::is_exception_vmexit(nv, vector, error_code)) }
+    unsafe {
+        with(vcpu, |nv| {
+            events::is_exception_vmexit(nv, vector, error_code)
+        })
+    }
 }
 
 /// # Safety
@@ -383,7 +391,11 @@ unsafe extern "C" fn vmexit(vcpu: Vcpu, reason: u32, intr_info: u32, qualificati
     // KVM passes -1 for "leave L2 without an exit to report".
     let reason = (reason != u32::MAX).then_some(reason);
     // SAFETY: per the callback contract.
-    unsafe { with(vcpu, |nv| exit::nested_vmx_vmexit(nv, reason, intr_info, qualification as u64)) }
+    unsafe {
+        with(vcpu, |nv| {
+            exit::nested_vmx_vmexit(nv, reason, intr_info, qualification as u64)
+        })
+    }
 }
 
 /// # Safety
@@ -411,9 +423,7 @@ unsafe extern "C" fn check_io_bitmaps(vcpu: Vcpu, port: ffi::c_uint, size: ffi::
     // SAFETY: per the callback contract.
     unsafe {
         with(vcpu, |nv| match nv.vmcs12_copy() {
-            Some(v) => {
-                reflect::check_io_bitmaps(&v, &mut L1Bytes(nv), port, size.max(0) as u32)
-            }
+            Some(v) => reflect::check_io_bitmaps(&v, &mut L1Bytes(nv), port, size.max(0) as u32),
             None => true,
         })
     }

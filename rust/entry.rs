@@ -22,11 +22,9 @@ use crate::shadow_vmcs;
 use crate::stats;
 use crate::vmcs::caps::NestedVmxMsrs;
 use crate::vmcs::checks::{self, entry_fail, EntryFailure, Vcpu, EXIT_REASON_FAILED_VMENTRY};
-use crate::vmcs::controls::{
-    CpuBased, EntryControls, PinBased, Secondary, Vmcs12Controls,
-};
+use crate::vmcs::controls::{CpuBased, EntryControls, PinBased, Secondary, Vmcs12Controls};
 use crate::vmcs::encoding::Encoding;
-use crate::vmcs::layout::{VmcsHdr, Vmcs12};
+use crate::vmcs::layout::{Vmcs12, VmcsHdr};
 use crate::vmcs::outcome::{Outcome, VmInstructionError};
 use crate::vmcs::table::encodings as e;
 use crate::vmcs::x86::{cr4, efer};
@@ -137,7 +135,9 @@ impl Vcpu for CheckVcpu<'_> {
     }
     fn read_vmcs_hdr(&mut self, gpa: u64) -> Option<VmcsHdr> {
         let mut raw = [0u8; 4];
-        self.nv.read_gpa(gpa, &mut raw).then(|| VmcsHdr(u32::from_le_bytes(raw)))
+        self.nv
+            .read_gpa(gpa, &mut raw)
+            .then(|| VmcsHdr(u32::from_le_bytes(raw)))
     }
     fn nested_run_pending(&self) -> bool {
         self.run_pending
@@ -187,10 +187,10 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
     }
     // SDM 27.2: controls, then host state; each fails with VMfailValid.
     let early = {
-        let mut cv = CheckVcpu::new(nv);
-        checks::check_controls(&v, &mut cv)
-            .and_then(|()| checks::check_address_space_size(&v, &mut cv))
-            .and_then(|()| checks::check_host_state(&v, &mut cv))
+        let cv = CheckVcpu::new(nv);
+        checks::check_controls(&v, &cv)
+            .and_then(|()| checks::check_address_space_size(&v, &cv))
+            .and_then(|()| checks::check_host_state(&v, &cv))
     };
     if let Err(check) = early {
         stats::ENTRY_CHECK_FAILS.inc();
@@ -203,7 +203,9 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
         // visibly (counted) rather than run wrongly.
         stats::UNIMPLEMENTED.inc();
         kernel::pr_warn!("nested entry refused: {} not emulated\n", reason);
-        return nv.complete(Outcome::VmFailValid(VmInstructionError::EntryInvalidControlField));
+        return nv.complete(Outcome::VmFailValid(
+            VmInstructionError::EntryInvalidControlField,
+        ));
     }
 
     nv.nested().nested_run_pending = true;
@@ -314,36 +316,40 @@ fn enter_with(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Entered {
     }
 
     nv.switch_vmcs(true);
-    prepare_vmcs02_early(nv, &v);
+    prepare_vmcs02_early(nv, v);
 
     let mut failure = None;
     if from_vmentry {
-        if !get_vmcs12_pages(nv, &v) {
+        if !get_vmcs12_pages(nv, v) {
             nv.switch_vmcs(false);
             return Entered::InternalError;
         }
-        let guest = checks::check_guest_state(&v, &mut CheckVcpu::new(nv));
+        let guest = checks::check_guest_state(v, &mut CheckVcpu::new(nv));
         if let Err(check) = guest {
             stats::ENTRY_CHECK_FAILS.inc();
-            if let EntryFailure::VmExit { reason, qualification } = check.failure() {
+            if let EntryFailure::VmExit {
+                reason,
+                qualification,
+            } = check.failure()
+            {
                 failure = Some((u32::from(reason), qualification));
             }
         }
     }
     if let Some((reason, qual)) = failure {
-        return entry_failed(nv, &v, from_vmentry, false, reason, qual);
+        return entry_failed(nv, v, from_vmentry, false, reason, qual);
     }
 
     nv.enter_guest_mode();
-    if let Err(qual) = prepare_vmcs02(nv, &v, from_vmentry) {
-        return entry_failed(nv, &v, from_vmentry, true, EXIT_REASON_INVALID_STATE, qual);
+    if let Err(qual) = prepare_vmcs02(nv, v, from_vmentry) {
+        return entry_failed(nv, v, from_vmentry, true, EXIT_REASON_INVALID_STATE, qual);
     }
     if from_vmentry {
         let failed = load_msr_list(nv, v.vm_entry_msr_load_addr, v.vm_entry_msr_load_count);
         if failed != 0 {
             return entry_failed(
                 nv,
-                &v,
+                v,
                 from_vmentry,
                 true,
                 EXIT_REASON_MSR_LOAD_FAIL,
@@ -521,10 +527,22 @@ fn prepare_vmcs02_early(nv: &mut Nv, v: &Vmcs12) {
     nv.set_control(Control::Entry, m.entry.bits());
     nv.set_control(Control::Exit, m.exit.bits());
     if run_pending {
-        hw::write(e::VM_ENTRY_INTR_INFO_FIELD, u64::from(v.vm_entry_intr_info_field));
-        hw::write(e::VM_ENTRY_EXCEPTION_ERROR_CODE, u64::from(v.vm_entry_exception_error_code));
-        hw::write(e::VM_ENTRY_INSTRUCTION_LEN, u64::from(v.vm_entry_instruction_len));
-        hw::write(e::GUEST_INTERRUPTIBILITY_INFO, u64::from(v.guest_interruptibility_info));
+        hw::write(
+            e::VM_ENTRY_INTR_INFO_FIELD,
+            u64::from(v.vm_entry_intr_info_field),
+        );
+        hw::write(
+            e::VM_ENTRY_EXCEPTION_ERROR_CODE,
+            u64::from(v.vm_entry_exception_error_code),
+        );
+        hw::write(
+            e::VM_ENTRY_INSTRUCTION_LEN,
+            u64::from(v.vm_entry_instruction_len),
+        );
+        hw::write(
+            e::GUEST_INTERRUPTIBILITY_INFO,
+            u64::from(v.guest_interruptibility_info),
+        );
         let unmasked = v.guest_interruptibility_info & GUEST_INTR_STATE_NMI == 0;
         let p = nv.vmx().loaded_vmcs;
         // SAFETY: `loaded_vmcs` is vmcs02 of this vCPU (switched above).
@@ -573,13 +591,24 @@ fn prepare_vmcs02_rare(nv: &mut Nv, v: &Vmcs12) {
         hw::write(e::PAGE_FAULT_ERROR_CODE_MASK, 0);
         hw::write(e::PAGE_FAULT_ERROR_CODE_MATCH, 0);
     } else {
-        hw::write(e::PAGE_FAULT_ERROR_CODE_MASK, u64::from(v.page_fault_error_code_mask));
-        hw::write(e::PAGE_FAULT_ERROR_CODE_MATCH, u64::from(v.page_fault_error_code_match));
+        hw::write(
+            e::PAGE_FAULT_ERROR_CODE_MASK,
+            u64::from(v.page_fault_error_code_mask),
+        );
+        hw::write(
+            e::PAGE_FAULT_ERROR_CODE_MATCH,
+            u64::from(v.page_fault_error_code_match),
+        );
     }
     if Secondary(vmcs_config().cpu_based_2nd_exec_ctrl).contains(Secondary::VIRTUAL_INTR_DELIVERY) {
         copy_to_vmcs02(
             v,
-            &[e::EOI_EXIT_BITMAP0, e::EOI_EXIT_BITMAP1, e::EOI_EXIT_BITMAP2, e::EOI_EXIT_BITMAP3],
+            &[
+                e::EOI_EXIT_BITMAP0,
+                e::EOI_EXIT_BITMAP1,
+                e::EOI_EXIT_BITMAP2,
+                e::EOI_EXIT_BITMAP3,
+            ],
         );
     }
     let vmx = nv.vmx();
@@ -596,7 +625,12 @@ fn prepare_vmcs02_rare(nv: &mut Nv, v: &Vmcs12) {
     unsafe { bindings::set_cr4_guest_host_mask(vmx) };
 }
 
-const PDPTRS: [Encoding; 4] = [e::GUEST_PDPTR0, e::GUEST_PDPTR1, e::GUEST_PDPTR2, e::GUEST_PDPTR3];
+const PDPTRS: [Encoding; 4] = [
+    e::GUEST_PDPTR0,
+    e::GUEST_PDPTR1,
+    e::GUEST_PDPTR2,
+    e::GUEST_PDPTR3,
+];
 
 /// KVM's `prepare_vmcs02()`: L2's registers into vmcs02 and KVM's vCPU
 /// model. `Err` carries the exit qualification of a VM-entry failure.
@@ -615,7 +649,10 @@ fn prepare_vmcs02(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Result<(), u64
         let vcpu = nv.raw();
         // SAFETY: the vCPU is ours (Nv invariant).
         let supported = unsafe { bindings::vmx_get_supported_debugctl(vcpu, false) };
-        hw::write(e::GUEST_IA32_DEBUGCTL, (v.guest_ia32_debugctl & supported) | host_freeze);
+        hw::write(
+            e::GUEST_IA32_DEBUGCTL,
+            (v.guest_ia32_debugctl & supported) | host_freeze,
+        );
     } else {
         let dr7 = nv.arch().dr7 as u64;
         nv.set_dr7(dr7);
@@ -665,9 +702,15 @@ fn prepare_vmcs02(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Result<(), u64
         ept::init_mmu(nv);
     }
     nv.set_cr0(v.guest_cr0);
-    hw::write(e::CR0_READ_SHADOW, nested_read_cr(v.guest_cr0, v.cr0_read_shadow, v.cr0_guest_host_mask));
+    hw::write(
+        e::CR0_READ_SHADOW,
+        nested_read_cr(v.guest_cr0, v.cr0_read_shadow, v.cr0_guest_host_mask),
+    );
     nv.set_cr4(v.guest_cr4);
-    hw::write(e::CR4_READ_SHADOW, nested_read_cr(v.guest_cr4, v.cr4_read_shadow, v.cr4_guest_host_mask));
+    hw::write(
+        e::CR4_READ_SHADOW,
+        nested_read_cr(v.guest_cr4, v.cr4_read_shadow, v.cr4_guest_host_mask),
+    );
     let l2_efer = merge::l2_efer(v, nv.arch().efer, run_pending);
     nv.set_efer(l2_efer);
     // SDM 27.3.1: state KVM cannot run natively is an entry failure.
@@ -689,7 +732,11 @@ fn prepare_vmcs02(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Result<(), u64
         let vcpu = nv.raw();
         // SAFETY: the vCPU is ours; the value passed the entry checks.
         let r = unsafe {
-            bindings::kvm_set_msr(vcpu, MSR_CORE_PERF_GLOBAL_CTRL, v.guest_ia32_perf_global_ctrl)
+            bindings::kvm_set_msr(
+                vcpu,
+                MSR_CORE_PERF_GLOBAL_CTRL,
+                v.guest_ia32_perf_global_ctrl,
+            )
         };
         // No PMU: the MSR does not exist, and KVM skips the load.
         let _ = r;
@@ -763,7 +810,12 @@ pub(crate) fn transition_tlb_flush(nv: &mut Nv, t: TlbTag, is_vmenter: bool) {
 }
 
 /// KVM's `nested_vmx_load_cr3()`; `Err` is the entry-failure qualification.
-pub(crate) fn load_cr3(nv: &mut Nv, cr3: u64, nested_ept: bool, reload_pdptrs: bool) -> Result<(), u64> {
+pub(crate) fn load_cr3(
+    nv: &mut Nv,
+    cr3: u64,
+    nested_ept: bool,
+    reload_pdptrs: bool,
+) -> Result<(), u64> {
     if !nv.legal_cr3(cr3) {
         return Err(entry_fail::DEFAULT);
     }
@@ -807,7 +859,9 @@ fn get_vmcs12_pages(nv: &mut Nv, v: &Vmcs12) -> bool {
     if c.cpu.contains(CpuBased::TPR_SHADOW) {
         match map_page(nv, v.virtual_apic_page_addr, MapSlot::VirtualApic) {
             Some(hpa) => hw::write(e::VIRTUAL_APIC_PAGE_ADDR, hpa),
-            None if c.cpu.contains(CpuBased::CR8_LOAD_EXITING | CpuBased::CR8_STORE_EXITING)
+            None if c
+                .cpu
+                .contains(CpuBased::CR8_LOAD_EXITING | CpuBased::CR8_STORE_EXITING)
                 && !c.sec.contains(Secondary::VIRTUALIZE_APIC_ACCESSES) =>
             {
                 let exec = nv.controls_shadow().exec & !CpuBased::TPR_SHADOW.bits();
@@ -837,7 +891,7 @@ fn map_page(nv: &mut Nv, gpa: u64, slot: MapSlot) -> Option<u64> {
     // SAFETY: the map belongs to this vCPU and is unmapped (every exit
     // unmaps it); KVM fills it in.
     let r = unsafe { bindings::kvm_vcpu_map(vcpu, gpa >> PAGE_SHIFT, map) };
-    (r == 0).then(|| map.pfn << PAGE_SHIFT)
+    (r == 0).then_some(map.pfn << PAGE_SHIFT)
 }
 
 const PAGE_SHIFT: u32 = 12;
@@ -851,8 +905,15 @@ impl msr_list::MsrAccess for MsrIo<'_> {
         if !self.0.read_gpa(gpa, &mut raw) {
             return None;
         }
-        let word = |i: usize| raw.get(i..i + 4).and_then(|s| s.try_into().ok()).map(u32::from_le_bytes);
-        let value = raw.get(8..16).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes);
+        let word = |i: usize| {
+            raw.get(i..i + 4)
+                .and_then(|s| s.try_into().ok())
+                .map(u32::from_le_bytes)
+        };
+        let value = raw
+            .get(8..16)
+            .and_then(|s| s.try_into().ok())
+            .map(u64::from_le_bytes);
         Some(msr_list::MsrEntry {
             index: word(0)?,
             reserved: word(4)?,

@@ -64,7 +64,8 @@ unsafe extern "C" fn inject_page_fault(
             } else {
                 f.exit_qualification as u64
             };
-            let q = (f.exit_qualification as u64 & !EPT_VIOLATION_GVA_MASK) | (gva & EPT_VIOLATION_GVA_MASK);
+            let q = (f.exit_qualification as u64 & !EPT_VIOLATION_GVA_MASK)
+                | (gva & EPT_VIOLATION_GVA_MASK);
             (r::EPT_VIOLATION, q)
         };
         let eptp = nv.vmcs12().map_or(0, |v| v.ept_pointer);

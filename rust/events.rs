@@ -45,7 +45,8 @@ fn update_pending_dbg(nv: &mut Nv) {
 }
 
 fn exit_on(nv: &mut Nv, bit: PinBased) -> bool {
-    nv.vmcs12().is_some_and(|v| Vmcs12Controls::of(v).pin.contains(bit))
+    nv.vmcs12()
+        .is_some_and(|v| Vmcs12Controls::of(v).pin.contains(bit))
 }
 
 /// KVM's `vmx_check_nested_events()`: 0, or -EBUSY while an entry or a
@@ -134,16 +135,18 @@ pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
         return 0;
     }
     // SAFETY: as above.
-    if unsafe { bindings::kvm_cpu_has_interrupt(vcpu) != 0 && !bindings::vmx_interrupt_blocked(vcpu) } {
+    if unsafe {
+        bindings::kvm_cpu_has_interrupt(vcpu) != 0 && !bindings::vmx_interrupt_blocked(vcpu)
+    } {
         if block_events {
             return -EBUSY;
         }
         if !exit_on(nv, PinBased::EXT_INTR_MASK) {
             return 0;
         }
-        let ack = nv
-            .vmcs12()
-            .is_some_and(|v| ExitControls(v.vm_exit_controls).contains(ExitControls::ACK_INTR_ON_EXIT));
+        let ack = nv.vmcs12().is_some_and(|v| {
+            ExitControls(v.vm_exit_controls).contains(ExitControls::ACK_INTR_ON_EXIT)
+        });
         if !ack {
             exit::nested_vmx_vmexit(nv, Some(u32::from(r::EXTERNAL_INTERRUPT)), 0, 0);
             return 0;
@@ -177,5 +180,6 @@ pub(crate) fn has_events(nv: &mut Nv, _for_injection: bool) -> bool {
 
 /// KVM's `nested_vmx_is_exception_vmexit()`.
 pub(crate) fn is_exception_vmexit(nv: &mut Nv, vector: u8, error_code: u32) -> bool {
-    nv.vmcs12().is_some_and(|v| reflect::is_exception_vmexit(v, vector, error_code))
+    nv.vmcs12()
+        .is_some_and(|v| reflect::is_exception_vmexit(v, vector, error_code))
 }

@@ -120,7 +120,9 @@ pub(crate) fn reflect(nv: &mut Nv) -> bool {
     if !reflect::l1_wants_exit(v, &exit, &mut L1Mem(mem)) {
         return false;
     }
-    if info & (intr_info::VALID | intr_info::DELIVER_CODE) == intr_info::VALID | intr_info::DELIVER_CODE {
+    if info & (intr_info::VALID | intr_info::DELIVER_CODE)
+        == intr_info::VALID | intr_info::DELIVER_CODE
+    {
         let code = hw::read(hw::enc::VM_EXIT_INTR_ERROR_CODE) as u32;
         if let Some(v12) = nv.vmcs12() {
             v12.vm_exit_intr_error_code = code;
@@ -150,10 +152,14 @@ pub(crate) fn nested_vmx_vmexit(nv: &mut Nv, reason: Option<u32>, info: u32, qua
     let Some(c) = nv.vmcs12().map(|v| Vmcs12Controls::of(v)) else {
         return;
     };
-    if c.cpu.contains(crate::vmcs::controls::CpuBased::USE_TSC_OFFSETTING) {
+    if c.cpu
+        .contains(crate::vmcs::controls::CpuBased::USE_TSC_OFFSETTING)
+    {
         let arch = nv.arch();
         arch.tsc_offset = arch.l1_tsc_offset;
-        if c.sec.contains(crate::vmcs::controls::Secondary::TSC_SCALING) {
+        if c.sec
+            .contains(crate::vmcs::controls::Secondary::TSC_SCALING)
+        {
             arch.tsc_scaling_ratio = arch.l1_tsc_scaling_ratio;
         }
     }
@@ -288,8 +294,20 @@ pub(crate) fn sync_vmcs02_to_vmcs12(nv: &mut Nv) {
     };
     v.guest_cs_ar_bytes = hw::read(e::GUEST_CS_AR_BYTES) as u32;
     v.guest_ss_ar_bytes = hw::read(e::GUEST_SS_AR_BYTES) as u32;
-    v.guest_cr0 = guest_cr(cr0, cr0_shadow, v.guest_cr0, v.cr0_guest_host_mask, cr0_owned);
-    v.guest_cr4 = guest_cr(cr4, cr4_shadow, v.guest_cr4, v.cr4_guest_host_mask, cr4_owned);
+    v.guest_cr0 = guest_cr(
+        cr0,
+        cr0_shadow,
+        v.guest_cr0,
+        v.cr0_guest_host_mask,
+        cr0_owned,
+    );
+    v.guest_cr4 = guest_cr(
+        cr4,
+        cr4_shadow,
+        v.guest_cr4,
+        v.cr4_guest_host_mask,
+        cr4_owned,
+    );
     v.guest_rsp = rsp;
     v.guest_rip = rip;
     v.guest_rflags = hw::read(e::GUEST_RFLAGS);
@@ -310,7 +328,9 @@ pub(crate) fn sync_vmcs02_to_vmcs12(nv: &mut Nv) {
         }
     }
     v.guest_linear_address = hw::read(hw::enc::GUEST_LINEAR_ADDRESS);
-    if c.sec.contains(crate::vmcs::controls::Secondary::VIRTUAL_INTR_DELIVERY) {
+    if c.sec
+        .contains(crate::vmcs::controls::Secondary::VIRTUAL_INTR_DELIVERY)
+    {
         v.guest_intr_status = hw::read(e::GUEST_INTR_STATUS) as u16;
     }
     let ia32e = EntryControls::IA32E_MODE.bits();
@@ -427,7 +447,12 @@ pub(crate) fn load_host_state(nv: &mut Nv) {
 /// KVM's `load_vmcs12_host_state()`: L1's state after a nested exit, from
 /// the core's `host_state()` values; `msr_list` is vmcs12's VM-exit MSR-load
 /// list (address, count).
-fn load_vmcs12_host_state(nv: &mut Nv, h: &host_state::HostState, tag: entry::TlbTag, msr_list: (u64, u32)) {
+fn load_vmcs12_host_state(
+    nv: &mut Nv,
+    h: &host_state::HostState,
+    tag: entry::TlbTag,
+    msr_list: (u64, u32),
+) {
     nv.set_efer(h.efer);
     nv.set_rsp(h.rsp);
     nv.set_rip(h.rip);
@@ -537,7 +562,9 @@ pub(crate) fn inject_exception_vmexit(nv: &mut Nv) {
     } else {
         intr_info::TYPE_HARD_EXCEPTION
     };
-    let idt_valid = nv.vmcs12().is_some_and(|v| v.idt_vectoring_info_field & intr_info::VALID != 0);
+    let idt_valid = nv
+        .vmcs12()
+        .is_some_and(|v| v.idt_vectoring_info_field & intr_info::VALID != 0);
     let vcpu = nv.raw();
     // SAFETY: the vCPU is ours (Nv invariant).
     if !idt_valid && unsafe { bindings::vmx_get_nmi_mask(vcpu) } {

@@ -15,14 +15,14 @@ use crate::lifecycle;
 use crate::nested::insn::{self as rules, Decision, Fault, InstructionInfo, VmxonState};
 use crate::nested::invalidate;
 use crate::nested::vmcs02;
-use crate::vmcs::encoding::Encoding;
 use crate::nvcpu::{Nv, Raised, INVALID_GPA};
 use crate::shadow_vmcs;
 use crate::stats;
 use crate::vmcs::access::{self, AccessCtx};
 use crate::vmcs::caps::NestedVmxMsrs;
 use crate::vmcs::checks::{fixed_bits_valid, Vcpu as _};
-use crate::vmcs::layout::{VmcsHdr, Vmcs12, VMCS12_SIZE};
+use crate::vmcs::encoding::Encoding;
+use crate::vmcs::layout::{Vmcs12, VmcsHdr, VMCS12_SIZE};
 use crate::vmcs::outcome::Outcome;
 use crate::vmcs::x86::cr4;
 
@@ -84,7 +84,9 @@ fn vmxon(nv: &mut Nv) -> ffi::c_int {
         Err(r) => return r,
     };
     let mut rev = [0u8; 4];
-    let revision = nv.read_gpa(vmptr, &mut rev).then(|| u32::from_le_bytes(rev));
+    let revision = nv
+        .read_gpa(vmptr, &mut rev)
+        .then(|| u32::from_le_bytes(rev));
     let maxphyaddr = nv.maxphyaddr();
     if let Err(o) = rules::vmxon_region(vmptr, maxphyaddr, revision) {
         return nv.complete(o);
@@ -148,11 +150,11 @@ fn vmptrld(nv: &mut Nv) -> ffi::c_int {
     let hdr = if current == Some(vmptr) {
         None
     } else {
-        nv.read_gpa(vmptr, &mut raw).then(|| VmcsHdr(u32::from_le_bytes(raw)))
+        nv.read_gpa(vmptr, &mut raw)
+            .then(|| VmcsHdr(u32::from_le_bytes(raw)))
     };
     let shadow_ok = msrs(nv).secondary_ctls_high & SECONDARY_EXEC_SHADOW_VMCS != 0;
-    if let Err(o) = rules::vmptrld_pointer(vmptr, maxphyaddr, vmxon_ptr, current, hdr, shadow_ok)
-    {
+    if let Err(o) = rules::vmptrld_pointer(vmptr, maxphyaddr, vmxon_ptr, current, hdr, shadow_ok) {
         return nv.complete(o);
     }
     if current != Some(vmptr) {
@@ -200,7 +202,9 @@ fn access_ctx(nv: &mut Nv) -> AccessCtx {
     let long_mode = nv.is_64_bit_mode();
     let vmwrite_any_field = msrs(nv).misc_low & VMX_MISC_VMWRITE_SHADOW_RO_FIELDS != 0;
     let has_current_vmcs = nv.nested().current_vmptr != INVALID_GPA;
-    let link_pointer_valid = nv.vmcs12().is_some_and(|v| v.vmcs_link_pointer != INVALID_GPA);
+    let link_pointer_valid = nv
+        .vmcs12()
+        .is_some_and(|v| v.vmcs_link_pointer != INVALID_GPA);
     AccessCtx {
         has_current_vmcs,
         guest_mode,
@@ -316,7 +320,11 @@ fn invept(nv: &mut Nv) -> ffi::c_int {
     if let Err(r) = nv.read_gva(gva, &mut desc) {
         return r.ret();
     }
-    let eptp = u64::from_le_bytes(desc.get(..8).and_then(|s| s.try_into().ok()).unwrap_or([0; 8]));
+    let eptp = u64::from_le_bytes(
+        desc.get(..8)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or([0; 8]),
+    );
     if let Err(o) = invalidate::invept(ty, eptp, &CheckVcpu::new(nv), has_current) {
         return nv.complete(o);
     }
@@ -369,8 +377,16 @@ fn invvpid_checks(
     let gva = nv.mem_operand(false, 16).map_err(|r| Err(r.ret()))?;
     let mut desc = [0u8; 16];
     nv.read_gva(gva, &mut desc).map_err(|r| Err(r.ret()))?;
-    let lo = u64::from_le_bytes(desc.get(..8).and_then(|s| s.try_into().ok()).unwrap_or([0; 8]));
-    let gla = u64::from_le_bytes(desc.get(8..).and_then(|s| s.try_into().ok()).unwrap_or([0; 8]));
+    let lo = u64::from_le_bytes(
+        desc.get(..8)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or([0; 8]),
+    );
+    let gla = u64::from_le_bytes(
+        desc.get(8..)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or([0; 8]),
+    );
     let bits = CheckVcpu::new(nv).max_virt_addr_bits();
     match invalidate::invvpid(m, ty, lo, gla, bits, has_current) {
         Ok(_) => Ok(()),

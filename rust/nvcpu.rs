@@ -188,7 +188,9 @@ impl Nv {
     /// `kvm_register_write()`.
     pub(crate) fn set_gpr(&mut self, reg: u8, value: u64) {
         // SAFETY: as above.
-        unsafe { bindings::rnvmx_register_write(self.vcpu, ffi::c_int::from(reg & 0xf), value as usize) }
+        unsafe {
+            bindings::rnvmx_register_write(self.vcpu, ffi::c_int::from(reg & 0xf), value as usize)
+        }
     }
 
     pub(crate) fn rip(&mut self) -> u64 {
@@ -368,7 +370,14 @@ impl Nv {
         let mut gva: bindings::gva_t = 0;
         // SAFETY: as above; `gva` is a valid out-pointer.
         let r = unsafe {
-            bindings::get_vmx_mem_address(self.vcpu, qual as usize, info, write, len as ffi::c_int, &mut gva)
+            bindings::get_vmx_mem_address(
+                self.vcpu,
+                qual as usize,
+                info,
+                write,
+                len as ffi::c_int,
+                &mut gva,
+            )
         };
         if r != 0 {
             return Err(Raised::Queued);
@@ -409,13 +418,21 @@ impl Nv {
         self.memory_result(r, &mut e)
     }
 
-    fn memory_result(&mut self, r: ffi::c_int, e: &mut bindings::x86_exception) -> Result<(), Raised> {
+    fn memory_result(
+        &mut self,
+        r: ffi::c_int,
+        e: &mut bindings::x86_exception,
+    ) -> Result<(), Raised> {
         if r == X86EMUL_CONTINUE {
             return Ok(());
         }
         // SAFETY: as above; `e` is the exception KVM filled in.
         let ret = unsafe { bindings::kvm_handle_memory_failure(self.vcpu, r, e) };
-        Err(if ret == 0 { Raised::Userspace } else { Raised::Queued })
+        Err(if ret == 0 {
+            Raised::Userspace
+        } else {
+            Raised::Queued
+        })
     }
 
     // --- VMCS ---------------------------------------------------------------

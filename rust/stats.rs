@@ -114,11 +114,7 @@ impl DebugFs {
         // SAFETY: as above; the name is NUL-terminated.
         let sub = unsafe { bindings::debugfs_create_dir(c_str!("exit_reason").as_char_ptr(), dir) };
         for (n, counter) in EXITS_BY_REASON.iter().enumerate() {
-            let name = [
-                b'0' + (n / 10 % 10) as u8,
-                b'0' + (n % 10) as u8,
-                0,
-            ];
+            let name = [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8, 0];
             // SAFETY: as for the files above; debugfs copies the name.
             unsafe {
                 bindings::debugfs_create_u64(name.as_ptr().cast(), 0o444, sub, counter.0.as_ptr())
