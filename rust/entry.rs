@@ -172,7 +172,10 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
     if shadow_vmcs::enabled() && nv.nested().current_vmptr != INVALID_GPA {
         shadow_vmcs::to_vmcs12(nv);
     }
-    let Some(v) = nv.vmcs12_copy() else {
+    // SAFETY: `v` is read until `enter_with` returns, and nothing writes
+    // vmcs12 meanwhile (see `enter_with`); the writes that follow
+    // (`complete`, `finish_entry`) come after its last use.
+    let Some(v) = (unsafe { nv.vmcs12_unbounded() }) else {
         return nv.ud();
     };
     let s = RunState {
@@ -188,9 +191,9 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
     // SDM 27.2: controls, then host state; each fails with VMfailValid.
     let early = {
         let cv = CheckVcpu::new(nv);
-        checks::check_controls(&v, &cv)
-            .and_then(|()| checks::check_address_space_size(&v, &cv))
-            .and_then(|()| checks::check_host_state(&v, &cv))
+        checks::check_controls(v, &cv)
+            .and_then(|()| checks::check_address_space_size(v, &cv))
+            .and_then(|()| checks::check_host_state(v, &cv))
     };
     if let Err(check) = early {
         stats::ENTRY_CHECK_FAILS.inc();
@@ -198,7 +201,7 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
             return nv.complete(Outcome::VmFailValid(err));
         }
     }
-    if let Some(reason) = unimplemented_feature(&v) {
+    if let Some(reason) = unimplemented_feature(v) {
         // A vmcs12 feature this backend does not emulate yet: refused
         // visibly (counted) rather than run wrongly.
         stats::UNIMPLEMENTED.inc();
@@ -210,7 +213,15 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
 
     nv.nested().nested_run_pending = true;
     nv.nested().has_preemption_timer_deadline = false;
-    let status = enter_with(nv, &v, true);
+    let halted = v.guest_activity_state == GUEST_ACTIVITY_HLT
+        && v.vm_entry_intr_info_field & INTR_INFO_VALID == 0
+        && !CpuBased(v.cpu_based_vm_exec_control).contains(CpuBased::NMI_WINDOW_EXITING)
+        && !(CpuBased(v.cpu_based_vm_exec_control).contains(CpuBased::INTR_WINDOW_EXITING)
+            && v.guest_rflags & RFLAGS_IF != 0);
+    let wait_sipi = v.guest_activity_state == GUEST_ACTIVITY_WAIT_SIPI;
+    let step = enter_with(nv, v, true);
+    // `v` is not read after this point.
+    let status = finish_entry(nv, step, true);
     if status != Entered::L2 {
         nv.nested().nested_run_pending = false;
         return match status {
@@ -233,17 +244,12 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
     stats::L2_ENTRIES.inc();
     nv.arch().l1tf_flush_l1d = true;
     // An HLT activity state enters L2 halted, unless an event wakes it.
-    if v.guest_activity_state == GUEST_ACTIVITY_HLT
-        && v.vm_entry_intr_info_field & INTR_INFO_VALID == 0
-        && !CpuBased(v.cpu_based_vm_exec_control).contains(CpuBased::NMI_WINDOW_EXITING)
-        && !(CpuBased(v.cpu_based_vm_exec_control).contains(CpuBased::INTR_WINDOW_EXITING)
-            && v.guest_rflags & RFLAGS_IF != 0)
-    {
+    if halted {
         nv.nested().nested_run_pending = false;
         // SAFETY: the vCPU is ours (Nv invariant).
         return unsafe { bindings::kvm_emulate_halt_noskip(nv.raw()) };
     }
-    if v.guest_activity_state == GUEST_ACTIVITY_WAIT_SIPI {
+    if wait_sipi {
         nv.nested().nested_run_pending = false;
         nv.arch().mp_state = bindings::KVM_MP_STATE_INIT_RECEIVED as i32;
     }
@@ -285,13 +291,45 @@ pub(crate) fn enter_non_root_mode(nv: &mut Nv, from_vmentry: bool) -> Entered {
     let Some(v) = nv.vmcs12_copy() else {
         return Entered::InternalError;
     };
-    enter_with(nv, &v, from_vmentry)
+    let step = enter_with(nv, &v, from_vmentry);
+    finish_entry(nv, step, from_vmentry)
 }
 
-/// `enter_non_root_mode()` with `v`, a copy of vmcs12 taken by the caller
-/// (KVM's own functions read vmcs12 while this runs, and it is updated on
-/// failures: the copy is what the entry is made of).
-fn enter_with(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Entered {
+/// How far `enter_with` got.
+pub(crate) enum Step {
+    /// vmcs02 is ready; what remains may write vmcs12.
+    Ready(Pending),
+    /// A VM-entry failure to report to L1.
+    Failed(Failure),
+    /// L1 memory vmcs12 names is missing.
+    InternalError,
+}
+
+/// The rest of an entry, done by `finish_entry` once vmcs12 is no longer
+/// read.
+pub(crate) struct Pending {
+    /// vmcs12's VM-entry MSR-load list (address, count), on VMLAUNCH/VMRESUME.
+    msr_list: Option<(u64, u32)>,
+    /// IA32_PERF_GLOBAL_CTRL to load for L2.
+    perf_global_ctrl: Option<u64>,
+    /// vmcs12's TSC offset, if it applied (undone on failure).
+    tsc_offset: Option<u64>,
+    evaluate_pending_interrupts: bool,
+}
+
+/// A VM-entry failure (exit reason, qualification) and what to undo.
+pub(crate) struct Failure {
+    reason: u32,
+    qual: u64,
+    in_guest_mode: bool,
+    tsc_offset: Option<u64>,
+}
+
+/// The first part of `nested_vmx_enter_non_root_mode()`: vmcs02 from `v`.
+/// It writes nothing to vmcs12, and neither do the KVM functions it calls,
+/// so `v` may be the cached vmcs12 itself; what can write vmcs12 (KVM's MSR
+/// writes in guest mode, failure reports) is `finish_entry`'s.
+fn enter_with(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Step {
     let run_pending = nv.nested().nested_run_pending;
     // SAFETY: the vCPU is ours (Nv invariant).
     unsafe { bindings::kvm_service_local_tlb_flush_requests(nv.raw()) };
@@ -322,7 +360,7 @@ fn enter_with(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Entered {
     if from_vmentry {
         if !get_vmcs12_pages(nv, v) {
             nv.switch_vmcs(false);
-            return Entered::InternalError;
+            return Step::InternalError;
         }
         let guest = checks::check_guest_state(v, &mut CheckVcpu::new(nv));
         if let Err(check) = guest {
@@ -336,30 +374,66 @@ fn enter_with(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Entered {
             }
         }
     }
+    let tsc_offset = CpuBased(v.cpu_based_vm_exec_control)
+        .contains(CpuBased::USE_TSC_OFFSETTING)
+        .then_some(v.tsc_offset);
     if let Some((reason, qual)) = failure {
-        return entry_failed(nv, v, from_vmentry, false, reason, qual);
+        return Step::Failed(Failure {
+            reason,
+            qual,
+            in_guest_mode: false,
+            tsc_offset,
+        });
     }
 
     nv.enter_guest_mode();
     if let Err(qual) = prepare_vmcs02(nv, v, from_vmentry) {
-        return entry_failed(nv, v, from_vmentry, true, EXIT_REASON_INVALID_STATE, qual);
+        return Step::Failed(Failure {
+            reason: EXIT_REASON_INVALID_STATE,
+            qual,
+            in_guest_mode: true,
+            tsc_offset,
+        });
     }
-    if from_vmentry {
-        let failed = load_msr_list(nv, v.vm_entry_msr_load_addr, v.vm_entry_msr_load_count);
+    Step::Ready(Pending {
+        msr_list: from_vmentry.then_some((v.vm_entry_msr_load_addr, v.vm_entry_msr_load_count)),
+        perf_global_ctrl: EntryControls(v.vm_entry_controls)
+            .contains(EntryControls::LOAD_IA32_PERF_GLOBAL_CTRL)
+            .then_some(v.guest_ia32_perf_global_ctrl),
+        tsc_offset,
+        evaluate_pending_interrupts,
+    })
+}
+
+/// The end of `nested_vmx_enter_non_root_mode()`, after vmcs12 was read:
+/// the MSR loads KVM may mirror into vmcs12, or the failure report.
+pub(crate) fn finish_entry(nv: &mut Nv, step: Step, from_vmentry: bool) -> Entered {
+    let p = match step {
+        Step::InternalError => return Entered::InternalError,
+        Step::Failed(f) => return entry_failed(nv, f, from_vmentry),
+        Step::Ready(p) => p,
+    };
+    if let Some(ctrl) = p.perf_global_ctrl {
+        let vcpu = nv.raw();
+        // SAFETY: the vCPU is ours; the value passed the entry checks. No
+        // PMU: the MSR does not exist and KVM skips the load, as here.
+        let _ = unsafe { bindings::kvm_set_msr(vcpu, MSR_CORE_PERF_GLOBAL_CTRL, ctrl) };
+    }
+    if let Some((gpa, count)) = p.msr_list {
+        let failed = load_msr_list(nv, gpa, count);
         if failed != 0 {
-            return entry_failed(
-                nv,
-                v,
-                from_vmentry,
-                true,
-                EXIT_REASON_MSR_LOAD_FAIL,
-                u64::from(failed),
-            );
+            let f = Failure {
+                reason: EXIT_REASON_MSR_LOAD_FAIL,
+                qual: u64::from(failed),
+                in_guest_mode: true,
+                tsc_offset: p.tsc_offset,
+            };
+            return entry_failed(nv, f, from_vmentry);
         }
     } else {
         nv.make_request(bindings::rnvmx_request_RNVMX_REQ_GET_NESTED_STATE_PAGES);
     }
-    if evaluate_pending_interrupts {
+    if p.evaluate_pending_interrupts {
         nv.make_request(bindings::rnvmx_request_RNVMX_REQ_EVENT);
     }
     nv.nested().preemption_timer_expired = false;
@@ -371,21 +445,20 @@ const EXIT_REASON_MSR_LOAD_FAIL: u32 = 34;
 
 /// The failure paths of nested_vmx_enter_non_root_mode(): undo what was
 /// done and report a VM-entry failure to L1 as a VM exit.
-fn entry_failed(
-    nv: &mut Nv,
-    v: &Vmcs12,
-    from_vmentry: bool,
-    in_guest_mode: bool,
-    reason: u32,
-    qual: u64,
-) -> Entered {
+fn entry_failed(nv: &mut Nv, f: Failure, from_vmentry: bool) -> Entered {
+    let Failure {
+        reason,
+        qual,
+        in_guest_mode,
+        tsc_offset,
+    } = f;
     if let Some(v12) = nv.vmcs12() {
         v12.exit_qualification = qual;
     }
     if in_guest_mode {
-        if CpuBased(v.cpu_based_vm_exec_control).contains(CpuBased::USE_TSC_OFFSETTING) {
+        if let Some(offset) = tsc_offset {
             let arch = nv.arch();
-            arch.tsc_offset = arch.tsc_offset.wrapping_sub(v.tsc_offset);
+            arch.tsc_offset = arch.tsc_offset.wrapping_sub(offset);
         }
         // SAFETY: the vCPU is ours (Nv invariant).
         unsafe { bindings::kvm_service_local_tlb_flush_requests(nv.raw()) };
@@ -727,19 +800,6 @@ fn prepare_vmcs02(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Result<(), u64
     }
     if load_pdptrs12 && c.has_ept() && nv.is_pae_paging() {
         copy_to_vmcs02(v, &PDPTRS);
-    }
-    if c.entry.contains(EntryControls::LOAD_IA32_PERF_GLOBAL_CTRL) {
-        let vcpu = nv.raw();
-        // SAFETY: the vCPU is ours; the value passed the entry checks.
-        let r = unsafe {
-            bindings::kvm_set_msr(
-                vcpu,
-                MSR_CORE_PERF_GLOBAL_CTRL,
-                v.guest_ia32_perf_global_ctrl,
-            )
-        };
-        // No PMU: the MSR does not exist, and KVM skips the load.
-        let _ = r;
     }
     nv.set_rsp(v.guest_rsp);
     nv.set_rip(v.guest_rip);

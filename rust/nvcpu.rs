@@ -157,6 +157,26 @@ impl Nv {
         }
     }
 
+    /// The cached vmcs12, shared.
+    pub(crate) fn vmcs12_ref(&mut self) -> Option<&Vmcs12> {
+        self.vmcs12().map(|v| &*v)
+    }
+
+    /// The cached vmcs12, shared, not tied to this object: for reading
+    /// vmcs12 across calls into KVM without copying it.
+    ///
+    /// # Safety
+    ///
+    /// While the returned reference is used, nothing may write vmcs12:
+    /// not this backend (`vmcs12`, `vmcs12_set`, `complete`), not KVM code
+    /// it calls; and it must not be used after VMXOFF frees vmcs12.
+    pub(crate) unsafe fn vmcs12_unbounded<'a>(&mut self) -> Option<&'a Vmcs12> {
+        let p = self.nested().cached_vmcs12;
+        // SAFETY: as for `vmcs12`; exclusivity against writers is the
+        // caller's contract.
+        (!p.is_null()).then(|| unsafe { &*p.cast::<Vmcs12>() })
+    }
+
     /// A copy of vmcs12, for code that calls into KVM while reading it.
     pub(crate) fn vmcs12_copy(&mut self) -> Option<Vmcs12> {
         self.vmcs12().map(|v| *v)
