@@ -423,18 +423,13 @@ unsafe extern "C" fn check_io_bitmaps(vcpu: Vcpu, port: ffi::c_uint, size: ffi::
     // SAFETY: per the callback contract.
     unsafe {
         with(vcpu, |nv| match nv.vmcs12_copy() {
-            Some(v) => reflect::check_io_bitmaps(&v, &mut L1Bytes(nv), port, size.max(0) as u32),
+            Some(v) => reflect::check_io_bitmaps(
+                &v,
+                &mut exit::L1Mem(nv.guest_mem()),
+                port,
+                size.max(0) as u32,
+            ),
             None => true,
         })
-    }
-}
-
-/// L1 memory for the core's I/O-bitmap lookups.
-struct L1Bytes<'a>(&'a mut Nv);
-
-impl reflect::L1Memory for L1Bytes<'_> {
-    fn read_u8(&mut self, gpa: u64) -> Option<u8> {
-        let mut b = [0u8; 1];
-        self.0.read_gpa(gpa, &mut b).then_some(b[0])
     }
 }

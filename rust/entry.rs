@@ -20,6 +20,7 @@ use crate::nested::msr_list;
 use crate::nvcpu::{Control, Nv, INVALID_GPA};
 use crate::shadow_vmcs;
 use crate::stats;
+use crate::vcpu::vmcs_config;
 use crate::vmcs::caps::NestedVmxMsrs;
 use crate::vmcs::checks::{self, entry_fail, EntryFailure, Vcpu, EXIT_REASON_FAILED_VMENTRY};
 use crate::vmcs::controls::{CpuBased, EntryControls, PinBased, Secondary, Vmcs12Controls};
@@ -94,7 +95,7 @@ impl<'a> CheckVcpu<'a> {
 
 const DEBUGCTLMSR_LBR: u64 = 1 << 0;
 const DEBUGCTLMSR_BTF: u64 = 1 << 1;
-const DEBUGCTLMSR_FREEZE_IN_SMM: u64 = 1 << 14;
+pub(crate) const DEBUGCTLMSR_FREEZE_IN_SMM: u64 = 1 << 14;
 
 impl Vcpu for CheckVcpu<'_> {
     fn maxphyaddr(&self) -> u32 {
@@ -163,10 +164,7 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
     let vmxon = nv.nested().vmxon;
     let cpl = nv.cpl();
     if let Err(f) = rules::check_permission(vmxon, cpl) {
-        return match f {
-            rules::Fault::InvalidOpcode => nv.ud(),
-            rules::Fault::GeneralProtection => nv.gp(),
-        };
+        return crate::insn::fault(nv, f);
     }
     // What L1 wrote to the shadow VMCS since its last exit.
     if shadow_vmcs::enabled() && nv.nested().current_vmptr != INVALID_GPA {
@@ -492,11 +490,6 @@ pub(crate) fn enable_vpid() -> bool {
     unsafe { bindings::enable_vpid }
 }
 
-fn vmcs_config() -> &'static bindings::vmcs_config {
-    // SAFETY: `vmcs_config` is __ro_after_init (see vcpu.rs).
-    unsafe { &*core::ptr::addr_of!(bindings::vmcs_config) }
-}
-
 /// KVM's `prepare_vmcs02_constant_state()`: vmcs02 fields set once.
 fn prepare_vmcs02_constant_state(nv: &mut Nv) {
     if nv.nested().vmcs02_initialized {
@@ -806,7 +799,7 @@ fn prepare_vmcs02(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Result<(), u64
     Ok(())
 }
 
-const MSR_CORE_PERF_GLOBAL_CTRL: u32 = 0x38f;
+pub(crate) const MSR_CORE_PERF_GLOBAL_CTRL: u32 = 0x38f;
 
 /// KVM's `nested_read_cr0/4()`: what L2 reads, with L1's mask applied.
 fn nested_read_cr(guest: u64, shadow: u64, mask: u64) -> u64 {

@@ -7,7 +7,7 @@
 use kernel::ffi;
 
 use crate::bindings;
-use crate::exit;
+use crate::exit::{self, DR6_BT};
 use crate::hw;
 use crate::nested::exit_reason::basic as r;
 use crate::nested::reflect;
@@ -20,7 +20,6 @@ use crate::vmcs::x86::vector;
 const KVM_APIC_INIT: ffi::c_int = 0;
 const KVM_APIC_SIPI: ffi::c_int = 1;
 const DR6_BD: u64 = 1 << 13;
-const DR6_BT: u64 = 1 << 15;
 const EBUSY: ffi::c_int = 16;
 
 /// KVM's `vmx_get_pending_dbg_trap()`.

@@ -489,7 +489,7 @@ fn load_vmcs12_host_state(
         let vcpu = nv.raw();
         // SAFETY: the vCPU is ours; a vCPU without a PMU refuses the write,
         // which KVM also ignores.
-        let _ = unsafe { bindings::kvm_set_msr(vcpu, MSR_CORE_PERF_GLOBAL_CTRL, ctrl) };
+        let _ = unsafe { bindings::kvm_set_msr(vcpu, entry::MSR_CORE_PERF_GLOBAL_CTRL, ctrl) };
     }
     set_segment(nv, &h.cs, bindings::VCPU_SREG_CS);
     set_segment(nv, &h.ds, bindings::VCPU_SREG_DS);
@@ -500,7 +500,7 @@ fn load_vmcs12_host_state(
     set_segment(nv, &h.tr, bindings::VCPU_SREG_TR);
     set_segment(nv, &h.ldtr, bindings::VCPU_SREG_LDTR);
     nv.set_dr7(h.dr7);
-    let freeze = nv.arch().host_debugctl & (1 << 14);
+    let freeze = nv.arch().host_debugctl & entry::DEBUGCTLMSR_FREEZE_IN_SMM;
     hw::write(e::GUEST_IA32_DEBUGCTL, h.debugctl | freeze);
     if entry::load_msr_list(nv, msr_list.0, msr_list.1) != 0 {
         abort(nv, VMX_ABORT_LOAD_HOST_MSR_FAIL);
@@ -514,8 +514,6 @@ fn load_vmcs12_host_state(
     let valid = ug || unsafe { bindings::__vmx_guest_state_valid(vcpu) };
     nv.vmx().emulation_required = !valid;
 }
-
-const MSR_CORE_PERF_GLOBAL_CTRL: u32 = 0x38f;
 
 /// KVM's `vmx_l1_guest_owned_cr0_bits()`: KVM_POSSIBLE_CR0_GUEST_BITS
 /// (CR0.TS, and CR0.WP when EPT is on).
@@ -573,6 +571,6 @@ pub(crate) fn inject_exception_vmexit(nv: &mut Nv) {
     nested_vmx_vmexit(nv, Some(u32::from(r::EXCEPTION_NMI)), info, qual);
 }
 
-const DR6_BT: u64 = 1 << 15;
+pub(crate) const DR6_BT: u64 = 1 << 15;
 const DR6_ACTIVE_LOW: u64 = 0xffff0ff0;
 const INTR_INFO_UNBLOCK_NMI: u32 = 1 << 12;

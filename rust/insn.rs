@@ -26,7 +26,8 @@ use crate::vmcs::layout::{Vmcs12, VmcsHdr, VMCS12_SIZE};
 use crate::vmcs::outcome::Outcome;
 use crate::vmcs::x86::cr4;
 
-fn fault(nv: &mut Nv, f: Fault) -> ffi::c_int {
+/// Raises the fault an instruction check decided on; the handler's value.
+pub(crate) fn fault(nv: &mut Nv, f: Fault) -> ffi::c_int {
     match f {
         Fault::InvalidOpcode => nv.ud(),
         Fault::GeneralProtection => nv.gp(),
@@ -357,9 +358,7 @@ fn invvpid(nv: &mut Nv) -> ffi::c_int {
     if vpid02 != 0 {
         hw::invvpid_single_context(vpid02);
     }
-    // SAFETY: `enable_ept` is a kvm-intel module parameter (0444), written
-    // only while kvm-intel loads, before this module can be.
-    if !unsafe { bindings::enable_ept } {
+    if !entry::enable_ept() {
         nv.make_request(bindings::rnvmx_request_RNVMX_REQ_TLB_FLUSH_GUEST);
     }
     nv.complete(Outcome::VmSucceed)

@@ -362,7 +362,12 @@ impl Nv {
 
     /// Reads L1 guest-physical memory.
     pub(crate) fn read_gpa(&mut self, gpa: u64, buf: &mut [u8]) -> bool {
-        GuestMem { vcpu: self.vcpu }.read_gpa(gpa, buf)
+        self.guest_mem().read_gpa(gpa, buf)
+    }
+
+    /// A reader of L1 memory.
+    pub(crate) fn guest_mem(&mut self) -> GuestMem {
+        GuestMem { vcpu: self.vcpu }
     }
 
     /// vmcs12 together with a reader of L1 memory, for decisions that

@@ -14,6 +14,7 @@ use crate::fields;
 use crate::hw;
 use crate::nvcpu::{Control, Nv, INVALID_GPA};
 use crate::shadow::bitmap::{self, Bitmap, ShadowCaps};
+use crate::vcpu::vmcs_config;
 use crate::vmcs::controls::{PinBased, Secondary};
 use crate::vmcs::table::encodings as e;
 
@@ -31,11 +32,6 @@ struct Page(Bitmap);
 pub(crate) struct Bitmaps {
     _read: KBox<Page>,
     _write: KBox<Page>,
-}
-
-fn vmcs_config() -> &'static bindings::vmcs_config {
-    // SAFETY: `vmcs_config` is __ro_after_init (see vcpu.rs).
-    unsafe { &*core::ptr::addr_of!(bindings::vmcs_config) }
 }
 
 /// The CPU can shadow VMCS fields (KVM's cpu_has_vmx_shadow_vmcs(); C's

@@ -54,11 +54,18 @@ impl VcpuVmx<'_> {
     }
 }
 
-/// KVM's maximal VMX capabilities, `vmcs_config.nested`.
-pub(crate) fn kvm_vmx_msrs() -> &'static NestedVmxMsrs {
+/// kvm-intel's VMCS configuration: what the CPU and KVM use (patch 3).
+pub(crate) fn vmcs_config() -> &'static bindings::vmcs_config {
     // SAFETY: `vmcs_config` is `__ro_after_init`: written during
     // kvm-intel's hardware setup, which completes before this module can
-    // register (it depends on kvm-intel), and never again. The layouts are
-    // identical (asserted in bindings.rs).
-    unsafe { &*core::ptr::addr_of!(bindings::vmcs_config.nested).cast::<NestedVmxMsrs>() }
+    // register (it depends on kvm-intel), and never again.
+    unsafe { &*core::ptr::addr_of!(bindings::vmcs_config) }
+}
+
+/// KVM's maximal VMX capabilities, `vmcs_config.nested`.
+pub(crate) fn kvm_vmx_msrs() -> &'static NestedVmxMsrs {
+    let msrs: *const bindings::nested_vmx_msrs = &vmcs_config().nested;
+    // SAFETY: the layouts are identical (asserted in bindings.rs); the
+    // data is read-only after init (see `vmcs_config`).
+    unsafe { &*msrs.cast::<NestedVmxMsrs>() }
 }
