@@ -52,8 +52,6 @@ pub(crate) struct CheckVcpu<'a> {
     virt_bits: u32,
     efer_lma: bool,
     perf_reserved: u64,
-    debugctl_supported: u64,
-    freeze_in_smm_quirk: bool,
     run_pending: bool,
 }
 
@@ -63,13 +61,11 @@ impl<'a> CheckVcpu<'a> {
         let maxphyaddr = nv.maxphyaddr();
         let vcpu = nv.raw();
         // SAFETY: the vCPU is ours (Nv invariant); these read its state.
-        let (cr4_reserved, has_lam, max_virt_bits, debugctl_supported, quirk) = unsafe {
+        let (cr4_reserved, has_lam, max_virt_bits) = unsafe {
             (
                 bindings::rnvmx_cr4_reserved_bits(vcpu),
                 bindings::rnvmx_has_lam(vcpu),
                 bindings::rnvmx_max_virt_addr_bits(),
-                bindings::vmx_get_supported_debugctl(vcpu, false),
-                bindings::rnvmx_quirk_freeze_in_smm(vcpu),
             )
         };
         let virt_bits = if nv.cr4() & cr4::LA57 != 0 { 57 } else { 48 };
@@ -86,8 +82,6 @@ impl<'a> CheckVcpu<'a> {
             virt_bits,
             efer_lma,
             perf_reserved,
-            debugctl_supported,
-            freeze_in_smm_quirk: quirk,
             run_pending,
         }
     }
@@ -127,12 +121,17 @@ impl Vcpu for CheckVcpu<'_> {
     fn perf_global_ctrl_reserved(&self) -> u64 {
         self.perf_reserved
     }
+    // The two below are only asked with "load debug controls", so they are
+    // read from KVM then, not for every entry.
     fn debugctl_valid(&self, debugctl: u64) -> bool {
+        // SAFETY: as for `efer_valid`.
+        let supported = unsafe { bindings::vmx_get_supported_debugctl(self.nv_raw(), false) };
         // KVM's vmx_is_valid_debugctl(): BTF and LBR are ignored, not invalid.
-        debugctl & !self.debugctl_supported & !(DEBUGCTLMSR_BTF | DEBUGCTLMSR_LBR) == 0
+        debugctl & !supported & !(DEBUGCTLMSR_BTF | DEBUGCTLMSR_LBR) == 0
     }
     fn quirk_allow_freeze_in_smm(&self) -> bool {
-        self.freeze_in_smm_quirk
+        // SAFETY: as for `efer_valid`.
+        unsafe { bindings::rnvmx_quirk_freeze_in_smm(self.nv_raw()) }
     }
     fn read_vmcs_hdr(&mut self, gpa: u64) -> Option<VmcsHdr> {
         let mut raw = [0u8; 4];
@@ -1000,6 +999,9 @@ pub(crate) fn msr_list_env(nv: &mut Nv) -> (u32, bool) {
 /// KVM's `nested_vmx_load_msr()`: 0, or the 1-based index of the failing
 /// entry.
 pub(crate) fn load_msr_list(nv: &mut Nv, gpa: u64, count: u32) -> u32 {
+    if count == 0 {
+        return 0;
+    }
     let (max, x2apic) = msr_list_env(nv);
     match msr_list::load_list(&mut MsrIo(nv), gpa, count, max, x2apic) {
         Ok(()) => 0,

@@ -392,6 +392,9 @@ fn prepare_vmcs12(nv: &mut Nv, reason: u32, info: u32, qual: u64) {
     v.vm_exit_instruction_len = exit_len;
     v.vmx_instruction_info = insn_info;
     let (gpa, count) = (v.vm_exit_msr_store_addr, v.vm_exit_msr_store_count);
+    if count == 0 {
+        return;
+    }
     let (max, x2apic) = msr_list_env(nv);
     if msr_list::store_list(&mut MsrIo(nv), gpa, count, max, x2apic).is_err() {
         abort(nv, VMX_ABORT_SAVE_GUEST_MSR_FAIL);
