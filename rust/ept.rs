@@ -144,7 +144,7 @@ pub(crate) fn write_pml_buffer(nv: &mut Nv, gpa: u64) -> ffi::c_int {
         nv.nested().pml_full = true;
         return 1;
     }
-    let dst = v.pml_address + 8 * u64::from(v.guest_pml_index);
+    let dst = v.pml_address.wrapping_add(8 * u64::from(v.guest_pml_index));
     if nv.write_gpa(dst, &(gpa & !0xfff).to_le_bytes()) {
         if let Some(v) = nv.vmcs12() {
             v.guest_pml_index = v.guest_pml_index.wrapping_sub(1);

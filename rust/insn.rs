@@ -129,7 +129,7 @@ fn vmclear(nv: &mut Nv) -> ffi::c_int {
         lifecycle::release_vmcs12(nv);
     }
     // launch_state := 0 (clear) in L1's copy.
-    let _ = nv.write_gpa(vmptr + LAUNCH_STATE_OFFSET, &0u32.to_le_bytes());
+    let _ = nv.write_gpa(vmptr.wrapping_add(LAUNCH_STATE_OFFSET), &0u32.to_le_bytes());
     nv.complete(Outcome::VmSucceed)
 }
 
