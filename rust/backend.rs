@@ -241,9 +241,17 @@ unsafe extern "C" fn set_state(
     // asserted to be 128 bytes) into the kernel buffer `state` points to.
     unsafe { core::ptr::copy_nonoverlapping(state.cast::<u8>(), raw.as_mut_ptr(), HEADER_SIZE) };
     let h = state::Header::decode(&raw);
-    // Without a VMXON region only the header and eVMCS matter (proven in
-    // the core's tests); eVMCS is never enabled on this backend.
-    let env = state::SetStateEnv::default();
+    // The vCPU facts KVM's checks use; eVMCS is never enabled on this
+    // backend.
+    // SAFETY: per the callback contract.
+    let env = unsafe {
+        with(vcpu, |nv| state::SetStateEnv {
+            vmx_in_cpuid: bindings::rnvmx_guest_has_vmx(nv.raw()),
+            maxphyaddr: nv.maxphyaddr(),
+            in_smm: bindings::rnvmx_is_smm(nv.raw()),
+            evmcs_enabled: false,
+        })
+    };
     match state::check_header(&h, &env) {
         Err(_) => EINVAL.to_errno(),
         // A state outside VMX operation: leave it (KVM's vmx_leave_nested()).
