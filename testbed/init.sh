@@ -81,6 +81,8 @@ counters() {
 if [ "$backend" = rust ]; then
 	# The module lifecycle is itself a test: bind, refuse unload, unload.
 	run_test rnvmx_lifecycle
+	# A C VM and a Rust VM running L2 side by side.
+	run_test rnvmx_mixed
 	insmod /lib/modules/rnvmx.ko || { say "ERROR insmod rnvmx"; finish; }
 fi
 
