@@ -89,11 +89,7 @@ mod tests {
     use crate::vmcs::table::lookup;
 
     fn all() -> ShadowCaps {
-        ShadowCaps {
-            pml: true,
-            preemption_timer: true,
-            apicv: true,
-        }
+        ShadowCaps::ALL
     }
 
     #[test]

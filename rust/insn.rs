@@ -299,34 +299,55 @@ fn vmwrite(nv: &mut Nv) -> ffi::c_int {
     nv.complete(Outcome::VmSucceed)
 }
 
+/// The operands of INVEPT/INVVPID once the instruction may run: its type
+/// register, its 16-byte descriptor as two quadwords, and whether there is
+/// a current VMCS (for VMfailValid vs VMfailInvalid).
+struct Invalidation {
+    ty: u64,
+    desc: [u64; 2],
+    has_current: bool,
+}
+
+/// The checks INVEPT and INVVPID share (KVM's handle_invept/invvpid()
+/// prologues): availability, permission, supported type, the descriptor.
+/// `Err` is the handler's return value, the instruction already completed
+/// or faulted.
+fn invalidation(
+    nv: &mut Nv,
+    available: Result<(), Fault>,
+    type_ok: impl FnOnce(u64, bool) -> Result<(), Outcome>,
+) -> Result<Invalidation, ffi::c_int> {
+    if let Err(f) = available {
+        return Err(fault(nv, f));
+    }
+    check_permission(nv)?;
+    let ty = nv.gpr(info().reg2());
+    let has_current = nv.nested().current_vmptr != INVALID_GPA;
+    if let Err(o) = type_ok(ty, has_current) {
+        return Err(nv.complete(o));
+    }
+    let gva = nv.mem_operand(false, 16).map_err(Raised::ret)?;
+    let mut raw = [0u8; 16];
+    nv.read_gva(gva, &mut raw).map_err(Raised::ret)?;
+    let (lo, hi) = raw.split_at(8);
+    let q = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+    Ok(Invalidation {
+        ty,
+        desc: [q(lo), q(hi)],
+        has_current,
+    })
+}
+
 fn invept(nv: &mut Nv) -> ffi::c_int {
     let m = *msrs(nv);
-    if let Err(f) = invalidate::invept_available(&m) {
-        return fault(nv, f);
-    }
-    if let Err(r) = check_permission(nv) {
-        return r;
-    }
-    let i = info();
-    let ty = nv.gpr(i.reg2());
-    let has_current = nv.nested().current_vmptr != INVALID_GPA;
-    if let Err(o) = invalidate::invept_type(&m, ty, has_current) {
-        return nv.complete(o);
-    }
-    let gva = match nv.mem_operand(false, 16) {
-        Ok(g) => g,
-        Err(r) => return r.ret(),
+    let op = match invalidation(nv, invalidate::invept_available(&m), |ty, cur| {
+        invalidate::invept_type(&m, ty, cur)
+    }) {
+        Ok(op) => op,
+        Err(r) => return r,
     };
-    let mut desc = [0u8; 16];
-    if let Err(r) = nv.read_gva(gva, &mut desc) {
-        return r.ret();
-    }
-    let eptp = u64::from_le_bytes(
-        desc.get(..8)
-            .and_then(|s| s.try_into().ok())
-            .unwrap_or([0; 8]),
-    );
-    if let Err(o) = invalidate::invept(ty, eptp, &CheckVcpu::new(nv), has_current) {
+    let eptp = op.desc[0];
+    if let Err(o) = invalidate::invept(op.ty, eptp, &CheckVcpu::new(nv), op.has_current) {
         return nv.complete(o);
     }
     // Both types (single context, global) drop every shadow EPT root: a
@@ -337,20 +358,16 @@ fn invept(nv: &mut Nv) -> ffi::c_int {
 
 fn invvpid(nv: &mut Nv) -> ffi::c_int {
     let m = *msrs(nv);
-    if let Err(f) = invalidate::invvpid_available(&m) {
-        return fault(nv, f);
-    }
-    if let Err(r) = check_permission(nv) {
-        return r;
-    }
-    let i = info();
-    let ty = nv.gpr(i.reg2());
-    let has_current = nv.nested().current_vmptr != INVALID_GPA;
-    if let Err(o) = invvpid_checks(nv, &m, ty, has_current) {
-        return match o {
-            Ok(o) => nv.complete(o),
-            Err(r) => r,
-        };
+    let op = match invalidation(nv, invalidate::invvpid_available(&m), |ty, cur| {
+        invalidate::invvpid_type(&m, ty, cur)
+    }) {
+        Ok(op) => op,
+        Err(r) => return r,
+    };
+    let bits = CheckVcpu::new(nv).max_virt_addr_bits();
+    let [vpid, gla] = op.desc;
+    if let Err(o) = invalidate::invvpid(&m, op.ty, vpid, gla, bits, op.has_current) {
+        return nv.complete(o);
     }
     // Flush everything tagged with L2's VPID (a superset of any type), or
     // L2's shadow roots when L0 shadows L2's page tables.
@@ -362,35 +379,6 @@ fn invvpid(nv: &mut Nv) -> ffi::c_int {
         nv.make_request(bindings::rnvmx_request_RNVMX_REQ_TLB_FLUSH_GUEST);
     }
     nv.complete(Outcome::VmSucceed)
-}
-
-/// INVVPID's type and operand checks; `Err(Ok(outcome))` completes the
-/// instruction, `Err(Err(ret))` has raised a fault.
-fn invvpid_checks(
-    nv: &mut Nv,
-    m: &NestedVmxMsrs,
-    ty: u64,
-    has_current: bool,
-) -> Result<(), Result<Outcome, ffi::c_int>> {
-    invalidate::invvpid_type(m, ty, has_current).map_err(Ok)?;
-    let gva = nv.mem_operand(false, 16).map_err(|r| Err(r.ret()))?;
-    let mut desc = [0u8; 16];
-    nv.read_gva(gva, &mut desc).map_err(|r| Err(r.ret()))?;
-    let lo = u64::from_le_bytes(
-        desc.get(..8)
-            .and_then(|s| s.try_into().ok())
-            .unwrap_or([0; 8]),
-    );
-    let gla = u64::from_le_bytes(
-        desc.get(8..)
-            .and_then(|s| s.try_into().ok())
-            .unwrap_or([0; 8]),
-    );
-    let bits = CheckVcpu::new(nv).max_virt_addr_bits();
-    match invalidate::invvpid(m, ty, lo, gla, bits, has_current) {
-        Ok(_) => Ok(()),
-        Err(o) => Err(Ok(o)),
-    }
 }
 
 fn vmfunc(nv: &mut Nv) -> ffi::c_int {

@@ -26,6 +26,15 @@ pub struct ShadowCaps {
     pub apicv: bool,
 }
 
+impl ShadowCaps {
+    /// A CPU with every feature that decides shadowing.
+    pub const ALL: Self = ShadowCaps {
+        pml: true,
+        preemption_timer: true,
+        apicv: true,
+    };
+}
+
 /// How `field` is shadowed on a CPU with `caps`.
 pub fn shadow_of(field: &Field, caps: &ShadowCaps) -> Shadow {
     let present = match field.encoding {
@@ -101,11 +110,7 @@ mod tests {
     use super::*;
 
     fn all() -> ShadowCaps {
-        ShadowCaps {
-            pml: true,
-            preemption_timer: true,
-            apicv: true,
-        }
+        ShadowCaps::ALL
     }
 
     fn bitmaps(caps: &ShadowCaps) -> (Bitmap, Bitmap) {
