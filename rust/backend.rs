@@ -365,7 +365,7 @@ unsafe extern "C" fn mark_vmcs12_pages_dirty(vcpu: Vcpu) {
     };
     if let Some(gpa) = vapic {
         // SAFETY: the vCPU is valid per the callback contract.
-        unsafe { bindings::kvm_vcpu_mark_page_dirty(vcpu, gpa >> 12) };
+        unsafe { bindings::kvm_vcpu_mark_page_dirty(vcpu, gpa >> entry::PAGE_SHIFT) };
     }
 }
 
@@ -430,13 +430,10 @@ unsafe extern "C" fn enter_non_root_mode(
 unsafe extern "C" fn check_io_bitmaps(vcpu: Vcpu, port: ffi::c_uint, size: ffi::c_int) -> bool {
     // SAFETY: per the callback contract.
     unsafe {
-        with(vcpu, |nv| match nv.vmcs12_copy() {
-            Some(v) => reflect::check_io_bitmaps(
-                &v,
-                &mut exit::L1Mem(nv.guest_mem()),
-                port,
-                size.max(0) as u32,
-            ),
+        with(vcpu, |nv| match nv.vmcs12_and_mem() {
+            Some((v, mem)) => {
+                reflect::check_io_bitmaps(v, &mut exit::L1Mem(mem), port, size.max(0) as u32)
+            }
             None => true,
         })
     }

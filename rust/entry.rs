@@ -22,6 +22,7 @@ use crate::shadow_vmcs;
 use crate::stats;
 use crate::vcpu::vmcs_config;
 use crate::vmcs::caps::NestedVmxMsrs;
+use crate::vmcs::checks::guest::activity;
 use crate::vmcs::checks::{self, entry_fail, EntryFailure, Vcpu, EXIT_REASON_FAILED_VMENTRY};
 use crate::vmcs::controls::{CpuBased, EntryControls, PinBased, Secondary, Vmcs12Controls};
 use crate::vmcs::encoding::Encoding;
@@ -210,12 +211,12 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
 
     nv.nested().nested_run_pending = true;
     nv.nested().has_preemption_timer_deadline = false;
-    let halted = v.guest_activity_state == GUEST_ACTIVITY_HLT
+    let halted = v.guest_activity_state == activity::HLT
         && v.vm_entry_intr_info_field & INTR_INFO_VALID == 0
         && !CpuBased(v.cpu_based_vm_exec_control).contains(CpuBased::NMI_WINDOW_EXITING)
         && !(CpuBased(v.cpu_based_vm_exec_control).contains(CpuBased::INTR_WINDOW_EXITING)
             && v.guest_rflags & RFLAGS_IF != 0);
-    let wait_sipi = v.guest_activity_state == GUEST_ACTIVITY_WAIT_SIPI;
+    let wait_sipi = v.guest_activity_state == activity::WAIT_SIPI;
     let step = enter_with(nv, v, true);
     // `v` is not read after this point.
     let status = finish_entry(nv, step, true);
@@ -253,8 +254,6 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
     1
 }
 
-const GUEST_ACTIVITY_HLT: u32 = 1;
-const GUEST_ACTIVITY_WAIT_SIPI: u32 = 3;
 const INTR_INFO_VALID: u32 = 1 << 31;
 const RFLAGS_IF: u64 = 1 << 9;
 
@@ -946,7 +945,7 @@ fn map_page(nv: &mut Nv, gpa: u64, slot: MapSlot) -> Option<u64> {
     (r == 0).then_some(map.pfn << PAGE_SHIFT)
 }
 
-const PAGE_SHIFT: u32 = 12;
+pub(crate) const PAGE_SHIFT: u32 = 12;
 
 /// L1 memory and MSRs as the core's MSR-list code uses them.
 pub(crate) struct MsrIo<'a>(pub(crate) &'a mut Nv);

@@ -134,17 +134,19 @@ pub(crate) fn uninit_mmu(nv: &mut Nv) {
 /// L1's PML buffer. Entry refuses PML in vmcs12 for now, so this only
 /// ever sees vmcs12s without it.
 pub(crate) fn write_pml_buffer(nv: &mut Nv, gpa: u64) -> ffi::c_int {
-    let Some(v) = nv.vmcs12_copy() else {
+    let Some((index, address)) = nv.vmcs12_ref().and_then(|v| {
+        Vmcs12Controls::of(v)
+            .sec
+            .contains(Secondary::ENABLE_PML)
+            .then_some((v.guest_pml_index, v.pml_address))
+    }) else {
         return 0;
     };
-    if !Vmcs12Controls::of(&v).sec.contains(Secondary::ENABLE_PML) {
-        return 0;
-    }
-    if v.guest_pml_index >= 512 {
+    if index >= 512 {
         nv.nested().pml_full = true;
         return 1;
     }
-    let dst = v.pml_address.wrapping_add(8 * u64::from(v.guest_pml_index));
+    let dst = address.wrapping_add(8 * u64::from(index));
     if nv.write_gpa(dst, &(gpa & !0xfff).to_le_bytes()) {
         if let Some(v) = nv.vmcs12() {
             v.guest_pml_index = v.guest_pml_index.wrapping_sub(1);

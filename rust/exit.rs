@@ -17,6 +17,7 @@ use crate::nested::msr_list;
 use crate::nested::reflect::{self, Exit, L1Memory};
 use crate::nvcpu::{GuestMem, Nv};
 use crate::stats;
+use crate::vmcs::checks::guest::activity;
 use crate::vmcs::checks::EXIT_REASON_FAILED_VMENTRY;
 use crate::vmcs::controls::{EntryControls, ExitControls, Vmcs12Controls};
 use crate::vmcs::intr_info;
@@ -313,9 +314,9 @@ pub(crate) fn sync_vmcs02_to_vmcs12(nv: &mut Nv) {
     v.guest_rflags = hw::read(e::GUEST_RFLAGS);
     v.guest_interruptibility_info = hw::read(e::GUEST_INTERRUPTIBILITY_INFO) as u32;
     v.guest_activity_state = match mp_state {
-        m if m == bindings::KVM_MP_STATE_HALTED as i32 => 1,
-        m if m == bindings::KVM_MP_STATE_INIT_RECEIVED as i32 => 3,
-        _ => 0,
+        m if m == bindings::KVM_MP_STATE_HALTED as i32 => activity::HLT,
+        m if m == bindings::KVM_MP_STATE_INIT_RECEIVED as i32 => activity::WAIT_SIPI,
+        _ => activity::ACTIVE,
     };
     let c = Vmcs12Controls::of(v);
     if ept {

@@ -19,8 +19,9 @@ use crate::nvcpu::{Nv, Raised, INVALID_GPA};
 use crate::shadow_vmcs;
 use crate::stats;
 use crate::vmcs::access::{self, AccessCtx};
-use crate::vmcs::caps::NestedVmxMsrs;
+use crate::vmcs::caps::{misc, NestedVmxMsrs};
 use crate::vmcs::checks::{fixed_bits_valid, Vcpu as _};
+use crate::vmcs::controls::Secondary;
 use crate::vmcs::encoding::Encoding;
 use crate::vmcs::layout::{Vmcs12, VmcsHdr, VMCS12_SIZE};
 use crate::vmcs::outcome::Outcome;
@@ -52,6 +53,12 @@ fn check_permission(nv: &mut Nv) -> Result<(), ffi::c_int> {
     let vmxon = nv.nested().vmxon;
     let cpl = nv.cpl();
     rules::check_permission(vmxon, cpl).map_err(|f| fault(nv, f))
+}
+
+/// VMCLEAR's and VMPTRLD's start: permission, then the VMCS pointer.
+fn permitted_vmptr(nv: &mut Nv) -> Result<u64, ffi::c_int> {
+    check_permission(nv)?;
+    get_vmptr(nv)
 }
 
 /// KVM's `nested_vmx_get_vmptr()`: the 64-bit memory operand.
@@ -112,10 +119,7 @@ fn vmxoff(nv: &mut Nv) -> ffi::c_int {
 }
 
 fn vmclear(nv: &mut Nv) -> ffi::c_int {
-    if let Err(r) = check_permission(nv) {
-        return r;
-    }
-    let vmptr = match get_vmptr(nv) {
+    let vmptr = match permitted_vmptr(nv) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -136,10 +140,7 @@ fn vmclear(nv: &mut Nv) -> ffi::c_int {
 const LAUNCH_STATE_OFFSET: u64 = core::mem::offset_of!(Vmcs12, launch_state) as u64;
 
 fn vmptrld(nv: &mut Nv) -> ffi::c_int {
-    if let Err(r) = check_permission(nv) {
-        return r;
-    }
-    let vmptr = match get_vmptr(nv) {
+    let vmptr = match permitted_vmptr(nv) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -154,7 +155,7 @@ fn vmptrld(nv: &mut Nv) -> ffi::c_int {
         nv.read_gpa(vmptr, &mut raw)
             .then(|| VmcsHdr(u32::from_le_bytes(raw)))
     };
-    let shadow_ok = msrs(nv).secondary_ctls_high & SECONDARY_EXEC_SHADOW_VMCS != 0;
+    let shadow_ok = Secondary(msrs(nv).secondary_ctls_high).contains(Secondary::SHADOW_VMCS);
     if let Err(o) = rules::vmptrld_pointer(vmptr, maxphyaddr, vmxon_ptr, current, hdr, shadow_ok) {
         return nv.complete(o);
     }
@@ -181,8 +182,6 @@ fn vmptrld(nv: &mut Nv) -> ffi::c_int {
     nv.complete(Outcome::VmSucceed)
 }
 
-const SECONDARY_EXEC_SHADOW_VMCS: u32 = 1 << 14;
-
 fn vmptrst(nv: &mut Nv) -> ffi::c_int {
     if let Err(r) = check_permission(nv) {
         return r;
@@ -201,7 +200,7 @@ fn vmptrst(nv: &mut Nv) -> ffi::c_int {
 fn access_ctx(nv: &mut Nv) -> AccessCtx {
     let guest_mode = nv.is_guest_mode();
     let long_mode = nv.is_64_bit_mode();
-    let vmwrite_any_field = msrs(nv).misc_low & VMX_MISC_VMWRITE_SHADOW_RO_FIELDS != 0;
+    let vmwrite_any_field = u64::from(msrs(nv).misc_low) & misc::VMWRITE_SHADOW_RO_FIELDS != 0;
     let has_current_vmcs = nv.nested().current_vmptr != INVALID_GPA;
     let link_pointer_valid = nv
         .vmcs12()
@@ -214,8 +213,6 @@ fn access_ctx(nv: &mut Nv) -> AccessCtx {
         long_mode,
     }
 }
-
-const VMX_MISC_VMWRITE_SHADOW_RO_FIELDS: u32 = 1 << 29;
 
 fn vmread(nv: &mut Nv) -> ffi::c_int {
     if let Err(r) = check_permission(nv) {
