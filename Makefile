@@ -16,15 +16,17 @@ KBUILD := $(RNVMX_CACHE)/kbuild
 JOBS ?= $(shell nproc)
 KMAKE = $(MAKE) -C $(KSRC) O=$(KBUILD) M=$(CURDIR) LLVM=1 CC="ccache clang" -j$(JOBS)
 CARGO ?= cargo
+# Debian's Python, which has python3-matplotlib (testbed/deps.sh) for out/ab.svg.
+PYTHON ?= /usr/bin/python3
 
 .PHONY: ab check deps kernel module module-clippy selftests initramfs testbed cargo-test \
-	lint pytest check-fields check-patch clean
+	lint pytest check-fields check-patch fresh-check clean
 
 ab: testbed
-	python3 testbed/ab.py
+	$(PYTHON) testbed/ab.py
 
 check: deps cargo-test lint pytest check-patch testbed module-clippy check-fields check-imports
-	python3 testbed/ab.py --check
+	$(PYTHON) testbed/ab.py --check
 
 testbed: kernel module selftests initramfs
 
@@ -57,11 +59,11 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 pytest:
-	python3 -m unittest discover -s testbed -p 'test_*.py'
+	$(PYTHON) -m unittest discover -s testbed -p 'test_*.py'
 
 # `cargo run --example vmcs-fields` equals KVM's vmcs12_field_offsets[].
 check-fields: kernel
-	python3 testbed/check-fields.py
+	$(PYTHON) testbed/check-fields.py
 
 check-patch: deps
 	testbed/check-patch.sh
@@ -69,6 +71,11 @@ check-patch: deps
 # rnvmx.ko uses no nested.c function but get_vmx_mem_address().
 check-imports: module
 	testbed/check-imports.sh
+
+# The README's `make ab` in a debootstrap root with only its prerequisites
+# (long: a cold kernel build; not part of check).
+fresh-check:
+	testbed/fresh-check.sh
 
 clean:
 	-$(KMAKE) clean

@@ -2,14 +2,13 @@
 
 //! The `struct nested_vmx_backend` this module registers with kvm-intel.
 //!
-//! Every VM created while the module is loaded is bound to this backend for
-//! its lifetime (kvm-intel pins the module meanwhile). Nested VMX itself is
-//! not implemented in Rust yet: until it is, a bound VM fails visibly rather
-//! than silently running on C. VMX instructions raise #UD (as on a CPU
-//! without VMX), and KVM_SET_NESTED_STATE refuses states in VMX operation
-//! with -EOPNOTSUPP, each such event counted in `unimplemented`. What is
-//! implemented: binding, the VMX capability MSRs (`crate::vmcs::caps`), and
-//! KVM_GET/SET_NESTED_STATE outside VMX operation (`crate::nested::state`).
+//! Every VM created while the backend is registered (the module is loaded
+//! and its `bind` parameter is Y, `rust/params.c`) is bound to it for its
+//! lifetime, and kvm-intel pins the module meanwhile. The callbacks below
+//! are kvm-intel's call sites of nested.c; each hands over to the module
+//! that implements it (`entry`, `exit`, `events`, `insn`, `lifecycle`, ...).
+//! What this backend does not implement yet is refused visibly and counted
+//! in `unimplemented` (Documentation/nested-flow.md, "What is missing").
 
 use kernel::{c_str, ffi, prelude::*, uaccess::UserSlice};
 
@@ -21,11 +20,12 @@ use crate::vcpu::{kvm_vmx_msrs, VcpuVmx};
 use crate::vmcs::caps::{self, RestoreError};
 use crate::{bindings, ept, events, exit, insn, lifecycle, shadow_vmcs, stats};
 
-/// Registration of the backend with kvm-intel; unregistered on drop.
+/// Registration of the backend with kvm-intel; retracted on drop.
 ///
 /// # Invariants
 ///
-/// `backend` is registered with kvm-intel for the lifetime of this object.
+/// `backend` is published (`rnvmx_backend_publish`) for the lifetime of this
+/// object: registered with kvm-intel whenever the `bind` parameter is Y.
 pub(crate) struct Registration {
     backend: KBox<Backend>,
 }
@@ -44,20 +44,23 @@ impl Registration {
     pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
         let backend = KBox::new(Backend(ops(module)), GFP_KERNEL)?;
         // SAFETY: the table is valid and complete; it lives in a KBox owned by
-        // the returned object, which unregisters it before freeing it.
-        let ret = unsafe { bindings::kvm_vmx_register_nested_backend(&backend.0) };
+        // the returned object, which retracts it before freeing it.
+        // Registered with kvm-intel now if the `bind` parameter is Y, else
+        // when it is set (rust/params.c).
+        let ret = unsafe { bindings::rnvmx_backend_publish(&backend.0) };
         kernel::error::to_result(ret)?;
-        // INVARIANT: registered just above.
+        // INVARIANT: published just above.
         Ok(Registration { backend })
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // SAFETY: registered by the type invariant. No VM is bound to it any
+        // SAFETY: published by the type invariant. No VM is bound to it any
         // more: each bound VM holds a reference on this module, so the module
-        // cannot be on its way out while one exists.
-        unsafe { bindings::kvm_vmx_unregister_nested_backend(&self.backend.0) };
+        // cannot be on its way out while one exists. After this, writes of
+        // the `bind` parameter no longer reach the table.
+        unsafe { bindings::rnvmx_backend_retract(&self.backend.0) };
     }
 }
 

@@ -11,3 +11,5 @@
 #include "vmx/nested.h"
 #include "vmx/nested_backend.h"
 #include "helpers.h"
+#include "trace_helpers.h"
+#include "params.h"

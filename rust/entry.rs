@@ -20,6 +20,7 @@ use crate::nested::msr_list;
 use crate::nvcpu::{Control, Nv, INVALID_GPA};
 use crate::shadow_vmcs;
 use crate::stats;
+use crate::trace;
 use crate::vcpu::vmcs_config;
 use crate::vmcs::caps::NestedVmxMsrs;
 use crate::vmcs::checks::guest::activity;
@@ -184,6 +185,7 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
         launched: v.launch_state != 0,
     };
     if let Err(o) = rules::run_precheck(&s) {
+        trace::run_precheck_failed(&o);
         return nv.complete(o);
     }
     // SDM 27.2: controls, then host state; each fails with VMfailValid.
@@ -195,6 +197,7 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
     };
     if let Err(check) = early {
         stats::ENTRY_CHECK_FAILS.inc();
+        trace::check_failed(check);
         if let EntryFailure::VmFail(err) = check.failure() {
             return nv.complete(Outcome::VmFailValid(err));
         }
@@ -239,7 +242,6 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
             Entered::L2 => 1,
         };
     }
-    stats::L2_ENTRIES.inc();
     nv.arch().l1tf_flush_l1d = true;
     // An HLT activity state enters L2 halted, unless an event wakes it.
     if halted {
@@ -326,6 +328,7 @@ pub(crate) struct Failure {
 /// so `v` may be the cached vmcs12 itself; what can write vmcs12 (KVM's MSR
 /// writes in guest mode, failure reports) is `finish_entry`'s.
 fn enter_with(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Step {
+    trace::nested_vmenter(nv, v);
     let run_pending = nv.nested().nested_run_pending;
     // SAFETY: the vCPU is ours (Nv invariant).
     unsafe { bindings::kvm_service_local_tlb_flush_requests(nv.raw()) };
@@ -361,6 +364,7 @@ fn enter_with(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Step {
         let guest = checks::check_guest_state(v, &mut CheckVcpu::new(nv));
         if let Err(check) = guest {
             stats::ENTRY_CHECK_FAILS.inc();
+            trace::check_failed(check);
             if let EntryFailure::VmExit {
                 reason,
                 qualification,
@@ -433,6 +437,9 @@ pub(crate) fn finish_entry(nv: &mut Nv, step: Step, from_vmentry: bool) -> Enter
         nv.make_request(bindings::rnvmx_request_RNVMX_REQ_EVENT);
     }
     nv.nested().preemption_timer_expired = false;
+    // Every path into L2 (VMLAUNCH/VMRESUME, SMM exit, restored state) is
+    // counted where it succeeds, as kvm_nested_vmenter is emitted on each.
+    stats::L2_ENTRIES.inc();
     Entered::L2
 }
 
@@ -783,6 +790,7 @@ fn prepare_vmcs02(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Result<(), u64
     let valid = unrestricted_guest(nv) || unsafe { bindings::__vmx_guest_state_valid(vcpu) };
     if from_vmentry && !valid {
         stats::ENTRY_CHECK_FAILS.inc();
+        trace::kvm_check_failed(c"from_vmentry && !vmx_guest_state_valid(vcpu)");
         return Err(entry_fail::DEFAULT);
     }
     load_cr3(nv, v.guest_cr3, c.has_ept(), from_vmentry)?;
@@ -868,12 +876,14 @@ pub(crate) fn load_cr3(
     reload_pdptrs: bool,
 ) -> Result<(), u64> {
     if !nv.legal_cr3(cr3) {
+        trace::kvm_check_failed(c"!kvm_vcpu_is_legal_cr3(vcpu, cr3)");
         return Err(entry_fail::DEFAULT);
     }
     if reload_pdptrs && !nested_ept && nv.is_pae_paging() {
         let vcpu = nv.raw();
         // SAFETY: the vCPU is ours (Nv invariant).
         if unsafe { bindings::load_pdptrs(vcpu, cr3 as usize) } == 0 {
+            trace::kvm_check_failed(c"!load_pdptrs(vcpu, cr3)");
             return Err(entry_fail::PDPTE);
         }
     }

@@ -17,6 +17,7 @@ use crate::nested::msr_list;
 use crate::nested::reflect::{self, Exit, L1Memory};
 use crate::nvcpu::{GuestMem, Nv};
 use crate::stats;
+use crate::trace;
 use crate::vmcs::checks::guest::activity;
 use crate::vmcs::checks::EXIT_REASON_FAILED_VMENTRY;
 use crate::vmcs::controls::{EntryControls, ExitControls, Vmcs12Controls};
@@ -88,9 +89,11 @@ pub(crate) fn reflect(nv: &mut Nv) -> bool {
     if nv.vmx().fail != 0 {
         // A late VMfail of vmcs02: reported to L1 like a VM exit.
         stats::L2_ENTRY_FAILURES.inc();
+        trace::hardware_vmfail(hw::read(e::VM_INSTRUCTION_ERROR) as u32);
         nested_vmx_vmexit(nv, Some(full), 0, 0);
         return true;
     }
+    trace::nested_vmexit(nv);
     let reason = (full & 0xffff) as u16;
     let info = hw::read(hw::enc::VM_EXIT_INTR_INFO) as u32;
     stats::count_exit(reason);
@@ -229,6 +232,11 @@ pub(crate) fn nested_vmx_vmexit(nv: &mut Nv, reason: Option<u32>, info: u32, qua
     }
     nv.arch().mp_state = bindings::KVM_MP_STATE_RUNNABLE as i32;
     if !failed {
+        if reason.is_some() {
+            if let Some(v12) = nv.vmcs12() {
+                trace::nested_vmexit_inject(v12);
+            }
+        }
         load_host_state(nv);
         return;
     }

@@ -21,6 +21,7 @@ mod lifecycle;
 mod nvcpu;
 mod shadow_vmcs;
 mod stats;
+mod trace;
 mod vcpu;
 
 // The hardware-independent core, the same files as the cargo crate's.
@@ -48,7 +49,7 @@ module! {
 static IMPORT_NS: [u8; 25] = *b"import_ns=KVM_VMX_NESTED\0";
 
 struct Rnvmx {
-    // Field order is drop order: unregister before the statistics and the
+    // Field order is drop order: unregister (retract) before the statistics and the
     // shadowing bitmaps (which bound VMs' vmcs01 point to) go away.
     _registration: backend::Registration,
     _shadow: shadow_vmcs::Bitmaps,
@@ -58,6 +59,12 @@ struct Rnvmx {
 
 impl kernel::Module for Rnvmx {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: kvm-intel's parameter, read-only once kvm-intel is loaded
+        // (which this module's imports guarantee).
+        if unsafe { bindings::nested_early_check } {
+            pr_err!("kvm_intel.nested_early_check=1 is not implemented by rnvmx; not loading\n");
+            return Err(Error::from_errno(-(bindings::EOPNOTSUPP as i32)));
+        }
         let stats = stats::DebugFs::new()?;
         let shadow = shadow_vmcs::Bitmaps::new()?;
         let fields = fields::Registration::new(&shadow_vmcs::caps())?;

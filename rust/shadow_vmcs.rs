@@ -34,10 +34,13 @@ pub(crate) struct Bitmaps {
     _write: KBox<Page>,
 }
 
-/// The CPU can shadow VMCS fields (KVM's cpu_has_vmx_shadow_vmcs(); C's
-/// enable_shadow_vmcs defaults to exactly this).
+/// VMCS shadowing is used for L1: kvm_intel.enable_shadow_vmcs, which
+/// kvm-intel clears at setup when the CPU cannot shadow VMCS fields (KVM's
+/// cpu_has_vmx_shadow_vmcs()), so this is exactly when nested.c uses it.
 pub(crate) fn enabled() -> bool {
-    Secondary(vmcs_config().cpu_based_2nd_exec_ctrl).contains(Secondary::SHADOW_VMCS)
+    // SAFETY: kvm-intel's parameter, read-only once kvm-intel is loaded
+    // (which this module's imports guarantee).
+    unsafe { bindings::enable_shadow_vmcs }
 }
 
 pub(crate) fn caps() -> ShadowCaps {

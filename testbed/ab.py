@@ -21,6 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+from plot import write_svg
+
 TOP = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("RNVMX_CACHE", Path.home() / ".cache" / "rnvmx"))
 KBUILD = CACHE / "kbuild"
@@ -46,9 +48,17 @@ KNOWN_WARNS = {
 }
 TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s*")
 
-END_RE = re.compile(r"@@RNVMX-END test=(\S+) rc=(\d+) secs=([\d.]+) c_l2=(\d+) "
-                    r"rust_l2=(-?\d+) rust_bind=(-?\d+) rust_unimpl=(-?\d+)"
-                    r"(?: rust_msr_writes=(-?\d+))?(?: rust_exits=(\S*))?")
+# "@@RNVMX-END test=T rc=N secs=S key=value ..." (testbed/init.sh run_test).
+END_RE = re.compile(r"@@RNVMX-END test=(\S+)((?: \w+=\S*)*)")
+END_KEYS = ("rc", "secs", "tp_l2", "tp_vmenter", "perf_vmenter", "tp_overrun",
+            "rust_l2", "rust_bind", "rust_unimpl")
+
+
+def end_fields(line_match):
+    """The key=value fields of an END line as a dict; None if one of END_KEYS
+    is missing (a truncated line)."""
+    fields = dict(kv.split("=", 1) for kv in line_match.group(2).split())
+    return fields if all(k in fields for k in END_KEYS) else None
 BEGIN_RE = re.compile(r"@@RNVMX-BEGIN test=(\S+)")
 BENCH_RE = re.compile(r"@@RNVMX-BENCH name=(\S+) ops=(\d+) cycles_per_op=(\d+) rc=(\d+) "
                       r"rust_bind=(-?\d+) rust_msr_writes=(-?\d+)(?: rust_l2_reflected=(-?\d+))?")
@@ -148,7 +158,9 @@ class Boot:
             exited = proc.poll() is not None
             text = serial.read_text(errors="replace")
             for m in END_RE.finditer(text):
-                self.results[m.group(1)] = m.groups()
+                fields = end_fields(m)
+                if fields is not None:
+                    self.results[m.group(1)] = fields
             begins = BEGIN_RE.findall(text)
             if begins and begins[-1] != current:
                 current = begins[-1]
@@ -203,24 +215,41 @@ def kernel_log_problems(text):
     return bad
 
 
-def status_of(backend, test, fields):
-    rc, secs, c_l2, rust_l2, rust_bind = (int(fields[1]), fields[2], int(fields[3]),
-                                          int(fields[4]), int(fields[5]))
+def status_of(backend, test, f):
+    """(status, guest seconds, L2 entries, module's L2 entries, note).
+
+    L2 entries come from KVM's kvm_nested_vmenter tracepoint, which both
+    backends emit (entries that reached L2, testbed/init.sh tp_entries).
+    The same event counted with perf_event_open (rnvmx_tpcount) must give
+    the trace's number of kvm_nested_vmenter events."""
+    rc, secs = int(f["rc"]), f["secs"]
+    tp, rust_l2, rust_bind = int(f["tp_l2"]), int(f["rust_l2"]), int(f["rust_bind"])
     status = {0: "PASS", 4: "SKIP"}.get(rc, "FAIL")
+    notes = []
+    own = test.startswith("rnvmx_")
+    if int(f["tp_overrun"]) > 0:
+        status = "FAIL" if status == "PASS" else status
+        notes.append(f"trace buffer overrun ({f['tp_overrun']} events lost)")
+    elif not own and int(f["perf_vmenter"]) != int(f["tp_vmenter"]):
+        status = "FAIL" if status == "PASS" else status
+        notes.append(f"perf counted {f['perf_vmenter']} kvm_nested_vmenter, "
+                     f"the trace {f['tp_vmenter']}")
     if backend == "c":
-        return status, secs, c_l2, ""
-    note = ""
+        return status, secs, tp, "-", "; ".join(notes)
     # A stock test counts for Rust only if Rust handled it: its VM was bound
-    # to rnvmx and the built-in code entered no L2.
-    if status == "PASS" and not test.startswith("rnvmx_"):
+    # to rnvmx, and every L2 entry the tracepoint shows is one rnvmx counted
+    # (an entry by the built-in code would make them differ).
+    if status == "PASS" and not own:
         if rust_bind <= 0:
-            status, note = "FAIL", "VM not bound to rnvmx"
-        elif c_l2 > 0:
-            status, note = "FAIL", "built-in nested VMX entered L2"
-    exits = ((fields[8] if len(fields) > 8 else None) or "").rstrip("-").rstrip(",")
+            status = "FAIL"
+            notes.append("VM not bound to rnvmx")
+        elif tp != rust_l2:
+            status = "FAIL"
+            notes.append(f"tracepoint shows {tp} L2 entries, rnvmx counted {rust_l2}")
+    exits = f.get("rust_exits", "").rstrip("-").rstrip(",")
     if exits:
-        note = (note + " " if note else "") + "exits " + exits
-    return status, secs, rust_l2, note
+        notes.append("exits " + exits)
+    return status, secs, tp, rust_l2, "; ".join(notes)
 
 
 def bench_rows(backend, log):
@@ -281,7 +310,7 @@ def run_backend(backend, tests, outdir, rows, problems, lock, benches):
         if boot.done:
             break
         if boot.hung:
-            rows.append((backend, boot.hung, "HANG", "-", 0, f"no progress in {TEST_TIMEOUT}s"))
+            rows.append((backend, boot.hung, "HANG", "-", 0, "-", f"no progress in {TEST_TIMEOUT}s"))
             idx = remaining.index(boot.hung) if boot.hung in remaining else -1
             remaining = remaining[idx + 1:] if idx >= 0 else []
             continue
@@ -290,7 +319,7 @@ def run_backend(backend, tests, outdir, rows, problems, lock, benches):
             problems.append(f"{backend}-{n}: boot ended before finishing")
         for t in remaining:
             if t not in boot.results:
-                rows.append((backend, t, "FAIL", "-", 0, "boot ended"))
+                rows.append((backend, t, "FAIL", "-", 0, "-", "boot ended"))
         break
 
 
@@ -322,11 +351,13 @@ def main():
 
     order = {t: i for i, t in enumerate(["rnvmx_lifecycle"] + tests)}
     rows.sort(key=lambda r: (order.get(r[1], 99), r[0]))
-    header = ("backend", "test", "status", "guest_seconds", "l2_entries")
+    # l2_entries: kvm_nested_vmenter tracepoint; module_l2_entries: rnvmx's
+    # own counter (Rust rows), which must agree for a Rust PASS.
+    header = ("backend", "test", "status", "guest_seconds", "l2_entries", "module_l2_entries")
     with open(TOP / "out" / "ab.tsv", "w") as f:
         f.write("\t".join(header) + "\n")
         for r in rows:
-            f.write("\t".join(str(x) for x in r[:5]) + "\n")
+            f.write("\t".join(str(x) for x in r[:6]) + "\n")
 
     # The aligned table: one line per test, both backends side by side.
     by = {(r[0], r[1]): r for r in rows}
@@ -336,12 +367,15 @@ def main():
         c, r = by.get(("c", t)), by.get(("rust", t))
         fmt = lambda x: (x[2], x[3], x[4]) if x else ("-", "-", "-")
         cs, rs = fmt(c), fmt(r)
-        note = "; ".join(x[5] for x in (c, r) if x and x[5])
+        note = "; ".join(x[6] for x in (c, r) if x and x[6])
         print(f"{t:40} {cs[0]:>5} {cs[1]:>7} {cs[2]:>5}   {rs[0]:>5} {rs[1]:>7} {rs[2]:>7}  {note}")
     with open(TOP / "out" / "bench.tsv", "w") as f:
         f.write("backend\tbench\tops\tcycles_per_op\tnote\n")
         for r in sorted(benches):
             f.write("\t".join(str(x) for x in r) + "\n")
+    # The picture: benchmarks side by side and the result grid.
+    write_svg(TOP / "out" / "ab.tsv", TOP / "out" / "bench.tsv", TOP / "out" / "ab.svg")
+    print(f"[ab] wrote {TOP / 'out' / 'ab.svg'}")
     bench = {(r[0], r[1]): r for r in benches}
     if benches:
         print(f"\n{'benchmark (guest TSC cycles/op)':40} {'c':>10} {'rust':>10} {'rust/c':>7}  note")

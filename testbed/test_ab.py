@@ -47,29 +47,52 @@ class KernelLog(unittest.TestCase):
 
 
 class Status(unittest.TestCase):
-    def fields(self, rc, c_l2=0, rust_l2=0, bind=0):
-        return ("t", str(rc), "0.50", str(c_l2), str(rust_l2), str(bind), "0")
+    def fields(self, rc, tp=0, rust_l2=0, bind=0, vmenter=None, perf=None, overrun=0, **extra):
+        vmenter = tp if vmenter is None else vmenter
+        f = {"rc": str(rc), "secs": "0.50", "tp_l2": str(tp), "tp_vmenter": str(vmenter),
+             "perf_vmenter": str(vmenter if perf is None else perf), "tp_overrun": str(overrun),
+             "rust_l2": str(rust_l2), "rust_bind": str(bind), "rust_unimpl": "0"}
+        f.update(extra)
+        return f
 
     def test_c(self):
-        self.assertEqual(ab.status_of("c", "t", self.fields(0, c_l2=3))[:3], ("PASS", "0.50", 3))
+        self.assertEqual(ab.status_of("c", "t", self.fields(0, tp=3))[:3], ("PASS", "0.50", 3))
         self.assertEqual(ab.status_of("c", "t", self.fields(4))[0], "SKIP")
         self.assertEqual(ab.status_of("c", "t", self.fields(1))[0], "FAIL")
 
     def test_rust_pass_needs_binding(self):
-        self.assertEqual(ab.status_of("rust", "t", self.fields(0, rust_l2=2, bind=1))[:3], ("PASS", "0.50", 2))
-        self.assertEqual(ab.status_of("rust", "t", self.fields(0, rust_l2=2, bind=0))[0], "FAIL")
+        self.assertEqual(ab.status_of("rust", "t", self.fields(0, tp=2, rust_l2=2, bind=1))[:4],
+                         ("PASS", "0.50", 2, 2))
+        self.assertEqual(ab.status_of("rust", "t", self.fields(0, tp=2, rust_l2=2, bind=0))[0], "FAIL")
 
-    def test_rust_pass_fails_if_c_entered_l2(self):
-        self.assertEqual(ab.status_of("rust", "t", self.fields(0, c_l2=1, rust_l2=1, bind=1))[0], "FAIL")
+    def test_rust_pass_needs_tracepoint_to_agree_with_module(self):
+        # An entry rnvmx did not count (the built-in code's) fails the row.
+        r = ab.status_of("rust", "t", self.fields(0, tp=2, rust_l2=1, bind=1))
+        self.assertEqual(r[0], "FAIL")
+        self.assertIn("tracepoint shows 2", r[4])
+        self.assertEqual(ab.status_of("rust", "t", self.fields(0, tp=0, rust_l2=1, bind=1))[0], "FAIL")
+
+    def test_perf_count_must_match_trace(self):
+        for backend in ("c", "rust"):
+            r = ab.status_of(backend, "t", self.fields(0, tp=1, rust_l2=1, bind=1, vmenter=2, perf=1))
+            self.assertEqual(r[0], "FAIL", backend)
+            self.assertIn("perf counted 1", r[4])
+
+    def test_trace_overrun_fails(self):
+        self.assertEqual(ab.status_of("c", "t", self.fields(0, tp=1, overrun=5))[0], "FAIL")
 
     def test_rust_exits_by_reason_in_note(self):
-        f = self.fields(0, rust_l2=1, bind=1) + ("0", "18:2,30:1,-")
-        self.assertEqual(ab.status_of("rust", "t", f)[3], "exits 18:2,30:1")
+        f = self.fields(0, tp=1, rust_l2=1, bind=1, rust_exits="18:2,30:1,-")
+        self.assertEqual(ab.status_of("rust", "t", f)[4], "exits 18:2,30:1")
 
-    def test_end_line_parses_exits(self):
-        m = ab.END_RE.search("@@RNVMX-END test=t rc=0 secs=0.1 c_l2=0 rust_l2=1 rust_bind=1 "
-                             "rust_unimpl=0 rust_msr_writes=0 rust_exits=18:1,-")
-        self.assertEqual(m.group(9), "18:1,-")
+    def test_end_line_parses(self):
+        m = ab.END_RE.search("@@RNVMX-END test=t rc=0 secs=0.1 tp_l2=1 tp_vmenter=1 perf_vmenter=1 "
+                             "tp_overrun=0 rust_l2=1 rust_bind=1 rust_unimpl=0 rust_msr_writes=0 "
+                             "rust_exits=18:1,-")
+        f = ab.end_fields(m)
+        self.assertEqual((m.group(1), f["rust_exits"], f["tp_l2"]), ("t", "18:1,-", "1"))
+        # A line cut short by a hang is not a result.
+        self.assertIsNone(ab.end_fields(ab.END_RE.search("@@RNVMX-END test=t rc=0 secs=0.1 tp_l2=1")))
 
     def test_every_benchmark_has_a_limit(self):
         limits = ab.read_bench_limits()
@@ -110,3 +133,27 @@ class Bench(unittest.TestCase):
 
     def test_failed_run(self):
         self.assertEqual(ab.bench_rows("c", self.LINE.format(c=1, rc=1, b=0, w=0))[0][4], "exit 1")
+
+
+class TraceEntries(unittest.TestCase):
+    """testbed/tp-entries.awk, run by the guest's busybox awk; here by awk."""
+    TRACE = ("# tracer: nop\n"
+             " a-1 [000] 1.0: kvm_nested_vmenter: rip 1\n"
+             " b-2 [000] 1.1: kvm_nested_vmenter: rip 2\n"
+             " a-1 [000] 1.2: kvm_nested_vmexit: vcpu 0\n"
+             " b-2 [000] 1.3: kvm_nested_vmenter_failed: !kvm_vcpu_is_legal_cr3(vcpu, cr3)\n"
+             " b-2 [000] 1.4: kvm_nested_vmenter: rip 2\n"
+             " b-2 [000] 1.5: kvm_nested_vmexit_inject: reason 18\n"
+             " a-1 [000] 1.6: kvm_nested_vmenter: rip 1\n")
+
+    def count(self, *args):
+        import subprocess
+        return subprocess.run(["awk", *args, "-f", str(ab.TOP / "testbed" / "tp-entries.awk")],
+                              input=self.TRACE, capture_output=True, text=True, check=True).stdout
+
+    def test_entries_that_reached_l2(self):
+        # a: one entry exited, the last never reached L2; b: one failed, one exited.
+        self.assertEqual(self.count(), "tp_l2=2 tp_vmenter=4")
+
+    def test_by_thread_name(self):
+        self.assertEqual(self.count("-v", "comm=b"), "tp_l2=1 tp_vmenter=2")

@@ -18,6 +18,8 @@ pub use controls::check_controls;
 pub use guest::check_guest_state;
 pub use host::{check_address_space_size, check_host_state};
 
+use core::ffi::CStr;
+
 use super::caps::NestedVmxMsrs;
 use super::layout::{Vmcs12, VmcsHdr};
 use super::outcome::VmInstructionError;
@@ -106,6 +108,20 @@ macro_rules! checks {
             pub const fn sdm(self) -> &'static str {
                 match self {
                     $(Check::$name => $sdm,)*
+                }
+            }
+
+            /// The check's name and SDM section as a C string, e.g.
+            /// `"PinBasedControls (SDM 27.2.1.1)"`: the message of KVM's
+            /// `kvm_nested_vmenter_failed` tracepoint, which nested.c fills
+            /// with the failed `CC()` condition.
+            pub const fn trace_msg(self) -> &'static CStr {
+                let s: &'static [u8] = match self {
+                    $(Check::$name => concat!(stringify!($name), " (SDM ", $sdm, ")\0").as_bytes(),)*
+                };
+                match CStr::from_bytes_with_nul(s) {
+                    Ok(c) => c,
+                    Err(_) => c"VM-entry check",
                 }
             }
 

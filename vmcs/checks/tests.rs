@@ -553,3 +553,11 @@ fn every_check_cites_a_section_of_chapter_27() {
         assert!(c.sdm().starts_with("27."), "{c:?}");
     }
 }
+
+#[test]
+fn every_check_names_itself_in_the_trace_message() {
+    for c in Check::ALL {
+        let msg = c.trace_msg().to_str().unwrap_or("");
+        assert_eq!(msg, std::format!("{c:?} (SDM {})", c.sdm()));
+    }
+}
