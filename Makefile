@@ -20,12 +20,13 @@ CARGO ?= cargo
 PYTHON ?= /usr/bin/python3
 
 .PHONY: ab check deps kernel module module-clippy selftests initramfs testbed cargo-test \
-	lint pytest check-fields check-patch fresh-check clean
+	lint pytest check-fields check-patch check-dkms fresh-check clean
 
 ab: testbed
 	$(PYTHON) testbed/ab.py
 
-check: deps cargo-test lint pytest check-patch testbed module-clippy check-fields check-imports
+check: deps cargo-test lint pytest check-patch testbed module-clippy check-fields check-imports \
+	check-dkms
 	$(PYTHON) testbed/ab.py --check
 
 testbed: kernel module selftests initramfs
@@ -67,6 +68,10 @@ check-fields: kernel
 
 check-patch: deps
 	testbed/check-patch.sh
+
+# DKMS builds and installs rnvmx for the test-bed kernel; modinfo is complete.
+check-dkms: kernel
+	testbed/check-dkms.sh
 
 # rnvmx.ko uses no nested.c function but get_vmx_mem_address().
 check-imports: module

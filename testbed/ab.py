@@ -64,6 +64,10 @@ BENCH_RE = re.compile(r"@@RNVMX-BENCH name=(\S+) ops=(\d+) cycles_per_op=(\d+) r
                       r"rust_bind=(-?\d+) rust_msr_writes=(-?\d+)(?: rust_l2_reflected=(-?\d+))?")
 
 
+# The project's own tests, run first on the Rust boot (testbed/init.sh).
+OWN_TESTS = ("rnvmx_lifecycle", "rnvmx_mixed", "rnvmx_params")
+
+
 def read_bench_limits():
     """testbed/benches.txt: benchmark name -> max rust/c ratio or "report"."""
     limits = {}
@@ -303,7 +307,7 @@ def run_backend(backend, tests, outdir, rows, problems, lock, benches):
             print(f"[ab] {backend} boot {n}: {len(boot.results)} results, "
                   f"{'done' if boot.done else 'hang: ' + str(boot.hung)}, "
                   f"{boot.wall:.0f}s wall", flush=True)
-        order = ["rnvmx_lifecycle", "rnvmx_mixed"] if backend == "rust" and n == 1 else []
+        order = list(OWN_TESTS) if backend == "rust" and n == 1 else []
         for t in order + remaining:
             if t in boot.results:
                 rows.append((backend, t) + status_of(backend, t, boot.results[t]))
@@ -349,7 +353,7 @@ def main():
         t.join()
     wall = time.monotonic() - start
 
-    order = {t: i for i, t in enumerate(["rnvmx_lifecycle"] + tests)}
+    order = {t: i for i, t in enumerate(list(OWN_TESTS) + tests)}
     rows.sort(key=lambda r: (order.get(r[1], 99), r[0]))
     # l2_entries: kvm_nested_vmenter tracepoint; module_l2_entries: rnvmx's
     # own counter (Rust rows), which must agree for a Rust PASS.
@@ -412,7 +416,7 @@ def main():
                           f"got {got} with {l2}")
                     failed = True
         if "rust" in args.backends:
-            for own in ("rnvmx_lifecycle", "rnvmx_mixed"):
+            for own in OWN_TESTS:
                 row = by.get(("rust", own))
                 if not row or row[2] != "PASS":
                     print(f"[ab] check: {own} did not pass")

@@ -94,6 +94,8 @@ if [ "$backend" = rust ]; then
 	run_test rnvmx_lifecycle
 	# A C VM and a Rust VM running L2 side by side.
 	run_test rnvmx_mixed
+	# kvm-intel's nested parameters (nested_early_check, enable_shadow_vmcs).
+	run_test rnvmx_params
 	insmod /lib/modules/rnvmx.ko || { say "ERROR insmod rnvmx"; finish; }
 fi
 

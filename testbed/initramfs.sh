@@ -18,7 +18,8 @@ for t in $(test_names); do
 	cp "$ST/x86_64/$t" "$R/tests/"
 done
 for f in "$ST"/rnvmx_*; do [ -f "$f" ] && cp "$f" "$R/tests/"; done
-cp "$TOP"/selftests/rnvmx_lifecycle "$TOP"/selftests/rnvmx_mixed "$TOP"/testbed/tp-entries.awk "$R/tests/"
+cp "$TOP"/selftests/rnvmx_lifecycle "$TOP"/selftests/rnvmx_mixed "$TOP"/selftests/rnvmx_params \
+	"$TOP"/testbed/tp-entries.awk "$R/tests/"
 (cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 > "$CACHE/initrd.gz.tmp")
 mv "$CACHE/initrd.gz.tmp" "$CACHE/initrd.gz"
 log "initramfs: $(du -h "$CACHE/initrd.gz" | cut -f1)"
