@@ -88,6 +88,14 @@ done
 mount -t tmpfs tmpfs "$ROOT/tmp"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 
+# The machine's own TLS authorities (local CAs of its network, e.g. an egress
+# proxy), as a fresh machine of this kind has them: part of the network, not
+# of the prerequisites.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+	cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+	chroot "$ROOT" update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed in the fresh root"
+fi
+
 IN_ROOT=(chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8
 	PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
 "${IN_ROOT[@]}" sh -c 'rustup component remove rust-src >/dev/null 2>&1; rustup show active-toolchain' ||
