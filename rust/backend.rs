@@ -185,7 +185,11 @@ fn get_state_of(
         guest_mode,
         run_pending: n.nested_run_pending,
         mtf_pending: n.mtf_pending,
-        preemption_timer_deadline: None,
+        // The deadline an entry fixed (reported in guest mode with the timer
+        // on: the core's get_state decides).
+        preemption_timer_deadline: n
+            .has_preemption_timer_deadline
+            .then_some(n.preemption_timer_deadline),
     };
     if view.current_vmptr != crate::nvcpu::INVALID_GPA {
         if guest_mode {

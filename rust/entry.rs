@@ -20,6 +20,7 @@ use crate::nested::msr_list;
 use crate::nvcpu::{Control, Nv, INVALID_GPA};
 use crate::shadow_vmcs;
 use crate::stats;
+use crate::timer;
 use crate::trace;
 use crate::vcpu::vmcs_config;
 use crate::vmcs::caps::NestedVmxMsrs;
@@ -262,9 +263,6 @@ const RFLAGS_IF: u64 = 1 << 9;
 /// vmcs12 features KVM offers L1 that this backend does not emulate yet.
 fn unimplemented_feature(v: &Vmcs12) -> Option<&'static str> {
     let c = Vmcs12Controls::of(v);
-    if c.pin.contains(PinBased::VMX_PREEMPTION_TIMER) {
-        return Some("VMX-preemption timer");
-    }
     if c.pin.contains(PinBased::POSTED_INTR) {
         return Some("posted interrupts");
     }
@@ -313,6 +311,8 @@ pub(crate) struct Pending {
     /// vmcs12's TSC offset, if it applied (undone on failure).
     tsc_offset: Option<u64>,
     evaluate_pending_interrupts: bool,
+    /// vmcs12's VMX-preemption timer value, if the timer is active.
+    preemption_timer: Option<u32>,
 }
 
 /// A VM-entry failure (exit reason, qualification) and what to undo.
@@ -402,6 +402,9 @@ fn enter_with(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Step {
             .then_some(v.guest_ia32_perf_global_ctrl),
         tsc_offset,
         evaluate_pending_interrupts,
+        preemption_timer: PinBased(v.pin_based_vm_exec_control)
+            .contains(PinBased::VMX_PREEMPTION_TIMER)
+            .then_some(v.vmx_preemption_timer_value),
     })
 }
 
@@ -436,7 +439,12 @@ pub(crate) fn finish_entry(nv: &mut Nv, step: Step, from_vmentry: bool) -> Enter
     if p.evaluate_pending_interrupts {
         nv.make_request(bindings::rnvmx_request_RNVMX_REQ_EVENT);
     }
+    // Armed only now that the entry cannot fail, so that only a nested VM
+    // exit has to cancel it (as nested.c).
     nv.nested().preemption_timer_expired = false;
+    if let Some(value) = p.preemption_timer {
+        timer::start(nv, value);
+    }
     // Every path into L2 (VMLAUNCH/VMRESUME, SMM exit, restored state) is
     // counted where it succeeds, as kvm_nested_vmenter is emitted on each.
     stats::L2_ENTRIES.inc();

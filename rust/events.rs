@@ -12,6 +12,7 @@ use crate::hw;
 use crate::nested::exit_reason::basic as r;
 use crate::nested::reflect;
 use crate::nvcpu::Nv;
+use crate::timer;
 use crate::vmcs::controls::{ExitControls, PinBased, Vmcs12Controls};
 use crate::vmcs::intr_info;
 use crate::vmcs::table::encodings as e;
@@ -113,7 +114,13 @@ pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
     if ex.pending {
         return if block_exceptions { -EBUSY } else { 0 };
     }
-    // (The VMX-preemption timer is refused at entry: never pending.)
+    if timer::pending(nv) {
+        if block_events {
+            return -EBUSY;
+        }
+        exit::nested_vmx_vmexit(nv, Some(u32::from(r::PREEMPTION_TIMER)), 0, 0);
+        return 0;
+    }
     // SAFETY: as above.
     if nv.arch().smi_pending && !unsafe { bindings::rnvmx_is_smm(vcpu) } {
         return if block_events { -EBUSY } else { 0 };
@@ -171,10 +178,10 @@ pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
     0
 }
 
-/// KVM's `vmx_has_nested_events()`: no preemption timer and no virtual
-/// interrupt delivery for L2 yet, so only a pending MTF exit counts.
+/// KVM's `vmx_has_nested_events()`: no virtual interrupt delivery for L2
+/// yet, so an expired VMX-preemption timer or a pending MTF exit.
 pub(crate) fn has_events(nv: &mut Nv, _for_injection: bool) -> bool {
-    nv.nested().mtf_pending
+    timer::pending(nv) || nv.nested().mtf_pending
 }
 
 /// KVM's `nested_vmx_is_exception_vmexit()`.

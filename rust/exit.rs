@@ -17,10 +17,11 @@ use crate::nested::msr_list;
 use crate::nested::reflect::{self, Exit, L1Memory};
 use crate::nvcpu::{GuestMem, Nv};
 use crate::stats;
+use crate::timer;
 use crate::trace;
 use crate::vmcs::checks::guest::activity;
 use crate::vmcs::checks::EXIT_REASON_FAILED_VMENTRY;
-use crate::vmcs::controls::{EntryControls, ExitControls, Vmcs12Controls};
+use crate::vmcs::controls::{EntryControls, ExitControls, PinBased, Vmcs12Controls};
 use crate::vmcs::intr_info;
 use crate::vmcs::table::encodings as e;
 use crate::vmcs::x86::vector;
@@ -156,6 +157,9 @@ pub(crate) fn nested_vmx_vmexit(nv: &mut Nv, reason: Option<u32>, info: u32, qua
     let Some(c) = nv.vmcs12().map(|v| Vmcs12Controls::of(v)) else {
         return;
     };
+    if c.pin.contains(PinBased::VMX_PREEMPTION_TIMER) {
+        timer::cancel(nv);
+    }
     if c.cpu
         .contains(crate::vmcs::controls::CpuBased::USE_TSC_OFFSETTING)
     {
@@ -298,6 +302,15 @@ pub(crate) fn sync_vmcs02_to_vmcs12(nv: &mut Nv) {
     let efer = nv.arch().efer;
     let entry_ctls = nv.controls_shadow().vm_entry;
     let ept = entry::enable_ept();
+    // The timer value left, if vmcs12 saves it (not while the entry itself
+    // is still pending).
+    let save_timer = nv.vmcs12().is_some_and(|v| {
+        Vmcs12Controls::of(v)
+            .pin
+            .contains(PinBased::VMX_PREEMPTION_TIMER)
+            && ExitControls(v.vm_exit_controls).contains(ExitControls::SAVE_VMX_PREEMPTION_TIMER)
+    }) && !nv.nested().nested_run_pending;
+    let timer_value = save_timer.then(|| timer::saved_value(nv));
     let Some(v) = nv.vmcs12() else {
         return;
     };
@@ -326,6 +339,9 @@ pub(crate) fn sync_vmcs02_to_vmcs12(nv: &mut Nv) {
         m if m == bindings::KVM_MP_STATE_INIT_RECEIVED as i32 => activity::WAIT_SIPI,
         _ => activity::ACTIVE,
     };
+    if let Some(value) = timer_value {
+        v.vmx_preemption_timer_value = value;
+    }
     let c = Vmcs12Controls::of(v);
     if ept {
         v.guest_cr3 = hw::read(e::GUEST_CR3);

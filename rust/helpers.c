@@ -301,3 +301,28 @@ struct vmcs *rnvmx_alloc_shadow_vmcs(void)
 {
 	return alloc_vmcs(true);
 }
+
+u64 rnvmx_rdtsc(void)
+{
+	return rdtsc();
+}
+
+/* hrtimer_init() of L1's VMX-preemption timer, as enter_vmx_operation(). */
+void rnvmx_preemption_timer_init(struct hrtimer *timer,
+				 enum hrtimer_restart (*fn)(struct hrtimer *))
+{
+	hrtimer_init(timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_PINNED);
+	timer->function = fn;
+}
+
+/* hrtimer_start() @ns from now, as vmx_start_preemption_timer(). */
+void rnvmx_preemption_timer_start(struct hrtimer *timer, u64 ns)
+{
+	hrtimer_start(timer, ktime_add_ns(ktime_get(), ns),
+		      HRTIMER_MODE_ABS_PINNED);
+}
+
+s64 rnvmx_hrtimer_remaining_ns(const struct hrtimer *timer)
+{
+	return ktime_to_ns(hrtimer_get_remaining(timer));
+}

@@ -78,4 +78,10 @@ bool rnvmx_is_smm(struct kvm_vcpu *vcpu);
 bool rnvmx_guest_has_vmx(struct kvm_vcpu *vcpu);
 struct vmcs *rnvmx_alloc_shadow_vmcs(void);
 
+u64 rnvmx_rdtsc(void);
+void rnvmx_preemption_timer_init(struct hrtimer *timer,
+				 enum hrtimer_restart (*fn)(struct hrtimer *));
+void rnvmx_preemption_timer_start(struct hrtimer *timer, u64 ns);
+s64 rnvmx_hrtimer_remaining_ns(const struct hrtimer *timer);
+
 #endif

@@ -10,6 +10,7 @@ use crate::bindings;
 use crate::exit;
 use crate::nvcpu::{Nv, INVALID_GPA};
 use crate::shadow_vmcs;
+use crate::timer;
 use crate::vmcs::layout::VMCS12_SIZE;
 
 /// The page-sized buffer behind `nested.cached_vmcs12`.
@@ -64,6 +65,7 @@ pub(crate) fn enter_vmx_operation(nv: &mut Nv) -> Result {
     n.current_vmptr = INVALID_GPA;
     n.posted_intr_nv = u16::MAX;
     n.vmxon = true;
+    timer::init(nv);
     Ok(())
 }
 

@@ -21,6 +21,7 @@ mod lifecycle;
 mod nvcpu;
 mod shadow_vmcs;
 mod stats;
+mod timer;
 mod trace;
 mod vcpu;
 

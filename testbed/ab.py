@@ -87,6 +87,20 @@ def read_tests():
     return tests
 
 
+def read_timeouts():
+    """testbed/tests.txt's optional 4th column, timeout=SECONDS: the
+    watchdog's no-progress limit for a test that needs longer."""
+    timeouts = {}
+    for line in (TOP / "testbed" / "tests.txt").read_text().splitlines():
+        cols = line.split()
+        if len(cols) > 3 and not line.startswith("#") and cols[3].startswith("timeout="):
+            timeouts[cols[0]] = int(cols[3].split("=", 1)[1])
+    return timeouts
+
+
+TIMEOUTS = read_timeouts()
+
+
 def make_iso(workdir, backend, tests):
     """An isolinux CD with the kernel, the initramfs and the run's command line."""
     iso_root = workdir / "iso"
@@ -168,7 +182,7 @@ class Boot:
             begins = BEGIN_RE.findall(text)
             if begins and begins[-1] != current:
                 current = begins[-1]
-                deadline = time.monotonic() + TEST_TIMEOUT
+                deadline = time.monotonic() + TIMEOUTS.get(current, TEST_TIMEOUT)
             if "@@RNVMX-DONE" in text:
                 self.done = True
             boots = text.count("Linux version ")
@@ -314,7 +328,8 @@ def run_backend(backend, tests, outdir, rows, problems, lock, benches):
         if boot.done:
             break
         if boot.hung:
-            rows.append((backend, boot.hung, "HANG", "-", 0, "-", f"no progress in {TEST_TIMEOUT}s"))
+            limit = TIMEOUTS.get(boot.hung, TEST_TIMEOUT)
+            rows.append((backend, boot.hung, "HANG", "-", 0, "-", f"no progress in {limit}s"))
             idx = remaining.index(boot.hung) if boot.hung in remaining else -1
             remaining = remaining[idx + 1:] if idx >= 0 else []
             continue

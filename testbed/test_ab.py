@@ -157,3 +157,9 @@ class TraceEntries(unittest.TestCase):
 
     def test_by_thread_name(self):
         self.assertEqual(self.count("-v", "comm=b"), "tp_l2=1 tp_vmenter=2")
+
+
+class Timeouts(unittest.TestCase):
+    def test_preemption_timer_test_gets_longer(self):
+        self.assertGreater(ab.TIMEOUTS["vmx_preemption_timer_test"], ab.TEST_TIMEOUT)
+        self.assertNotIn("vmx_tsc_adjust_test", ab.TIMEOUTS)

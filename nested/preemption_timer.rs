@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! L1's VMX-preemption timer, emulated with an hrtimer as KVM does
+//! (`vmx_calc_preemption_timer_value()`, `vmx_start_preemption_timer()`,
+//! `vmx_get_preemption_timer_value()`): the arithmetic, in values.
+//!
+//! The timer counts down by 1 every 2^5 ticks of L1's TSC (the rate KVM
+//! reports in IA32_VMX_MISC[4:0], `misc::EMULATED_PREEMPTION_TIMER_RATE`;
+//! SDM 25.5.1 "VMX-Preemption Timer"). At VM entry KVM fixes a deadline in
+//! those units (kept across KVM_GET/SET_NESTED_STATE), arms an hrtimer for
+//! the time left, and on a nested VM exit that saves the timer value stores
+//! what is left.
+
+use crate::vmcs::caps::misc::EMULATED_PREEMPTION_TIMER_RATE as RATE;
+
+/// The deadline of an entry, in L1 TSC >> 5 units: the saved one when L2
+/// resumes (`saved`, KVM's `has_preemption_timer_deadline`), else the
+/// vmcs12 value from now.
+pub const fn deadline(saved: Option<u64>, vmcs12_value: u32, l1_scaled_tsc: u64) -> u64 {
+    match saved {
+        Some(d) => d,
+        None => l1_scaled_tsc.wrapping_add(vmcs12_value as u64),
+    }
+}
+
+/// The timer value left until `deadline`. A deadline already past (a state
+/// restored late, a resume after the deadline) is 0, an exit before any L2
+/// instruction (SDM 25.5.1). KVM 6.12 computes `deadline - now` in u64,
+/// which wraps to a timer that in effect never fires: the SDM's countdown
+/// cannot go below 0, so this departs from C there.
+pub const fn remaining(deadline: u64, l1_scaled_tsc: u64) -> u64 {
+    deadline.saturating_sub(l1_scaled_tsc)
+}
+
+/// Nanoseconds for `value` timer units at an L1 TSC of `tsc_khz` kHz, or
+/// `None` when the vCPU has no TSC frequency (KVM then arms no timer).
+/// Exact for every value a vmcs12 can hold (32 bits: at most 2^57 before
+/// the division); saturates where KVM's u64 arithmetic would wrap. No
+/// 128-bit division: the kernel has none.
+pub const fn timeout_ns(value: u64, tsc_khz: u32) -> Option<u64> {
+    if tsc_khz == 0 {
+        return None;
+    }
+    let ticks = value.saturating_mul(1 << RATE);
+    Some(ticks.saturating_mul(1_000_000) / tsc_khz as u64)
+}
+
+/// The timer value vmcs12 saves at a nested VM exit with `remaining_ns`
+/// left on the hrtimer (0 once it expired), truncated to 32 bits as KVM's.
+pub const fn saved_value(remaining_ns: i64, tsc_khz: u32) -> u32 {
+    if remaining_ns <= 0 {
+        return 0;
+    }
+    let ns = remaining_ns as u64;
+    let khz = tsc_khz as u64;
+    // ns * khz / 10^6 without overflow: whole milliseconds, then the rest.
+    let ticks = (ns / 1_000_000)
+        .saturating_mul(khz)
+        .saturating_add(ns % 1_000_000 * khz / 1_000_000);
+    (ticks >> RATE) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_is_fixed_at_the_first_entry() {
+        assert_eq!(deadline(None, 100, 1_000), 1_100);
+        assert_eq!(deadline(Some(1_050), 100, 1_000), 1_050);
+        assert_eq!(remaining(1_100, 1_000), 100);
+    }
+
+    #[test]
+    fn a_deadline_in_the_past_is_an_immediate_exit() {
+        // KVM's u64 subtraction would give 2^64 - 10: no exit for ages.
+        assert_eq!(remaining(1_000, 1_010), 0);
+    }
+
+    #[test]
+    fn timeout_in_ns() {
+        // 50 MHz TSC (the test bed's): one unit is 32 ticks = 640 ns.
+        assert_eq!(timeout_ns(1, 50_000), Some(640));
+        assert_eq!(timeout_ns(1_000_000, 50_000), Some(640_000_000));
+        assert_eq!(timeout_ns(5, 0), None);
+        assert_eq!(timeout_ns(u64::MAX, 1), Some(u64::MAX));
+    }
+
+    #[test]
+    fn saved_value_round_trips_and_clamps() {
+        let ns = timeout_ns(12_345, 2_500_000).unwrap_or_default();
+        // Truncation can lose at most one unit.
+        let back = saved_value(ns as i64, 2_500_000);
+        assert!(back == 12_345 || back == 12_344, "{back}");
+        assert_eq!(saved_value(0, 2_500_000), 0);
+        assert_eq!(saved_value(-5, 2_500_000), 0);
+        // Absurd inputs saturate instead of overflowing.
+        assert_eq!(saved_value(i64::MAX, u32::MAX), (u64::MAX >> 5) as u32);
+        // Exact where KVM's product fits: 1 s at 2.5 GHz is 2.5e9 ticks.
+        assert_eq!(
+            saved_value(1_000_000_000, 2_500_000),
+            (2_500_000_000u64 >> 5) as u32
+        );
+    }
+}
