@@ -11,6 +11,7 @@ pub mod insn;
 pub mod invalidate;
 pub mod merge;
 pub mod msr_list;
+pub mod pml;
 pub mod preemption_timer;
 pub mod reflect;
 pub mod state;

@@ -32,17 +32,28 @@ pub const fn remaining(deadline: u64, l1_scaled_tsc: u64) -> u64 {
     deadline.saturating_sub(l1_scaled_tsc)
 }
 
+/// The longest hrtimer timeout, KVM's KTIME_MAX: past it an absolute
+/// expiry would wrap into the past and fire at once.
+pub const KTIME_MAX_NS: u64 = i64::MAX as u64;
+
 /// Nanoseconds for `value` timer units at an L1 TSC of `tsc_khz` kHz, or
 /// `None` when the vCPU has no TSC frequency (KVM then arms no timer).
-/// Exact for every value a vmcs12 can hold (32 bits: at most 2^57 before
-/// the division); saturates where KVM's u64 arithmetic would wrap. No
-/// 128-bit division: the kernel has none.
+/// Exact up to KTIME_MAX_NS, to which it is clamped; `value` is not only a
+/// 32-bit vmcs12 value but also what is left of a saved deadline (up to
+/// 2^59 after L1's TSC went back during SMM), where KVM's u64 arithmetic
+/// wraps. No 128-bit division: the kernel has none.
 pub const fn timeout_ns(value: u64, tsc_khz: u32) -> Option<u64> {
     if tsc_khz == 0 {
         return None;
     }
+    let khz = tsc_khz as u64;
     let ticks = value.saturating_mul(1 << RATE);
-    Some(ticks.saturating_mul(1_000_000) / tsc_khz as u64)
+    // ticks * 10^6 / khz without overflow: whole quotient, then the rest
+    // (rest < khz < 2^32, so rest * 10^6 fits).
+    let ns = (ticks / khz)
+        .saturating_mul(1_000_000)
+        .saturating_add(ticks % khz * 1_000_000 / khz);
+    Some(if ns > KTIME_MAX_NS { KTIME_MAX_NS } else { ns })
 }
 
 /// The timer value vmcs12 saves at a nested VM exit with `remaining_ns`
@@ -83,7 +94,17 @@ mod tests {
         assert_eq!(timeout_ns(1, 50_000), Some(640));
         assert_eq!(timeout_ns(1_000_000, 50_000), Some(640_000_000));
         assert_eq!(timeout_ns(5, 0), None);
-        assert_eq!(timeout_ns(u64::MAX, 1), Some(u64::MAX));
+        assert_eq!(timeout_ns(u64::MAX, 1), Some(KTIME_MAX_NS));
+        // Exact where a product of KVM's would overflow: 2^40 units at
+        // 2.5 GHz are 2^45 ticks, 14,073.7 s.
+        assert_eq!(
+            timeout_ns(1 << 40, 2_500_000),
+            Some(
+                (1u64 << 45) / 2_500_000 * 1_000_000
+                    + (1u64 << 45) % 2_500_000 * 1_000_000 / 2_500_000
+            )
+        );
+        assert_eq!(timeout_ns(1 << 40, 2_500_000), Some(14_073_748_835_532));
     }
 
     #[test]

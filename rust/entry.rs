@@ -269,9 +269,6 @@ fn unimplemented_feature(v: &Vmcs12) -> Option<&'static str> {
     if c.sec.contains(Secondary::SHADOW_VMCS) {
         return Some("VMCS shadowing");
     }
-    if c.sec.contains(Secondary::ENABLE_PML) {
-        return Some("PML");
-    }
     if c.sec.contains(Secondary::ENABLE_VMFUNC) {
         return Some("VM functions");
     }

@@ -11,6 +11,7 @@ use crate::bindings;
 use crate::exit;
 use crate::insn::msrs;
 use crate::nested::exit_reason::basic as r;
+use crate::nested::pml;
 use crate::nvcpu::Nv;
 use crate::stats;
 use crate::vmcs::controls::{Secondary, Vmcs12Controls};
@@ -131,26 +132,38 @@ pub(crate) fn uninit_mmu(nv: &mut Nv) {
 }
 
 /// KVM's `nested_vmx_write_pml_buffer()`: logs a GPA L2 dirtied into
-/// L1's PML buffer. Entry refuses PML in vmcs12 for now, so this only
-/// ever sees vmcs12s without it.
+/// L1's PML buffer (`crate::nested::pml`); 1 asks KVM for a PML-full exit,
+/// which `inject_page_fault` then reports to L1.
 pub(crate) fn write_pml_buffer(nv: &mut Nv, gpa: u64) -> ffi::c_int {
-    let Some((index, address)) = nv.vmcs12_ref().and_then(|v| {
-        Vmcs12Controls::of(v)
-            .sec
-            .contains(Secondary::ENABLE_PML)
-            .then_some((v.guest_pml_index, v.pml_address))
+    if !nv.is_guest_mode() {
+        return 0;
+    }
+    if nv.nested().pml_full {
+        // Still to be reported (KVM WARNs here; nothing else to log).
+        return 1;
+    }
+    let Some((enabled, index, address)) = nv.vmcs12_ref().map(|v| {
+        (
+            Vmcs12Controls::of(v).sec.contains(Secondary::ENABLE_PML),
+            v.guest_pml_index,
+            v.pml_address,
+        )
     }) else {
         return 0;
     };
-    if index >= 512 {
-        nv.nested().pml_full = true;
-        return 1;
-    }
-    let dst = address.wrapping_add(8 * u64::from(index));
-    if nv.write_gpa(dst, &(gpa & !0xfff).to_le_bytes()) {
-        if let Some(v) = nv.vmcs12() {
-            v.guest_pml_index = v.guest_pml_index.wrapping_sub(1);
+    match pml::log(enabled, index, address, gpa) {
+        pml::Log::Off => 0,
+        pml::Log::Full => {
+            nv.nested().pml_full = true;
+            1
+        }
+        pml::Log::Write { dst, entry } => {
+            if nv.write_gpa(dst, &entry.to_le_bytes()) {
+                if let Some(v) = nv.vmcs12() {
+                    v.guest_pml_index = index.wrapping_sub(1);
+                }
+            }
+            0
         }
     }
-    0
 }

@@ -318,7 +318,7 @@ void rnvmx_preemption_timer_init(struct hrtimer *timer,
 /* hrtimer_start() @ns from now, as vmx_start_preemption_timer(). */
 void rnvmx_preemption_timer_start(struct hrtimer *timer, u64 ns)
 {
-	hrtimer_start(timer, ktime_add_ns(ktime_get(), ns),
+	hrtimer_start(timer, ktime_add_safe(ktime_get(), ns_to_ktime(ns)),
 		      HRTIMER_MODE_ABS_PINNED);
 }
 

@@ -8,8 +8,12 @@
 //! (`crate::nested::preemption_timer`).
 //!
 //! The hrtimer callback runs in hard-irq context, concurrently with the vCPU
-//! thread: the timer and `preemption_timer_expired` are only reached through
-//! raw pointers, never through a reference to the vCPU.
+//! thread: this module reaches the timer and `preemption_timer_expired` only
+//! through raw pointers. `Nv::vmx()`/`Nv::nested()` references elsewhere
+//! cover those bytes too, which Rust's model does not allow while another
+//! CPU writes them; no code reads or writes them through such a reference
+//! (as for `vcpu->requests`). Raw field projections in `Nv` would remove
+//! the overlap.
 
 use core::ptr::{addr_of, addr_of_mut};
 
@@ -35,8 +39,8 @@ pub(crate) fn init(nv: &mut Nv) {
     let timer = timer_of(vmx_of(nv));
     // SAFETY: the vCPU is ours (Nv invariant) and in no VMX operation, so
     // its timer is not armed; `expired` stays valid while any VM bound to
-    // this module exists, and the timer is cancelled before the vCPU leaves
-    // guest mode for good (`cancel` from every nested VM exit).
+    // this module exists (each pins it), and the timer is cancelled at every
+    // nested VM exit (`cancel`), so before the vCPU can be freed.
     unsafe { bindings::rnvmx_preemption_timer_init(timer, Some(expired)) };
 }
 
@@ -45,7 +49,8 @@ pub(crate) fn init(nv: &mut Nv) {
 /// # Safety
 ///
 /// `timer` is the `nested.preemption_timer` of a live `struct vcpu_vmx`,
-/// initialised by `init`; called by the hrtimer core.
+/// initialised by `init`; called by the hrtimer core, or by the vCPU thread
+/// with the timer not armed (`start`).
 unsafe extern "C" fn expired(timer: *mut bindings::hrtimer) -> bindings::hrtimer_restart {
     let offset = core::mem::offset_of!(bindings::vcpu_vmx, nested.preemption_timer);
     // SAFETY: `timer` lies `offset` bytes into its vcpu_vmx (container_of).
@@ -128,11 +133,18 @@ pub(crate) fn cancel(nv: &mut Nv) {
 }
 
 /// The value a nested VM exit saves in vmcs12 (KVM's
-/// `vmx_get_preemption_timer_value()`).
+/// `vmx_get_preemption_timer_value()`). 0 once the timer expired: an entry
+/// with value 0 (or without a TSC frequency) arms no hrtimer, whose expiry
+/// is then an earlier entry's; nested.c would save what is left of that.
 pub(crate) fn saved_value(nv: &mut Nv) -> u32 {
     let khz = nv.arch().virtual_tsc_khz;
-    let timer = timer_of(vmx_of(nv));
-    // SAFETY: initialised at VMXON; reading the expiry is lockless in C too.
-    let ns = unsafe { bindings::rnvmx_hrtimer_remaining_ns(timer) };
+    let vmx = vmx_of(nv);
+    // SAFETY: the vCPU is ours; the flag may be written by `expired`.
+    if unsafe { addr_of!((*vmx).nested.preemption_timer_expired).read_volatile() } {
+        return 0;
+    }
+    // SAFETY: initialised at VMXON; hrtimer_get_remaining() takes the
+    // timer base's lock itself.
+    let ns = unsafe { bindings::rnvmx_hrtimer_remaining_ns(timer_of(vmx)) };
     pt::saved_value(ns, khz)
 }
