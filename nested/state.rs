@@ -352,8 +352,10 @@ pub struct GetState {
     pub header: Header,
     /// The current vmcs12 is copied at [`VMCS12_OFFSET`].
     pub vmcs12: bool,
-    /// The shadow vmcs12 is copied at [`SHADOW_VMCS12_OFFSET`]. As KVM,
-    /// also outside guest mode, where `header.size` does not count it.
+    /// vmcs12 enables a shadow VMCS: KVM then copies the shadow vmcs12 at
+    /// [`SHADOW_VMCS12_OFFSET`], also outside guest mode, where
+    /// `header.size` does not count it (past the size it reports); rnvmx
+    /// copies it only in guest mode, within the size.
     pub shadow_vmcs12: bool,
 }
 

@@ -228,6 +228,16 @@ fn get_state_of(
             return EFAULT.to_errno();
         }
     }
+    // L1's shadow VMCS while L2 runs with it. (nested.c copies the stale
+    // cache outside guest mode as well, past the size it reports; not here.)
+    if g.shadow_vmcs12 && guest_mode {
+        let Some(page) = nv.shadow_vmcs12_bytes() else {
+            return EFAULT.to_errno();
+        };
+        if writer.write_slice(page).is_err() {
+            return EFAULT.to_errno();
+        }
+    }
     needed as ffi::c_int
 }
 

@@ -19,6 +19,7 @@ use crate::nested::merge::{self, L0};
 use crate::nested::msr_list;
 use crate::nvcpu::{Control, Nv, INVALID_GPA};
 use crate::shadow_vmcs;
+use crate::shadow_vmcs12;
 use crate::stats;
 use crate::timer;
 use crate::trace;
@@ -244,6 +245,7 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
         };
     }
     nv.arch().l1tf_flush_l1d = true;
+    shadow_vmcs12::cache(nv);
     // An HLT activity state enters L2 halted, unless an event wakes it.
     if halted {
         nv.nested().nested_run_pending = false;
@@ -265,9 +267,6 @@ fn unimplemented_feature(v: &Vmcs12) -> Option<&'static str> {
     let c = Vmcs12Controls::of(v);
     if c.pin.contains(PinBased::POSTED_INTR) {
         return Some("posted interrupts");
-    }
-    if c.sec.contains(Secondary::SHADOW_VMCS) {
-        return Some("VMCS shadowing");
     }
     if c.sec.contains(Secondary::ENABLE_VMFUNC) {
         return Some("VM functions");

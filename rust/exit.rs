@@ -177,6 +177,9 @@ pub(crate) fn nested_vmx_vmexit(nv: &mut Nv, reason: Option<u32>, info: u32, qua
         if let Some(reason) = reason {
             prepare_vmcs12(nv, reason, info, qual);
         }
+        // Outside sync_vmcs02_to_vmcs12(), which KVM_GET_NESTED_STATE uses
+        // too and which must not write L1 memory (nested.c).
+        crate::shadow_vmcs12::flush(nv);
     }
     let vcpu = nv.raw();
     nv.arch().nmi_injected = false;

@@ -224,7 +224,13 @@ fn vmread(nv: &mut Nv) -> ffi::c_int {
     if !ctx.guest_mode && Encoding::from_operand(field).is_some_and(vmcs02::is_rare) {
         exit::sync_rare(nv);
     }
-    let value = match nv.vmcs12().map(|v| access::vmread(v, &ctx, field)) {
+    // L2's VMREAD reads L1's shadow VMCS (reflection sent the rest to L1).
+    let target = if ctx.guest_mode {
+        nv.shadow_vmcs12()
+    } else {
+        nv.vmcs12()
+    };
+    let value = match target.map(|v| access::vmread(v, &ctx, field)) {
         Some(Ok(value)) => value,
         Some(Err(o)) => return nv.complete(o),
         None => return nv.complete(Outcome::VmFailInvalid),
@@ -277,7 +283,12 @@ fn vmwrite(nv: &mut Nv) -> ffi::c_int {
     if !ctx.guest_mode && !shadow_rw {
         exit::sync_rare(nv);
     }
-    let written = match nv.vmcs12().map(|v| access::vmwrite(v, &ctx, field, value)) {
+    let target = if ctx.guest_mode {
+        nv.shadow_vmcs12()
+    } else {
+        nv.vmcs12()
+    };
+    let written = match target.map(|v| access::vmwrite(v, &ctx, field, value)) {
         Some(Ok(w)) => w,
         Some(Err(o)) => return nv.complete(o),
         None => return nv.complete(Outcome::VmFailInvalid),

@@ -13,7 +13,8 @@ use crate::shadow_vmcs;
 use crate::timer;
 use crate::vmcs::layout::VMCS12_SIZE;
 
-/// The page-sized buffer behind `nested.cached_vmcs12`.
+/// The page-sized buffer behind `nested.cached_vmcs12` and
+/// `nested.cached_shadow_vmcs12`.
 struct Vmcs12Page(#[allow(dead_code)] [u8; VMCS12_SIZE]);
 
 /// Allocates a zeroed VMCS12_SIZE buffer, owned by the caller as a raw
@@ -29,15 +30,18 @@ fn alloc_vmcs12_page() -> Result<*mut bindings::vmcs12> {
 /// Frees a buffer from `alloc_vmcs12_page`; NULL is ignored.
 fn free_vmcs12_page(p: *mut bindings::vmcs12) {
     if !p.is_null() {
-        // SAFETY: non-null pointers in `cached_vmcs12` come only from
+        // SAFETY: non-null pointers in `cached_vmcs12` and
+        // `cached_shadow_vmcs12` come only from
         // `alloc_vmcs12_page` (KBox::into_raw) and are freed once: the
         // caller clears the field.
         drop(unsafe { KBox::from_raw(p.cast::<Vmcs12Page>()) });
     }
 }
 
-/// KVM's `enter_vmx_operation()`: vmcs02, the cached vmcs12 and VPID02.
-/// No shadow VMCS: this backend emulates every VMREAD and VMWRITE.
+/// KVM's `enter_vmx_operation()`: vmcs02, the cached vmcs12 and the cached
+/// shadow vmcs12 (L1's shadow VMCS while L2 runs, `shadow_vmcs12.rs`), the
+/// shadow VMCS of vmcs01 (`shadow_vmcs.rs`), VPID02 and the VMX-preemption
+/// timer.
 pub(crate) fn enter_vmx_operation(nv: &mut Nv) -> Result {
     let vmx = nv.vmx();
     // SAFETY: vmcs02 is this vCPU's, not allocated outside VMX operation.
@@ -50,7 +54,17 @@ pub(crate) fn enter_vmx_operation(nv: &mut Nv) -> Result {
             return Err(e);
         }
     };
+    let shadow12 = match alloc_vmcs12_page() {
+        Ok(p) => p,
+        Err(e) => {
+            free_vmcs12_page(vmcs12);
+            // SAFETY: allocated above and referenced nowhere.
+            unsafe { bindings::free_loaded_vmcs(&mut nv.vmx().nested.vmcs02) };
+            return Err(e);
+        }
+    };
     if let Err(e) = shadow_vmcs::alloc(nv) {
+        free_vmcs12_page(shadow12);
         free_vmcs12_page(vmcs12);
         // SAFETY: allocated above and referenced nowhere.
         unsafe { bindings::free_loaded_vmcs(&mut nv.vmx().nested.vmcs02) };
@@ -60,6 +74,8 @@ pub(crate) fn enter_vmx_operation(nv: &mut Nv) -> Result {
     let vpid02 = unsafe { bindings::allocate_vpid() };
     let n = nv.nested();
     n.cached_vmcs12 = vmcs12;
+    n.cached_shadow_vmcs12 = shadow12;
+    n.shadow_vmcs12_cache.gpa = INVALID_GPA;
     n.vpid02 = vpid02 as u16;
     n.vmcs02_initialized = false;
     n.current_vmptr = INVALID_GPA;
@@ -135,6 +151,8 @@ pub(crate) fn free_nested(nv: &mut Nv) {
     shadow_vmcs::disable(nv);
     shadow_vmcs::free(nv);
     let p = core::mem::replace(&mut nv.nested().cached_vmcs12, core::ptr::null_mut());
+    free_vmcs12_page(p);
+    let p = core::mem::replace(&mut nv.nested().cached_shadow_vmcs12, core::ptr::null_mut());
     free_vmcs12_page(p);
     // SAFETY: vmcs02 is not current (switched to vmcs01 above).
     unsafe { bindings::free_loaded_vmcs(&mut nv.vmx().nested.vmcs02) };

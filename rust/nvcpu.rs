@@ -13,7 +13,7 @@ use kernel::ffi;
 use crate::bindings;
 use crate::hw;
 use crate::vmcs::encoding::Encoding;
-use crate::vmcs::layout::Vmcs12;
+use crate::vmcs::layout::{Vmcs12, VMCS12_SIZE};
 use crate::vmcs::outcome::Outcome;
 
 /// KVM's `INVALID_GPA`.
@@ -116,6 +116,31 @@ impl Nv {
         // (asserted in bindings.rs) and suitably aligned (Vmcs12 is packed);
         // `&mut self` keeps the reference exclusive.
         Some(unsafe { &mut *p.cast::<Vmcs12>() })
+    }
+
+    /// The cached shadow vmcs12 (`get_shadow_vmcs12()`): L1's shadow VMCS,
+    /// which L2's VMREADs and VMWRITEs use while vmcs12 enables VMCS
+    /// shadowing; allocated while in VMX operation.
+    pub(crate) fn shadow_vmcs12(&mut self) -> Option<&mut Vmcs12> {
+        let p = self.nested().cached_shadow_vmcs12;
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: as for `vmcs12`: a non-null `cached_shadow_vmcs12` is this
+        // backend's VMCS12_SIZE allocation (lifecycle.rs).
+        Some(unsafe { &mut *p.cast::<Vmcs12>() })
+    }
+
+    /// The cached shadow vmcs12 as its VMCS12_SIZE bytes, for copies from
+    /// and to L1 memory.
+    pub(crate) fn shadow_vmcs12_bytes(&mut self) -> Option<&mut [u8]> {
+        let p = self.nested().cached_shadow_vmcs12;
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null `cached_shadow_vmcs12` is this backend's
+        // VMCS12_SIZE allocation; `&mut self` keeps the slice exclusive.
+        Some(unsafe { core::slice::from_raw_parts_mut(p.cast::<u8>(), VMCS12_SIZE) })
     }
 
     /// Reads one field of the cached vmcs12 by offset (0 without one).
@@ -579,9 +604,9 @@ impl Nv {
     }
 }
 
-/// Reads L1 guest-physical memory through KVM's memslots. It touches no
-/// nested state (in particular not the cached vmcs12), so it may be used
-/// while vmcs12 is borrowed.
+/// Reads and writes L1 guest-physical memory through KVM's memslots. It
+/// touches no nested state (in particular not the cached vmcs12s), so it
+/// may be used while one is borrowed.
 pub(crate) struct GuestMem {
     vcpu: *mut bindings::kvm_vcpu,
 }
@@ -593,6 +618,14 @@ impl GuestMem {
         // `buf` is valid for writes of its length.
         let r = unsafe {
             bindings::kvm_vcpu_read_guest(self.vcpu, gpa, buf.as_mut_ptr().cast(), buf.len())
+        };
+        r == 0
+    }
+
+    pub(crate) fn write_gpa(&mut self, gpa: u64, buf: &[u8]) -> bool {
+        // SAFETY: as for `read_gpa`; `buf` is valid for reads of its length.
+        let r = unsafe {
+            bindings::kvm_vcpu_write_guest(self.vcpu, gpa, buf.as_ptr().cast(), buf.len())
         };
         r == 0
     }

@@ -20,6 +20,7 @@ mod insn;
 mod lifecycle;
 mod nvcpu;
 mod shadow_vmcs;
+mod shadow_vmcs12;
 mod stats;
 mod timer;
 mod trace;
