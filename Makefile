@@ -20,7 +20,7 @@ CARGO ?= cargo
 PYTHON ?= /usr/bin/python3
 
 .PHONY: ab check deps kernel module module-clippy selftests initramfs testbed cargo-test \
-	lint pytest check-fields check-patch check-dkms fresh-check clean
+	lint pytest check-fields check-patch check-dkms fresh-check bochs clean
 
 ab: testbed
 	$(PYTHON) testbed/ab.py
@@ -29,7 +29,11 @@ check: deps cargo-test lint pytest check-patch testbed module-clippy check-field
 	check-dkms
 	$(PYTHON) testbed/ab.py --check
 
-testbed: kernel module selftests initramfs
+testbed: kernel module selftests initramfs bochs
+
+# Debian's Bochs with the test bed's VMX interrupt-mask fix (testbed/bochs/).
+bochs: deps
+	$(PYTHON) testbed/bochs-fix.py /usr/bin/bochs-bin $(RNVMX_CACHE)/bochs-bin
 
 deps:
 	testbed/deps.sh

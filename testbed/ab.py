@@ -27,6 +27,9 @@ TOP = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("RNVMX_CACHE", Path.home() / ".cache" / "rnvmx"))
 KBUILD = CACHE / "kbuild"
 
+# Debian's Bochs with the test bed's fix (make bochs, testbed/bochs-fix.py).
+BOCHS = Path(os.environ.get("RNVMX_BOCHS", CACHE / "bochs-bin"))
+
 # Wall-clock limits of the watchdog (seconds).
 BOOT_TIMEOUT = int(os.environ.get("RNVMX_BOOT_TIMEOUT", "900"))
 TEST_TIMEOUT = int(os.environ.get("RNVMX_TEST_TIMEOUT", "60"))
@@ -165,7 +168,7 @@ class Boot:
         iso = make_iso(self.workdir, self.backend, self.tests)
         rc, cmds = bochs_rc(self.workdir, iso, serial)
         start = time.monotonic()
-        proc = subprocess.Popen(["bochs-bin", "-q", "-f", str(rc), "-rc", str(cmds)],
+        proc = subprocess.Popen([str(BOCHS), "-q", "-f", str(rc), "-rc", str(cmds)],
                                 stdin=subprocess.DEVNULL,
                                 stdout=open(self.workdir / "bochs.out", "w"),
                                 stderr=subprocess.STDOUT, cwd=self.workdir)
@@ -204,12 +207,26 @@ class Boot:
 
 
 def kernel_log_problems(text):
-    """Lines of a serial log that fail the run.
+    """Lines of a serial log that fail the run: L0's kernel log, and L1's
+    (the kernel QEMU boots inside L0, its lines prefixed "@L1 " by
+    testbed/init.sh), each judged on its own.
 
     A WARN report runs from "cut here" to "end trace"; it is excused only if
-    its WARNING line is one of KNOWN_WARNS, the first time it appears.
+    its WARNING line is one of KNOWN_WARNS, the first time it appears in
+    that kernel's log.
     """
-    lines = [TIMESTAMP.sub("", line.strip()) for line in text.splitlines()]
+    l0, l1 = [], []
+    for line in text.splitlines():
+        if line.startswith("@L1 "):
+            l1.append(line[4:])
+        else:
+            l0.append(line)
+    return log_problems(l0) + [f"L1: {p}" for p in log_problems(l1)]
+
+
+def log_problems(raw_lines):
+    """kernel_log_problems() of one kernel's lines."""
+    lines = [TIMESTAMP.sub("", line.strip()) for line in raw_lines]
     bad, seen, i = [], set(), 0
     while i < len(lines):
         line = lines[i]
@@ -248,7 +265,8 @@ def status_of(backend, test, f):
     if int(f["tp_overrun"]) > 0:
         status = "FAIL" if status == "PASS" else status
         notes.append(f"trace buffer overrun ({f['tp_overrun']} events lost)")
-    elif not own and int(f["perf_vmenter"]) != int(f["tp_vmenter"]):
+    elif not own and f["perf_vmenter"] != "-" and int(f["perf_vmenter"]) != int(f["tp_vmenter"]):
+        # ("-": not counted with perf, e.g. tests inside L1, not L0's.)
         status = "FAIL" if status == "PASS" else status
         notes.append(f"perf counted {f['perf_vmenter']} kvm_nested_vmenter, "
                      f"the trace {f['tp_vmenter']}")
@@ -299,12 +317,24 @@ def split_expected_hang(backend, hung, log):
     return (log, "") if i < 0 else (log[:i], log[i:])
 
 
+def rfb_busy(boot):
+    """Bochs gave up at once because its VNC-style display found no free
+    port (5900-5949), e.g. while other emulators hold them: not a result."""
+    out = boot.workdir / "bochs.out"
+    return out.exists() and "RFB could not bind" in out.read_text(errors="replace")
+
+
 def run_backend(backend, tests, outdir, rows, problems, lock, benches):
     remaining = list(tests)
     n = 0
     while remaining:
         n += 1
         boot = Boot(backend, remaining, outdir / f"{backend}-{n}").run()
+        for _ in range(5):
+            if not rfb_busy(boot):
+                break
+            time.sleep(10)
+            boot = Boot(backend, remaining, outdir / f"{backend}-{n}").run()
         log = (boot.workdir / "serial.log").read_text(errors="replace")
         log, after_hang = split_expected_hang(backend, boot.hung, log)
         bad = kernel_log_problems(log)

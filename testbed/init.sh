@@ -11,16 +11,21 @@ mount -t tmpfs tmp /tmp
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 
-backend=c tests=
+backend=c tests= handshake=
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	rnvmx_tb_backend=*) backend=${w#*=} ;;
 	rnvmx_tb_tests=*) tests=$(echo "${w#*=}" | tr , ' ') ;;
+	# Inside L1: after each BEGIN and END line (and KVM-LOADED), wait for
+	# L0, which follows this serial console, to say "go" on it, so that L0
+	# counts over each test exactly.
+	rnvmx_tb_handshake=1) handshake=1 ;;
 	esac
 done
 
 now() { cut -d' ' -f1 /proc/uptime; }
 say() { echo "@@RNVMX-$*"; }
+wait_l0() { [ -z "$handshake" ] || read -r _ < /dev/console; }
 finish() { say "DONE"; sync; sleep 1; poweroff -f; }
 
 say "BOOT backend=$backend uptime=$(now)"
@@ -28,6 +33,7 @@ for m in irqbypass kvm kvm-intel; do
 	insmod /lib/modules/$m.ko || { say "ERROR insmod $m"; finish; }
 done
 say "KVM-LOADED uptime=$(now) nested=$(cat /sys/module/kvm_intel/parameters/nested) ept=$(cat /sys/module/kvm_intel/parameters/ept)"
+wait_l0
 
 TRACE=/sys/kernel/tracing
 RN=/sys/kernel/debug/rnvmx
@@ -52,6 +58,7 @@ exit_delta() {
 run_test() {
 	t=$1
 	say "BEGIN test=$t"
+	wait_l0
 	echo > $TRACE/trace
 	trace_events 1
 	e0=$(counter l2_entries) b0=$(counter vm_bindings) u0=$(counter unimplemented) w0=$(counter vmx_msr_writes)
@@ -70,6 +77,7 @@ run_test() {
 	# The entries and failed checks, for the record (few per test).
 	grep ' kvm_nested_vmenter' $TRACE/trace | tail -n 20 | sed 's/^ */| trace: /'
 	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=${perf:--1} tp_overrun=$(tp_overrun) rust_l2=$(($(counter l2_entries) - e0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_unimpl=$(($(counter unimplemented) - u0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_exits=$(exit_delta /tmp/x0)-"
+	wait_l0
 }
 
 # Benchmarks print "@@RNVMX-BENCH name=N ops=O cycles_per_op=C"; this adds
@@ -104,7 +112,107 @@ for b in $(cd /tests && ls rnvmx_bench_* 2>/dev/null); do
 	run_bench "$b"
 done
 
+# Tests inside L1: QEMU (-accel kvm) boots this kernel as L1, whose own
+# init runs the l1/ tests on its built-in nested VMX and reports each with
+# BEGIN/END lines on its serial log. Followed from here: each L1 test is
+# reported as l1/NAME with L0's counts over it (L0's L2 entries are entries
+# into L1's guests; for the depth-3 tests, L1 entering its L2's L3 too).
+l1_follow() {
+	n=$(grep -c '^@@RNVMX-' /tmp/l1.log)
+	[ "$n" -gt "$seen" ] || return 0
+	grep '^@@RNVMX-' /tmp/l1.log | sed -n "$((seen + 1)),${n}p" > /tmp/l1.new
+	seen=$n
+	while read -r line; do
+		case "$line" in
+		@@RNVMX-KVM-LOADED*)
+			# L1 booted: its boot is a row of its own.
+			l1_end boot 0
+			go ;;
+		@@RNVMX-ERROR*)
+			say "ERROR in L1: $line" ;;
+		@@RNVMX-BEGIN*)
+			t=${line#*test=}
+			l1_begin "l1/$t"
+			go ;;
+		@@RNVMX-END*)
+			t=${line#*test=}; t=${t%% *}
+			rc=${line#* rc=}; rc=${rc%% *}
+			l1_end "$t" "$rc"
+			go ;;
+		@@RNVMX-DONE*)
+			l1_done=1 ;;
+		esac
+	done < /tmp/l1.new
+}
+go() { echo go >&3; }
+l1_begin() {
+	say "BEGIN test=$1"
+	echo > $TRACE/trace
+	trace_events 1
+	e0=$(counter l2_entries) u0=$(counter unimplemented) w0=$(counter vmx_msr_writes)
+	exit_snapshot /tmp/x0
+	t0=$(now)
+}
+l1_end() {
+	# The trace stops and the counters are read at once, before the trace
+	# is counted (slow under Bochs) while L1 goes on.
+	trace_events 0
+	t1=$(now) e1=$(counter l2_entries) b1=$(counter vm_bindings) u1=$(counter unimplemented) w1=$(counter vmx_msr_writes)
+	x=$(exit_delta /tmp/x0)
+	l1_reported="$l1_reported $1"
+	say "END test=l1/$1 rc=$2 secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=- tp_overrun=$(tp_overrun) rust_l2=$((e1 - e0)) rust_bind=$((b1 - b0)) rust_unimpl=$((u1 - u0)) rust_msr_writes=$((w1 - w0)) rust_exits=$x-"
+}
+run_l1() {
+	l1_tests=
+	for t in "$@"; do
+		t=${t#l1/}
+		[ "$t" = boot ] || l1_tests="$l1_tests,$t"
+	done
+	l1_tests=${l1_tests#,}
+	echo 1 > /proc/sys/vm/overcommit_memory
+	: > /tmp/l1.log
+	rm -f /tmp/l1.in /tmp/l1.out
+	mkfifo /tmp/l1.in /tmp/l1.out
+	cat /tmp/l1.out > /tmp/l1.log &
+	drain=$!
+	seen=0 l1_done= l1_reported=
+	# The VM binds once, when QEMU starts: every l1/ row counts from here.
+	b0=$(counter vm_bindings)
+	l1_begin l1/boot
+	/qemu/qemu-system-x86_64 -L /qemu/share -nodefaults -no-user-config -accel kvm \
+		-cpu max,+vmx -m 768 -smp 1 -display none -no-reboot \
+		-kernel /l1/bzImage -initrd /l1/initrd.gz \
+		-chardev pipe,id=l1con,path=/tmp/l1 -serial chardev:l1con \
+		-append "console=ttyS0,115200 mitigations=off nokaslr panic=-1 tsc_early_khz=50000 rnvmx_tb_backend=c rnvmx_tb_handshake=1 rnvmx_tb_tests=$l1_tests" \
+		> /tmp/qemu.out 2>&1 &
+	qemu=$!
+	# L1's console input: "go" once L0 has counted what L1 just reported.
+	exec 3> /tmp/l1.in
+	while [ -z "$l1_done" ] && kill -0 $qemu 2>/dev/null; do
+		sleep 0.5
+		l1_follow
+	done
+	l1_follow
+	exec 3>&-
+	kill $qemu 2>/dev/null; wait $qemu 2>/dev/null
+	kill $drain 2>/dev/null; wait $drain 2>/dev/null
+	sed 's/^/| qemu: /' /tmp/qemu.out
+	# L1's log: its tests' output, and its kernel log (prefixed "@L1 ",
+	# which ab.py checks as it checks L0's).
+	grep -v '^@@RNVMX-' /tmp/l1.log | sed 's/^| /| l1: /; /^| l1: /!s/^/@L1 /'
+	[ -n "$l1_done" ] || say "ERROR L1 ended before reporting DONE"
+	# What L1 never reported fails visibly.
+	for t in "$@"; do
+		case " $l1_reported " in *" ${t#l1/} "*) ;; *) l1_end "${t#l1/}" 125 ;; esac
+	done
+}
+
+l1=
 for t in $tests; do
-	run_test "$t"
+	case "$t" in
+	l1/*) l1="$l1 $t" ;;
+	*) run_test "$t" ;;
+	esac
 done
+[ -z "$l1" ] || run_l1 $l1
 finish

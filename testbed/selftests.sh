@@ -6,7 +6,7 @@
 ST=$CACHE/selftests
 mkdir -p "$ST/x86_64"
 targets=()
-for t in $(test_names); do
+for t in $(test_names) $(l1_test_names); do
 	targets+=("$ST/x86_64/$t")
 done
 log "building ${#targets[@]} KVM selftests"
