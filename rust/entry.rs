@@ -268,9 +268,6 @@ fn unimplemented_feature(v: &Vmcs12) -> Option<&'static str> {
     if c.pin.contains(PinBased::POSTED_INTR) {
         return Some("posted interrupts");
     }
-    if c.sec.contains(Secondary::ENABLE_VMFUNC) {
-        return Some("VM functions");
-    }
     if c.sec.contains(Secondary::ENCLS_EXITING) {
         return Some("ENCLS exiting");
     }

@@ -101,6 +101,19 @@ fn invalidate_addr(nv: &mut Nv, eptp: u64, addr: u64) {
 
 /// KVM's `nested_ept_init_mmu_context()`.
 pub(crate) fn init_mmu(nv: &mut Nv) {
+    let arch = nv.arch();
+    arch.mmu = &mut arch.guest_mmu;
+    new_eptp(nv);
+    let arch = nv.arch();
+    arch.guest_mmu.get_guest_pgd = Some(get_eptp);
+    arch.guest_mmu.inject_page_fault = Some(inject_page_fault);
+    arch.guest_mmu.get_pdptr = Some(bindings::rnvmx_pdptr_read);
+    arch.walk_mmu = &mut arch.nested_mmu;
+}
+
+/// KVM's `nested_ept_new_eptp()`: the shadow EPT MMU for vmcs12's EPT
+/// pointer (at entry, and after L2 switched it with VMFUNC).
+pub(crate) fn new_eptp(nv: &mut Nv) {
     let caps = msrs(nv).ept_caps;
     let execonly = caps & VMX_EPT_EXECUTE_ONLY_BIT != 0;
     let level = if caps & VMX_EPT_1GB_PAGE_BIT != 0 {
@@ -112,16 +125,9 @@ pub(crate) fn init_mmu(nv: &mut Nv) {
     };
     let eptp = nv.vmcs12_ref().map_or(0, |v| v.ept_pointer);
     let ad = eptp & VMX_EPTP_AD_ENABLE_BIT != 0;
-    let arch = nv.arch();
-    arch.mmu = &mut arch.guest_mmu;
     let vcpu = nv.raw();
-    // SAFETY: the vCPU is ours (Nv invariant).
+    // SAFETY: the vCPU is ours (Nv invariant); its MMU is the guest MMU.
     unsafe { bindings::kvm_init_shadow_ept_mmu(vcpu, execonly, level, ad, eptp) };
-    let arch = nv.arch();
-    arch.guest_mmu.get_guest_pgd = Some(get_eptp);
-    arch.guest_mmu.inject_page_fault = Some(inject_page_fault);
-    arch.guest_mmu.get_pdptr = Some(bindings::rnvmx_pdptr_read);
-    arch.walk_mmu = &mut arch.nested_mmu;
 }
 
 /// KVM's `nested_ept_uninit_mmu_context()`.

@@ -9,12 +9,14 @@ use kernel::ffi;
 
 use crate::bindings;
 use crate::entry::{self, CheckVcpu};
+use crate::ept;
 use crate::exit;
 use crate::hw;
 use crate::lifecycle;
 use crate::nested::insn::{self as rules, Decision, Fault, InstructionInfo, VmxonState};
 use crate::nested::invalidate;
 use crate::nested::vmcs02;
+use crate::nested::vmfunc::Vmfunc;
 use crate::nvcpu::{Nv, Raised, INVALID_GPA};
 use crate::shadow_vmcs;
 use crate::stats;
@@ -389,14 +391,44 @@ fn invvpid(nv: &mut Nv) -> ffi::c_int {
     nv.complete(Outcome::VmSucceed)
 }
 
+/// KVM's `handle_vmfunc()`: VMFUNC of L2, whose vmcs02 enables VM
+/// functions with none selected, so that each one exits here. The core
+/// decides (`crate::nested::vmfunc`); EPTP switching is applied here.
 fn vmfunc(nv: &mut Nv) -> ffi::c_int {
     // VMFUNC exits only from L2; L1's own VMFUNC is #UD in hardware.
     if !nv.is_guest_mode() {
         return nv.ud();
     }
-    // EPTP switching is not emulated yet: reflect the exit to L1, which is
-    // what KVM does for any function L1 did not enable.
-    stats::UNIMPLEMENTED.inc();
+    let (eax, ecx) = (nv.gpr(0), nv.gpr(1));
+    let Some(v) = nv.vmcs12_copy() else {
+        return nv.ud();
+    };
+    let mut mem = nv.guest_mem();
+    let decision = {
+        let cv = CheckVcpu::new(nv);
+        let read_eptp = |gpa: u64| {
+            let mut b = [0u8; 8];
+            mem.read_gpa(gpa, &mut b).then_some(u64::from_le_bytes(b))
+        };
+        crate::nested::vmfunc::vmfunc(&v, eax, ecx, read_eptp, &cv)
+    };
+    match decision {
+        Vmfunc::InvalidOpcode => return nv.ud(),
+        Vmfunc::Unchanged => return nv.skip_instruction(),
+        Vmfunc::Switch { eptp, flush_tlb } => {
+            if let Some(v12) = nv.vmcs12() {
+                v12.ept_pointer = eptp;
+            }
+            ept::new_eptp(nv);
+            if flush_tlb {
+                nv.make_request(bindings::rnvmx_request_RNVMX_REQ_TLB_FLUSH_GUEST);
+            }
+            stats::EPTP_SWITCHES.inc();
+            return nv.skip_instruction();
+        }
+        Vmfunc::ExitToL1 => {}
+    }
+    // The function failed: a VMFUNC exit to L1.
     let reason = nv.exit_reason();
     let intr_info = hw::read(hw::enc::VM_EXIT_INTR_INFO) as u32;
     let qual = hw::read(hw::enc::EXIT_QUALIFICATION);

@@ -46,6 +46,8 @@ pub(crate) static L2_ENTRY_FAILURES: Counter = Counter::new();
 pub(crate) static L2_REFLECTED: Counter = Counter::new();
 /// EPT violations and misconfigurations of L1's EPT tables, sent to L1.
 pub(crate) static L2_EPT_FAULTS: Counter = Counter::new();
+/// EPTP switches of L2 by VMFUNC.
+pub(crate) static EPTP_SWITCHES: Counter = Counter::new();
 /// VMREAD/VMWRITE failures on the hardware VMCS (should stay 0).
 pub(crate) static VMCS_ERRORS: Counter = Counter::new();
 
@@ -60,10 +62,11 @@ pub(crate) fn count_exit(reason: u16) {
     }
 }
 
-const FILES: [(&CStr, &Counter); 12] = [
+const FILES: [(&CStr, &Counter); 13] = [
     (c_str!("vm_bindings"), &VM_BINDINGS),
     (c_str!("vcpus"), &VCPUS),
     (c_str!("l2_entries"), &L2_ENTRIES),
+    (c_str!("eptp_switches"), &EPTP_SWITCHES),
     (c_str!("l2_exits"), &L2_EXITS),
     (c_str!("vmx_msr_writes"), &VMX_MSR_WRITES),
     (c_str!("unimplemented"), &UNIMPLEMENTED),

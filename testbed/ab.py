@@ -50,6 +50,10 @@ KNOWN_WARNS = {
     "paranoid_xstate_size_valid+0xfa/0x130",
 }
 TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s*")
+# A boot of L0's kernel, and its panic (not L1's, whose log init.sh copies
+# into L0's serial log with "@L1 " before each line).
+L0_BOOT = re.compile(r"^(?:\[[^\]]*\]\s*)?Linux version ", re.M)
+L0_PANIC = re.compile(r"^(?:\[[^\]]*\]\s*)?Kernel panic", re.M)
 
 # "@@RNVMX-END test=T rc=N secs=S key=value ..." (testbed/init.sh run_test).
 END_RE = re.compile(r"@@RNVMX-END test=(\S+)((?: \w+=\S*)*)")
@@ -188,10 +192,11 @@ class Boot:
                 deadline = time.monotonic() + TIMEOUTS.get(current, TEST_TIMEOUT)
             if "@@RNVMX-DONE" in text:
                 self.done = True
-            boots = text.count("Linux version ")
+            # L0's own kernel lines (L1's are copied in prefixed "@L1 ").
+            boots = len(L0_BOOT.findall(text))
             if exited or self.done:
                 break
-            if "Kernel panic" in text or boots > 1:
+            if L0_PANIC.search(text) or boots > 1:
                 break                      # the kernel died (panic=-1 reboots)
             if time.monotonic() > deadline:
                 if current and current not in self.results:

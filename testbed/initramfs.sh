@@ -55,7 +55,7 @@ R=$CACHE/initramfs
 common "$R"
 if [ -f "$TOP/rnvmx.ko" ]; then cp "$TOP/rnvmx.ko" "$R/lib/modules/"; fi
 for t in $(test_names); do
-	cp "$ST/x86_64/$t" "$R/tests/"
+	if [ -f "$TOP/selftests/kvm/$t.c" ]; then cp "$ST/$t" "$R/tests/"; else cp "$ST/x86_64/$t" "$R/tests/"; fi
 done
 for f in "$ST"/rnvmx_*; do [ -f "$f" ] && cp "$f" "$R/tests/"; done
 cp "$TOP"/selftests/rnvmx_lifecycle "$TOP"/selftests/rnvmx_mixed "$TOP"/selftests/rnvmx_params "$R/tests/"

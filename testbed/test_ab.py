@@ -169,3 +169,16 @@ class Timeouts(unittest.TestCase):
     def test_preemption_timer_test_gets_longer(self):
         self.assertGreater(ab.TIMEOUTS["vmx_preemption_timer_test"], ab.TEST_TIMEOUT)
         self.assertNotIn("vmx_tsc_adjust_test", ab.TIMEOUTS)
+
+
+class L1Lines(unittest.TestCase):
+    def test_l1_boot_is_not_an_l0_reboot(self):
+        log = "Linux version 6.12\n@@RNVMX-BOOT\n@L1 Linux version 6.12\n@L1 Kernel panic - x\n"
+        self.assertEqual(len(ab.L0_BOOT.findall(log)), 1)
+        self.assertIsNone(ab.L0_PANIC.search(log))
+        self.assertEqual(len(ab.L0_BOOT.findall(log + "[    0.0] Linux version 6.12\n")), 2)
+
+    def test_l1_kernel_log_is_judged_on_its_own(self):
+        warn = ("@L1 ------------[ cut here ]------------\n@L1 WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2\n"
+                "@L1 ---[ end trace 0000000000000000 ]---\n")
+        self.assertEqual(ab.kernel_log_problems(warn), ["L1: WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2"])
