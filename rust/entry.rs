@@ -138,10 +138,8 @@ impl Vcpu for CheckVcpu<'_> {
         unsafe { bindings::rnvmx_quirk_freeze_in_smm(self.nv_raw()) }
     }
     fn read_vmcs_hdr(&mut self, gpa: u64) -> Option<VmcsHdr> {
-        let mut raw = [0u8; 4];
-        self.nv
-            .read_gpa(gpa, &mut raw)
-            .then(|| VmcsHdr(u32::from_le_bytes(raw)))
+        // Only the VMCS link pointer is read: through KVM's cache for it.
+        self.nv.read_link_vmcs_hdr(gpa).map(VmcsHdr)
     }
     fn nested_run_pending(&self) -> bool {
         self.run_pending

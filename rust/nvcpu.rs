@@ -143,6 +143,67 @@ impl Nv {
         Some(unsafe { core::slice::from_raw_parts_mut(p.cast::<u8>(), VMCS12_SIZE) })
     }
 
+    /// KVM's `shadow_vmcs12_cache` (a gfn_to_hva_cache) for the VMCS12_SIZE
+    /// bytes at `gpa`, set up unless it already covers them. As nested.c
+    /// relies on, `kvm_gfn_to_hva_cache_init()` fails for memory L1 cannot
+    /// write (read-only memslots), so such a link pointer fails the entry.
+    fn shadow_cache_at(
+        &mut self,
+        gpa: u64,
+    ) -> Option<(*mut bindings::kvm, *mut bindings::gfn_to_hva_cache)> {
+        let kvm = self.vmx().vcpu.kvm;
+        let ghc = core::ptr::addr_of_mut!(self.nested().shadow_vmcs12_cache);
+        // SAFETY: the cache is this vCPU's, used only by its thread (the
+        // vCPU is ours, Nv invariant); `kvm` is the vCPU's VM.
+        let ok = unsafe {
+            (*ghc).gpa == gpa
+                || bindings::kvm_gfn_to_hva_cache_init(kvm, ghc, gpa, VMCS12_SIZE) == 0
+        };
+        ok.then_some((kvm, ghc))
+    }
+
+    /// The 32-bit header of L1's VMCS at `gpa` (the VMCS link pointer),
+    /// through `shadow_vmcs12_cache` (nested_vmx_check_vmcs_link_ptr()).
+    pub(crate) fn read_link_vmcs_hdr(&mut self, gpa: u64) -> Option<u32> {
+        let (kvm, ghc) = self.shadow_cache_at(gpa)?;
+        let mut hdr = 0u32;
+        // SAFETY: `ghc` covers VMCS12_SIZE bytes from `gpa` (above); `hdr`
+        // is valid for writes of 4 bytes.
+        let r = unsafe {
+            bindings::kvm_read_guest_offset_cached(kvm, ghc, (&mut hdr as *mut u32).cast(), 0, 4)
+        };
+        (r == 0).then_some(hdr)
+    }
+
+    /// L1's VMCS at `gpa` into the cached shadow vmcs12
+    /// (nested_cache_shadow_vmcs12()); false if unreadable.
+    pub(crate) fn load_shadow_vmcs12(&mut self, gpa: u64) -> bool {
+        let p = self.nested().cached_shadow_vmcs12;
+        if p.is_null() {
+            return false;
+        }
+        let Some((kvm, ghc)) = self.shadow_cache_at(gpa) else {
+            return false;
+        };
+        // SAFETY: `p` is our VMCS12_SIZE buffer and no Rust reference to it
+        // is alive (`&mut self`); `ghc` covers that many bytes.
+        unsafe { bindings::kvm_read_guest_cached(kvm, ghc, p.cast(), VMCS12_SIZE) == 0 }
+    }
+
+    /// The cached shadow vmcs12 back to L1's VMCS at `gpa`
+    /// (nested_flush_cached_shadow_vmcs12()); false if unwritable.
+    pub(crate) fn store_shadow_vmcs12(&mut self, gpa: u64) -> bool {
+        let p = self.nested().cached_shadow_vmcs12;
+        if p.is_null() {
+            return false;
+        }
+        let Some((kvm, ghc)) = self.shadow_cache_at(gpa) else {
+            return false;
+        };
+        // SAFETY: as for `load_shadow_vmcs12`; KVM only reads `p`.
+        unsafe { bindings::kvm_write_guest_cached(kvm, ghc, p.cast(), VMCS12_SIZE) == 0 }
+    }
+
     /// Reads one field of the cached vmcs12 by offset (0 without one).
     pub(crate) fn vmcs12_get(&mut self, s: &crate::fields::Slot) -> u64 {
         let p = self.nested().cached_vmcs12.cast::<u8>();
@@ -604,9 +665,9 @@ impl Nv {
     }
 }
 
-/// Reads and writes L1 guest-physical memory through KVM's memslots. It
-/// touches no nested state (in particular not the cached vmcs12s), so it
-/// may be used while one is borrowed.
+/// Reads L1 guest-physical memory through KVM's memslots. It touches no
+/// nested state (in particular not the cached vmcs12), so it may be used
+/// while vmcs12 is borrowed.
 pub(crate) struct GuestMem {
     vcpu: *mut bindings::kvm_vcpu,
 }
@@ -618,14 +679,6 @@ impl GuestMem {
         // `buf` is valid for writes of its length.
         let r = unsafe {
             bindings::kvm_vcpu_read_guest(self.vcpu, gpa, buf.as_mut_ptr().cast(), buf.len())
-        };
-        r == 0
-    }
-
-    pub(crate) fn write_gpa(&mut self, gpa: u64, buf: &[u8]) -> bool {
-        // SAFETY: as for `read_gpa`; `buf` is valid for reads of its length.
-        let r = unsafe {
-            bindings::kvm_vcpu_write_guest(self.vcpu, gpa, buf.as_ptr().cast(), buf.len())
         };
         r == 0
     }

@@ -23,24 +23,16 @@ fn link(nv: &mut Nv) -> Option<u64> {
 /// At a successful VMLAUNCH/VMRESUME: L1's shadow VMCS into the cache.
 /// (Not on a resume from saved state, where the cache came with it.) As
 /// KVM, an unreadable link pointer leaves the cache as it was; the entry
-/// checks read its header just before.
+/// checks read its header through the same gfn_to_hva_cache just before.
 pub(crate) fn cache(nv: &mut Nv) {
-    let Some(gpa) = link(nv) else {
-        return;
-    };
-    let mut mem = nv.guest_mem();
-    if let Some(bytes) = nv.shadow_vmcs12_bytes() {
-        let _ = mem.read_gpa(gpa, bytes);
+    if let Some(gpa) = link(nv) {
+        let _ = nv.load_shadow_vmcs12(gpa);
     }
 }
 
 /// At a nested VM exit (not a late VMfail): the cache back to L1 memory.
 pub(crate) fn flush(nv: &mut Nv) {
-    let Some(gpa) = link(nv) else {
-        return;
-    };
-    let mut mem = nv.guest_mem();
-    if let Some(bytes) = nv.shadow_vmcs12_bytes() {
-        let _ = mem.write_gpa(gpa, bytes);
+    if let Some(gpa) = link(nv) {
+        let _ = nv.store_shadow_vmcs12(gpa);
     }
 }
