@@ -256,6 +256,28 @@ pub enum Restore {
     },
 }
 
+/// Phase 2's first check, which KVM makes before it sets the current VMCS
+/// and copies vmcs12 in (part of `check_vmcs12_part`).
+pub fn check_vmcs12_address(h: &Header, env: &SetStateEnv) -> Result<(), StateError> {
+    if h.vmcs12_pa != INVALID_GPA {
+        if h.vmcs12_pa == h.vmxon_pa || !page_address_valid(h.vmcs12_pa, env.maxphyaddr) {
+            return Err(StateError::Vmcs12Address);
+        }
+    } else if h.flags & flags::EVMCS == 0 {
+        return Err(StateError::NoCurrentVmcs);
+    }
+    Ok(())
+}
+
+/// Whether a state's vmcs12 asks for its shadow vmcs12 (VMCS shadowing
+/// with a link pointer), which KVM then reads and checks in guest mode.
+pub fn wants_shadow_vmcs12(vmcs12: &Vmcs12) -> bool {
+    Vmcs12Controls::of(vmcs12)
+        .sec
+        .contains(Secondary::SHADOW_VMCS)
+        && vmcs12.vmcs_link_pointer != INVALID_GPA
+}
+
 /// Phase 2, in VMX operation: the vmcs12 part of a state of `size` bytes.
 /// `vmcs12` and `shadow` are the state's copies (the caller reads them from
 /// userspace only when `size` covers them; `None` if it does not).
@@ -277,24 +299,14 @@ pub fn check_vmcs12_part(
             Ok(Restore::VmxonOnly)
         };
     };
-    if h.vmcs12_pa != INVALID_GPA {
-        if h.vmcs12_pa == h.vmxon_pa || !page_address_valid(h.vmcs12_pa, env.maxphyaddr) {
-            return Err(StateError::Vmcs12Address);
-        }
-    } else if h.flags & EVMCS == 0 {
-        return Err(StateError::NoCurrentVmcs);
-    }
+    check_vmcs12_address(h, env)?;
     if vmcs12.hdr.revision_id() != VMCS12_REVISION {
         return Err(StateError::Vmcs12Revision);
     }
     if h.flags & GUEST_MODE == 0 {
         return Ok(Restore::Vmcs12Loaded);
     }
-    if Vmcs12Controls::of(vmcs12)
-        .sec
-        .contains(Secondary::SHADOW_VMCS)
-        && vmcs12.vmcs_link_pointer != INVALID_GPA
-    {
+    if wants_shadow_vmcs12(vmcs12) {
         // KVM compares against sizeof(user data vmcs12) = 4 KiB + sizeof(vmcs12).
         let shadow = shadow
             .filter(|_| size >= SHADOW_VMCS12_OFFSET + core::mem::size_of::<Vmcs12>())

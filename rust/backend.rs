@@ -18,7 +18,7 @@ use crate::nested::state::{self, HEADER_SIZE};
 use crate::nvcpu::Nv;
 use crate::vcpu::{kvm_vmx_msrs, VcpuVmx};
 use crate::vmcs::caps::{self, RestoreError};
-use crate::{bindings, ept, events, exit, insn, lifecycle, shadow_vmcs, stats};
+use crate::{bindings, ept, events, exit, insn, lifecycle, restore, shadow_vmcs, stats};
 
 /// Registration of the backend with kvm-intel; retracted on drop.
 ///
@@ -241,8 +241,9 @@ fn get_state_of(
     needed as ffi::c_int
 }
 
-/// KVM_SET_NESTED_STATE: validated as KVM does; states that need VMX
-/// operation are refused with -EOPNOTSUPP until this backend emulates it.
+/// KVM_SET_NESTED_STATE: the header checked as KVM does (the core's
+/// `check_header`), then restored (`restore.rs`); `user` is userspace's
+/// state, at least as large as its header says (KVM checked).
 ///
 /// # Safety
 ///
@@ -250,7 +251,7 @@ fn get_state_of(
 /// the duration of the call.
 unsafe extern "C" fn set_state(
     vcpu: Vcpu,
-    _user: *mut bindings::kvm_nested_state,
+    user: *mut bindings::kvm_nested_state,
     state: *mut bindings::kvm_nested_state,
 ) -> ffi::c_int {
     let mut raw = [0u8; HEADER_SIZE];
@@ -277,10 +278,9 @@ unsafe extern "C" fn set_state(
             unsafe { with(vcpu, lifecycle::leave_nested) };
             0
         }
-        Ok(true) => {
-            stats::UNIMPLEMENTED.inc();
-            -(bindings::EOPNOTSUPP as ffi::c_int)
-        }
+        // SAFETY: per the callback contract; `user` is userspace's state,
+        // read only through UserSlice (checked copies).
+        Ok(true) => unsafe { with(vcpu, |nv| restore::set_vmx_state(nv, &h, &env, user)) },
     }
 }
 
@@ -394,11 +394,16 @@ unsafe extern "C" fn triple_fault(vcpu: Vcpu) {
     unsafe { with(vcpu, exit::triple_fault) }
 }
 
-/// Only requested after KVM_SET_NESTED_STATE or RSM into L2, which this
-/// backend refuses: counted if it ever happens.
-extern "C" fn get_nested_state_pages(_vcpu: Vcpu) -> bool {
-    stats::UNIMPLEMENTED.inc();
-    false
+/// KVM_REQ_GET_NESTED_STATE_PAGES, made by a restore into L2 or an RSM
+/// back into L2.
+///
+/// # Safety
+///
+/// As for `leave_nested`: the request is serviced before the vCPU enters
+/// the guest, in or out of guest mode.
+unsafe extern "C" fn get_nested_state_pages(vcpu: Vcpu) -> bool {
+    // SAFETY: per the callback contract.
+    unsafe { with(vcpu, restore::get_nested_state_pages) }
 }
 
 /// # Safety

@@ -261,7 +261,7 @@ const INTR_INFO_VALID: u32 = 1 << 31;
 const RFLAGS_IF: u64 = 1 << 9;
 
 /// vmcs12 features KVM offers L1 that this backend does not emulate yet.
-fn unimplemented_feature(v: &Vmcs12) -> Option<&'static str> {
+pub(crate) fn unimplemented_feature(v: &Vmcs12) -> Option<&'static str> {
     let c = Vmcs12Controls::of(v);
     if c.pin.contains(PinBased::POSTED_INTR) {
         return Some("posted interrupts");
@@ -278,6 +278,12 @@ pub(crate) fn enter_non_root_mode(nv: &mut Nv, from_vmentry: bool) -> Entered {
     let Some(v) = nv.vmcs12_copy() else {
         return Entered::InternalError;
     };
+    // Resuming L2 after SMM may use a vmcs12 no VMLAUNCH checked (a state
+    // restored in SMM): what is not emulated is refused here too.
+    if unimplemented_feature(&v).is_some() {
+        stats::UNIMPLEMENTED.inc();
+        return Entered::InternalError;
+    }
     let step = enter_with(nv, &v, from_vmentry);
     finish_entry(nv, step, from_vmentry)
 }
@@ -900,7 +906,7 @@ pub(crate) fn load_cr3(
 }
 
 /// KVM's `nested_get_vmcs12_pages()`: maps the L1 pages vmcs02 points to.
-fn get_vmcs12_pages(nv: &mut Nv, v: &Vmcs12) -> bool {
+pub(crate) fn get_vmcs12_pages(nv: &mut Nv, v: &Vmcs12) -> bool {
     let c = Vmcs12Controls::of(v);
     let vcpu = nv.raw();
     if !nv.arch().pdptrs_from_userspace && !c.has_ept() && nv.is_pae_paging() {

@@ -77,6 +77,7 @@ pub(crate) fn enter_vmx_operation(nv: &mut Nv) -> Result {
     n.cached_shadow_vmcs12 = shadow12;
     n.shadow_vmcs12_cache.gpa = INVALID_GPA;
     n.vpid02 = vpid02 as u16;
+    n.last_vpid = 0;
     n.vmcs02_initialized = false;
     n.current_vmptr = INVALID_GPA;
     n.posted_intr_nv = u16::MAX;

@@ -131,8 +131,19 @@ impl Nv {
         Some(unsafe { &mut *p.cast::<Vmcs12>() })
     }
 
+    /// The cached vmcs12 as its VMCS12_SIZE bytes (KVM_SET_NESTED_STATE).
+    pub(crate) fn vmcs12_bytes(&mut self) -> Option<&mut [u8]> {
+        let p = self.nested().cached_vmcs12;
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null `cached_vmcs12` is this backend's VMCS12_SIZE
+        // allocation; `&mut self` keeps the slice exclusive.
+        Some(unsafe { core::slice::from_raw_parts_mut(p.cast::<u8>(), VMCS12_SIZE) })
+    }
+
     /// The cached shadow vmcs12 as its VMCS12_SIZE bytes, for copies from
-    /// and to L1 memory.
+    /// and to userspace.
     pub(crate) fn shadow_vmcs12_bytes(&mut self) -> Option<&mut [u8]> {
         let p = self.nested().cached_shadow_vmcs12;
         if p.is_null() {

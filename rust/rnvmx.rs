@@ -19,6 +19,7 @@ mod hw;
 mod insn;
 mod lifecycle;
 mod nvcpu;
+mod restore;
 mod shadow_vmcs;
 mod shadow_vmcs12;
 mod stats;

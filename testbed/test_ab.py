@@ -158,11 +158,21 @@ class TraceEntries(unittest.TestCase):
                               input=self.TRACE, capture_output=True, text=True, check=True).stdout
 
     def test_entries_that_reached_l2(self):
-        # a: one entry exited, the last never reached L2; b: one failed, one exited.
+        # a: one entry exited, the last shows nothing after it (as an entry
+        # that ends in a KVM internal error); b: one failed, one exited.
         self.assertEqual(self.count(), "tp_l2=2 tp_vmenter=4")
 
     def test_by_thread_name(self):
         self.assertEqual(self.count("-v", "comm=b"), "tp_l2=1 tp_vmenter=2")
+
+    def test_forced_exit_then_entry(self):
+        # Into SMM from L2 (no event) and back (RSM), then an exit: two entries.
+        trace = (" a-1 [000] 1.0: kvm_nested_vmenter: x\n a-1 [000] 2.0: kvm_nested_vmenter: y\n"
+                 " a-1 [000] 3.0: kvm_nested_vmexit: z\n")
+        import subprocess
+        out = subprocess.run(["awk", "-f", str(ab.TOP / "testbed" / "tp-entries.awk")],
+                             input=trace, capture_output=True, text=True, check=True).stdout
+        self.assertEqual(out, "tp_l2=2 tp_vmenter=2")
 
 
 class Timeouts(unittest.TestCase):
