@@ -189,6 +189,29 @@ impl Nv {
     /// L1's VMCS at `gpa` into the cached shadow vmcs12
     /// (nested_cache_shadow_vmcs12()); false if unreadable.
     pub(crate) fn load_shadow_vmcs12(&mut self, gpa: u64) -> bool {
+        self.shadow_vmcs12_transfer(gpa, bindings::kvm_read_guest_cached)
+    }
+
+    /// The cached shadow vmcs12 back to L1's VMCS at `gpa`
+    /// (nested_flush_cached_shadow_vmcs12()); false if unwritable.
+    pub(crate) fn store_shadow_vmcs12(&mut self, gpa: u64) -> bool {
+        self.shadow_vmcs12_transfer(gpa, bindings::kvm_write_guest_cached)
+    }
+
+    /// One VMCS12_SIZE copy between the cached shadow vmcs12 and L1's VMCS
+    /// at `gpa` through `shadow_vmcs12_cache`, by `copy`: KVM's
+    /// kvm_read_guest_cached() or kvm_write_guest_cached(), which take the
+    /// same arguments.
+    fn shadow_vmcs12_transfer(
+        &mut self,
+        gpa: u64,
+        copy: unsafe extern "C" fn(
+            *mut bindings::kvm,
+            *mut bindings::gfn_to_hva_cache,
+            *mut ffi::c_void,
+            ffi::c_ulong,
+        ) -> ffi::c_int,
+    ) -> bool {
         let p = self.nested().cached_shadow_vmcs12;
         if p.is_null() {
             return false;
@@ -198,21 +221,7 @@ impl Nv {
         };
         // SAFETY: `p` is our VMCS12_SIZE buffer and no Rust reference to it
         // is alive (`&mut self`); `ghc` covers that many bytes.
-        unsafe { bindings::kvm_read_guest_cached(kvm, ghc, p.cast(), VMCS12_SIZE) == 0 }
-    }
-
-    /// The cached shadow vmcs12 back to L1's VMCS at `gpa`
-    /// (nested_flush_cached_shadow_vmcs12()); false if unwritable.
-    pub(crate) fn store_shadow_vmcs12(&mut self, gpa: u64) -> bool {
-        let p = self.nested().cached_shadow_vmcs12;
-        if p.is_null() {
-            return false;
-        }
-        let Some((kvm, ghc)) = self.shadow_cache_at(gpa) else {
-            return false;
-        };
-        // SAFETY: as for `load_shadow_vmcs12`; KVM only reads `p`.
-        unsafe { bindings::kvm_write_guest_cached(kvm, ghc, p.cast(), VMCS12_SIZE) == 0 }
+        unsafe { copy(kvm, ghc, p.cast(), VMCS12_SIZE as ffi::c_ulong) == 0 }
     }
 
     /// Reads one field of the cached vmcs12 by offset (0 without one).

@@ -85,24 +85,22 @@ def read_bench_limits():
     return limits
 
 
-def read_tests():
-    tests = []
+def tests_rows():
+    """testbed/tests.txt's rows, each split into its columns."""
     for line in (TOP / "testbed" / "tests.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
-            cols = line.split()
-            tests.append((cols[0], cols[1], cols[2] if len(cols) > 2 else "-"))
-    return tests
+            yield line.split()
+
+
+def read_tests():
+    return [(c[0], c[1], c[2] if len(c) > 2 else "-") for c in tests_rows()]
 
 
 def read_timeouts():
     """testbed/tests.txt's optional 4th column, timeout=SECONDS: the
     watchdog's no-progress limit for a test that needs longer."""
-    timeouts = {}
-    for line in (TOP / "testbed" / "tests.txt").read_text().splitlines():
-        cols = line.split()
-        if len(cols) > 3 and not line.startswith("#") and cols[3].startswith("timeout="):
-            timeouts[cols[0]] = int(cols[3].split("=", 1)[1])
-    return timeouts
+    return {c[0]: int(c[3].split("=", 1)[1])
+            for c in tests_rows() if len(c) > 3 and c[3].startswith("timeout=")}
 
 
 TIMEOUTS = read_timeouts()
