@@ -6,6 +6,7 @@
 //! the bitmaps, bytes of L1 memory.
 
 use super::exit_reason::basic as r;
+use super::msr_bitmap::{self, Access};
 use crate::vmcs::controls::{CpuBased, PinBased, Secondary, Vmcs12Controls};
 use crate::vmcs::intr_info;
 use crate::vmcs::layout::Vmcs12;
@@ -116,19 +117,12 @@ fn exit_handled_msr(
     if !c.cpu.contains(CpuBased::USE_MSR_BITMAPS) {
         return true;
     }
-    let mut msr = rcx as u32;
-    let mut bitmap = v.msr_bitmap;
-    if write {
-        bitmap = bitmap.wrapping_add(2048);
+    let access = if write { Access::Write } else { Access::Read };
+    match msr_bitmap::bit_index(rcx as u32, access) {
+        Some(bit) => bitmap_bit(mem, v.msr_bitmap, bit),
+        // Outside both ranges: let L1 handle the wrong parameter.
+        None => true,
     }
-    if msr >= 0xc000_0000 {
-        msr = msr.wrapping_sub(0xc000_0000);
-        bitmap = bitmap.wrapping_add(1024);
-    }
-    if msr >= 1024 * 8 {
-        return true; // let L1 handle the wrong parameter
-    }
-    bitmap_bit(mem, bitmap, u64::from(msr))
 }
 
 /// KVM's `nested_vmx_exit_handled_cr()` (exit qualification: SDM table 28-3).
@@ -229,7 +223,9 @@ pub fn l1_wants_exit(v: &Vmcs12, e: &Exit, mem: &mut impl L1Memory) -> bool {
         r::ENCLS => {
             e.guest_has_sgx
                 && c.sec.contains(Secondary::ENCLS_EXITING)
-                && v.encls_exiting_bitmap & (1 << e.rax.min(63)) != 0
+                // KVM reads the leaf from EAX: a u32 (the upper half of
+                // RAX is ignored), leaves above 62 share bit 63.
+                && v.encls_exiting_bitmap & (1 << (e.rax as u32).min(63)) != 0
         }
         // Not exposed to L1.
         r::NOTIFY => false,
@@ -600,5 +596,9 @@ mod tests {
         );
         assert!(!l1_wants_exit(&v, &e(1, true), &mut mem()));
         assert!(!l1_wants_exit(&v, &e(1000, false), &mut mem()));
+        // The leaf is EAX: RAX's upper half does not make it 63.
+        v.encls_exiting_bitmap = 1 << 1;
+        assert!(l1_wants_exit(&v, &e(0x1_0000_0001, true), &mut mem()));
+        assert!(!l1_wants_exit(&v, &e(0x1_0000_0002, true), &mut mem()));
     }
 }

@@ -7,8 +7,6 @@
 //! lifetime, and kvm-intel pins the module meanwhile. The callbacks below
 //! are kvm-intel's call sites of nested.c; each hands over to the module
 //! that implements it (`entry`, `exit`, `events`, `insn`, `lifecycle`, ...).
-//! What this backend does not implement yet is refused visibly and counted
-//! in `unimplemented` (Documentation/nested-flow.md, "What is missing").
 
 use kernel::{c_str, ffi, prelude::*, uaccess::UserSlice};
 
@@ -371,19 +369,7 @@ unsafe extern "C" fn sync_vmcs12_to_shadow(vcpu: Vcpu) {
 /// As for `check_events`.
 unsafe extern "C" fn mark_vmcs12_pages_dirty(vcpu: Vcpu) {
     // SAFETY: per the callback contract.
-    let vapic = unsafe {
-        with(vcpu, |nv| {
-            nv.vmcs12().and_then(|v| {
-                crate::vmcs::controls::CpuBased(v.cpu_based_vm_exec_control)
-                    .contains(crate::vmcs::controls::CpuBased::TPR_SHADOW)
-                    .then_some(v.virtual_apic_page_addr)
-            })
-        })
-    };
-    if let Some(gpa) = vapic {
-        // SAFETY: the vCPU is valid per the callback contract.
-        unsafe { bindings::kvm_vcpu_mark_page_dirty(vcpu, gpa >> entry::PAGE_SHIFT) };
-    }
+    unsafe { with(vcpu, crate::posted_intr::mark_vmcs12_pages_dirty) }
 }
 
 /// # Safety

@@ -17,7 +17,8 @@ use crate::lifecycle;
 use crate::nested::insn::{self as rules, RunState};
 use crate::nested::merge::{self, L0};
 use crate::nested::msr_list;
-use crate::nvcpu::{Control, Nv, INVALID_GPA};
+use crate::nvcpu::{Control, Nv, INVALID_GPA, PAGE_SHIFT};
+use crate::posted_intr;
 use crate::shadow_vmcs;
 use crate::shadow_vmcs12;
 use crate::stats;
@@ -30,7 +31,7 @@ use crate::vmcs::checks::{self, entry_fail, EntryFailure, Vcpu, EXIT_REASON_FAIL
 use crate::vmcs::controls::{CpuBased, EntryControls, PinBased, Secondary, Vmcs12Controls};
 use crate::vmcs::encoding::Encoding;
 use crate::vmcs::layout::{Vmcs12, VmcsHdr};
-use crate::vmcs::outcome::{Outcome, VmInstructionError};
+use crate::vmcs::outcome::Outcome;
 use crate::vmcs::table::encodings as e;
 use crate::vmcs::x86::{cr4, efer};
 
@@ -167,6 +168,8 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
     if let Err(f) = rules::check_permission(vmxon, cpl) {
         return crate::insn::fault(nv, f);
     }
+    // SAFETY: the vCPU is ours (Nv invariant).
+    unsafe { bindings::rnvmx_pmu_branch_retired(nv.raw()) };
     // What L1 wrote to the shadow VMCS since its last exit.
     if shadow_vmcs::enabled() && nv.nested().current_vmptr != INVALID_GPA {
         shadow_vmcs::to_vmcs12(nv);
@@ -202,16 +205,6 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
             return nv.complete(Outcome::VmFailValid(err));
         }
     }
-    if let Some(reason) = unimplemented_feature(v) {
-        // A vmcs12 feature this backend does not emulate yet: refused
-        // visibly (counted) rather than run wrongly.
-        stats::UNIMPLEMENTED.inc();
-        kernel::pr_warn!("nested entry refused: {} not emulated\n", reason);
-        return nv.complete(Outcome::VmFailValid(
-            VmInstructionError::EntryInvalidControlField,
-        ));
-    }
-
     nv.nested().nested_run_pending = true;
     nv.nested().has_preemption_timer_deadline = false;
     let halted = v.guest_activity_state == activity::HLT
@@ -242,6 +235,15 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
             Entered::L2 => 1,
         };
     }
+    // Posted-interrupt processing on VM entry: a notification vector
+    // L1's APIC already has pending is taken as L2's (nested_vmx_run()).
+    if nv.nested().posted_intr_nv != u16::MAX {
+        // SAFETY: the vCPU is ours (Nv invariant).
+        let irq = unsafe { bindings::kvm_apic_has_interrupt(nv.raw()) };
+        if posted_intr::take_notification(nv, irq) {
+            nv.make_request(bindings::rnvmx_request_RNVMX_REQ_EVENT);
+        }
+    }
     nv.arch().l1tf_flush_l1d = true;
     shadow_vmcs12::cache(nv);
     // An HLT activity state enters L2 halted, unless an event wakes it.
@@ -260,30 +262,12 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
 const INTR_INFO_VALID: u32 = 1 << 31;
 const RFLAGS_IF: u64 = 1 << 9;
 
-/// vmcs12 features KVM offers L1 that this backend does not emulate yet.
-pub(crate) fn unimplemented_feature(v: &Vmcs12) -> Option<&'static str> {
-    let c = Vmcs12Controls::of(v);
-    if c.pin.contains(PinBased::POSTED_INTR) {
-        return Some("posted interrupts");
-    }
-    if c.sec.contains(Secondary::ENCLS_EXITING) {
-        return Some("ENCLS exiting");
-    }
-    None
-}
-
 /// KVM's `nested_vmx_enter_non_root_mode()`. `from_vmentry` is false when
 /// KVM resumes L2 from saved state (SMM exit, KVM_SET_NESTED_STATE).
 pub(crate) fn enter_non_root_mode(nv: &mut Nv, from_vmentry: bool) -> Entered {
     let Some(v) = nv.vmcs12_copy() else {
         return Entered::InternalError;
     };
-    // Resuming L2 after SMM may use a vmcs12 no VMLAUNCH checked (a state
-    // restored in SMM): what is not emulated is refused here too.
-    if unimplemented_feature(&v).is_some() {
-        stats::UNIMPLEMENTED.inc();
-        return Entered::InternalError;
-    }
     let step = enter_with(nv, &v, from_vmentry);
     finish_entry(nv, step, from_vmentry)
 }
@@ -515,8 +499,8 @@ fn prepare_vmcs02_constant_state(nv: &mut Nv) {
         hw::write(e::POSTED_INTR_NV, u64::from(POSTED_INTR_NESTED_VECTOR));
     }
     if CpuBased(cfg.cpu_based_exec_ctrl).contains(CpuBased::USE_MSR_BITMAPS) {
-        // vmcs02's own bitmap: all ones since alloc_loaded_vmcs(), so every
-        // MSR access of L2 exits and is reflected per L1's bitmap.
+        // vmcs02's own bitmap: all ones since alloc_loaded_vmcs(); each
+        // entry merges the few bits L1 and L0 may pass through (msr_bitmap.rs).
         let bitmap = nv.vmx().nested.vmcs02.msr_bitmap;
         hw::write(e::MSR_BITMAP, Nv::pa(bitmap));
     }
@@ -526,6 +510,19 @@ fn prepare_vmcs02_constant_state(nv: &mut Nv) {
     }
     if sec.contains(Secondary::ENCLS_EXITING) {
         hw::write(e::ENCLS_EXITING_BITMAP, INVALID_GPA);
+    }
+    let vcpu = nv.raw();
+    // SAFETY: the vCPU is ours (Nv invariant).
+    if unsafe { bindings::rnvmx_notify_vmexit_enabled(vcpu) } {
+        // SAFETY: as above.
+        let window = unsafe { bindings::rnvmx_notify_window(vcpu) };
+        hw::write(hw::enc::NOTIFY_WINDOW, u64::from(window));
+    }
+    let ve_info = nv.vmx().ve_info;
+    if !ve_info.is_null() {
+        // vmcs01's #VE information page (KVM_INTEL_PROVE_VE): EPT
+        // violations L0 converts to #VE while L2 runs report there too.
+        hw::write(hw::enc::VE_INFORMATION_ADDRESS, Nv::pa(ve_info));
     }
     let vmx = nv.vmx();
     let store = Nv::pa(vmx.msr_autostore.guest.val.as_ptr());
@@ -567,7 +564,9 @@ fn prepare_vmcs02_early(nv: &mut Nv, v: &Vmcs12) {
     }
     let c01 = nv.vmcs01_controls();
     let cfg = vmcs_config();
-    let vmcs02_msr_bitmaps = CpuBased(cfg.cpu_based_exec_ctrl).contains(CpuBased::USE_MSR_BITMAPS);
+    // The bit stays as it is until get_vmcs12_pages() merges the bitmap.
+    let vmcs02_msr_bitmaps =
+        CpuBased(nv.controls_shadow().exec).contains(CpuBased::USE_MSR_BITMAPS);
     let l0 = L0 {
         pin: PinBased(c01.pin),
         cpu: CpuBased(c01.exec),
@@ -586,8 +585,8 @@ fn prepare_vmcs02_early(nv: &mut Nv, v: &Vmcs12) {
         host_efer: unsafe { bindings::rnvmx_host_efer() },
     };
     let m = merge::merge(&l0, v, guest_efer);
-    nv.nested().pi_pending = false;
-    nv.nested().posted_intr_nv = m.posted_intr_nv.unwrap_or(u16::MAX);
+    nv.set_pi_pending(false);
+    nv.set_posted_intr_nv(m.posted_intr_nv.unwrap_or(u16::MAX));
     nv.set_control(Control::Pin, m.pin.bits());
     nv.nested().l1_tpr_threshold = -1;
     if let Some(t) = m.tpr_threshold {
@@ -597,6 +596,12 @@ fn prepare_vmcs02_early(nv: &mut Nv, v: &Vmcs12) {
     if let Some(sec) = m.secondary {
         if let Some(status) = m.guest_intr_status {
             hw::write(e::GUEST_INTR_STATUS, u64::from(status));
+        }
+        if sec.contains(Secondary::ENCLS_EXITING) {
+            let vmcs12 = core::ptr::from_ref(v).cast::<bindings::vmcs12>().cast_mut();
+            // SAFETY: the vCPU is ours; `vmcs12` has struct vmcs12's layout
+            // (bindings.rs) and vmx_write_encls_bitmap() only reads it.
+            unsafe { bindings::rnvmx_write_encls_bitmap(nv.raw(), vmcs12) };
         }
         nv.set_control(Control::Secondary, sec.bits());
     }
@@ -936,6 +941,16 @@ pub(crate) fn get_vmcs12_pages(nv: &mut Nv, v: &Vmcs12) -> bool {
             None => hw::write(e::VIRTUAL_APIC_PAGE_ADDR, INVALID_GPA),
         }
     }
+    if c.pin.contains(PinBased::POSTED_INTR) {
+        posted_intr::map_desc(nv, v.posted_intr_desc_addr);
+    }
+    let exec = nv.controls_shadow().exec;
+    let exec = if crate::msr_bitmap::prepare(nv, v) {
+        exec | CpuBased::USE_MSR_BITMAPS.bits()
+    } else {
+        exec & !CpuBased::USE_MSR_BITMAPS.bits()
+    };
+    nv.set_control(Control::Exec, exec);
     true
 }
 
@@ -959,8 +974,6 @@ fn map_page(nv: &mut Nv, gpa: u64, slot: MapSlot) -> Option<u64> {
     let r = unsafe { bindings::kvm_vcpu_map(vcpu, gpa >> PAGE_SHIFT, map) };
     (r == 0).then_some(map.pfn << PAGE_SHIFT)
 }
-
-pub(crate) const PAGE_SHIFT: u32 = 12;
 
 /// L1 memory and MSRs as the core's MSR-list code uses them.
 pub(crate) struct MsrIo<'a>(pub(crate) &'a mut Nv);
@@ -989,16 +1002,20 @@ impl msr_list::MsrAccess for MsrIo<'_> {
     fn write_value(&mut self, gpa: u64, value: u64) -> bool {
         self.0.write_gpa(gpa, &value.to_le_bytes())
     }
+    // The lists are L1's accesses: userspace's MSR filter applies to them
+    // as to L1's own RDMSR/WRMSR (nested.c's *_with_filter calls).
     fn set_msr(&mut self, index: u32, value: u64) -> bool {
         let vcpu = self.0.raw();
-        // SAFETY: the vCPU is ours (Nv invariant).
-        unsafe { bindings::kvm_set_msr(vcpu, index, value) == 0 }
+        // SAFETY: the vCPU is ours (Nv invariant), loaded, in vcpu_run.
+        unsafe { bindings::kvm_set_msr_with_filter(vcpu, index, value) == 0 }
     }
     fn get_msr(&mut self, index: u32) -> Option<u64> {
         let vcpu = self.0.raw();
         let mut data = 0u64;
-        // SAFETY: as above; `data` is a valid out-pointer.
-        (unsafe { bindings::kvm_get_msr(vcpu, index, &mut data) } == 0).then_some(data)
+        // SAFETY: the vCPU is ours (Nv invariant); `data` is a valid
+        // out-pointer for the call.
+        (unsafe { bindings::kvm_get_msr_with_filter(vcpu, index, &mut data) } == 0)
+            .then_some(data)
     }
 }
 

@@ -165,6 +165,7 @@ pub(crate) fn write_pml_buffer(nv: &mut Nv, gpa: u64) -> ffi::c_int {
         }
         pml::Log::Write { dst, entry } => {
             if nv.write_gpa(dst, &entry.to_le_bytes()) {
+                crate::stats::PML_LOGGED.inc();
                 if let Some(v) = nv.vmcs12() {
                     v.guest_pml_index = index.wrapping_sub(1);
                 }

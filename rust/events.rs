@@ -12,6 +12,7 @@ use crate::hw;
 use crate::nested::exit_reason::basic as r;
 use crate::nested::reflect;
 use crate::nvcpu::Nv;
+use crate::posted_intr;
 use crate::timer;
 use crate::vmcs::controls::{ExitControls, PinBased, Vmcs12Controls};
 use crate::vmcs::intr_info;
@@ -94,7 +95,11 @@ pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
         return 0;
     }
     if ex.pending && !low_priority_db_trap(&ex) {
-        return if block_exceptions { -EBUSY } else { 0 };
+        return if block_exceptions {
+            -EBUSY
+        } else {
+            no_vmexit(nv)
+        };
     }
     if nv.nested().mtf_pending {
         if block_events {
@@ -112,7 +117,11 @@ pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
         return 0;
     }
     if ex.pending {
-        return if block_exceptions { -EBUSY } else { 0 };
+        return if block_exceptions {
+            -EBUSY
+        } else {
+            no_vmexit(nv)
+        };
     }
     if timer::pending(nv) {
         if block_events {
@@ -123,7 +132,7 @@ pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
     }
     // SAFETY: as above.
     if nv.arch().smi_pending && !unsafe { bindings::rnvmx_is_smm(vcpu) } {
-        return if block_events { -EBUSY } else { 0 };
+        return if block_events { -EBUSY } else { no_vmexit(nv) };
     }
     // SAFETY: as above.
     if nv.arch().nmi_pending != 0 && !unsafe { bindings::vmx_nmi_blocked(vcpu) } {
@@ -131,7 +140,7 @@ pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
             return -EBUSY;
         }
         if !exit_on(nv, PinBased::NMI_EXITING) {
-            return 0;
+            return no_vmexit(nv);
         }
         let info = vector::NMI | intr_info::TYPE_NMI | intr_info::VALID;
         exit::nested_vmx_vmexit(nv, Some(u32::from(r::EXCEPTION_NMI)), info, 0);
@@ -148,7 +157,7 @@ pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
             return -EBUSY;
         }
         if !exit_on(nv, PinBased::EXT_INTR_MASK) {
-            return 0;
+            return no_vmexit(nv);
         }
         let ack = nv.vmcs12().is_some_and(|v| {
             ExitControls(v.vm_exit_controls).contains(ExitControls::ACK_INTR_ON_EXIT)
@@ -167,7 +176,12 @@ pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
         // SAFETY: as above.
         let irq = unsafe { bindings::kvm_apic_has_interrupt(vcpu) };
         if irq < 0 {
-            return 0;
+            return no_vmexit(nv);
+        }
+        // L2's notification vector: posted-interrupt processing, not an
+        // exit (only interrupts through the local APIC trigger it).
+        if posted_intr::take_notification(nv, irq) {
+            return no_vmexit(nv);
         }
         let info = intr_info::VALID | intr_info::TYPE_EXT_INTR | (irq as u32 & 0xff);
         exit::nested_vmx_vmexit(nv, Some(u32::from(r::EXTERNAL_INTERRUPT)), info, 0);
@@ -175,13 +189,23 @@ pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
         unsafe { bindings::kvm_apic_ack_interrupt(vcpu, irq) };
         return 0;
     }
-    0
+    no_vmexit(nv)
 }
 
-/// KVM's `vmx_has_nested_events()`: no virtual interrupt delivery for L2
-/// yet, so an expired VMX-preemption timer or a pending MTF exit.
-pub(crate) fn has_events(nv: &mut Nv, _for_injection: bool) -> bool {
-    timer::pending(nv) || nv.nested().mtf_pending
+/// The end of `vmx_check_nested_events()` when no event became an exit:
+/// the posted interrupts a notification brought are delivered to L2.
+fn no_vmexit(nv: &mut Nv) -> ffi::c_int {
+    posted_intr::complete(nv)
+}
+
+/// KVM's `vmx_has_nested_events()`: an expired VMX-preemption timer, a
+/// pending MTF exit, or (not for injection: virtual-interrupt delivery
+/// needs none) a virtual interrupt L2 would recognize.
+pub(crate) fn has_events(nv: &mut Nv, for_injection: bool) -> bool {
+    if timer::pending(nv) || nv.nested().mtf_pending {
+        return true;
+    }
+    !for_injection && posted_intr::has_virtual_interrupt(nv)
 }
 
 /// KVM's `nested_vmx_is_exception_vmexit()`.

@@ -117,7 +117,9 @@ pub(crate) fn reflect(nv: &mut Nv) -> bool {
         rcx: nv.gpr(1),
         rax: nv.gpr(0),
         operand,
-        guest_has_sgx: false,
+        // Read only for the exit that needs it (CPUID lookup).
+        // SAFETY: the vCPU is ours (Nv invariant).
+        guest_has_sgx: reason == r::ENCLS && unsafe { bindings::rnvmx_guest_has_sgx(nv.raw()) },
     };
     let Some((v, mem)) = nv.vmcs12_and_mem() else {
         return false;

@@ -16,6 +16,9 @@
 #include "smm.h"
 #include "vmx/vmx.h"
 #include "vmx/x86_ops.h"
+#include "vmx/sgx.h"
+#include "vmx/posted_intr.h"
+#include "pmu.h"
 
 #include "helpers.h"
 
@@ -297,9 +300,58 @@ bool rnvmx_guest_has_vmx(struct kvm_vcpu *vcpu)
 	return guest_cpu_cap_has(vcpu, X86_FEATURE_VMX);
 }
 
+bool rnvmx_guest_has_sgx(struct kvm_vcpu *vcpu)
+{
+	return guest_cpuid_has(vcpu, X86_FEATURE_SGX);
+}
+
 struct vmcs *rnvmx_alloc_shadow_vmcs(void)
 {
 	return alloc_vmcs(true);
+}
+
+/* A VMLAUNCH or VMRESUME retires a branch, as nested_vmx_run() counts it. */
+void rnvmx_pmu_branch_retired(struct kvm_vcpu *vcpu)
+{
+	kvm_pmu_trigger_event(vcpu, kvm_pmu_eventsel.BRANCH_INSTRUCTIONS_RETIRED);
+}
+
+bool rnvmx_notify_vmexit_enabled(struct kvm_vcpu *vcpu)
+{
+	return kvm_notify_vmexit_enabled(vcpu->kvm);
+}
+
+u32 rnvmx_notify_window(struct kvm_vcpu *vcpu)
+{
+	return vcpu->kvm->arch.notify_window;
+}
+
+/*
+ * Only reads vmcs12 (its ENCLS-exiting control and bitmap).  Without
+ * CONFIG_X86_SGX_KVM, sgx.h's stub writes the all-ones bitmap vmcs02 has
+ * from prepare_vmcs02_constant_state() already (and would need the
+ * unexported vmwrite_error()).
+ */
+void rnvmx_write_encls_bitmap(struct kvm_vcpu *vcpu, struct vmcs12 *vmcs12)
+{
+#ifdef CONFIG_X86_SGX_KVM
+	vmx_write_encls_bitmap(vcpu, vmcs12);
+#endif
+}
+
+bool rnvmx_pi_test_and_clear_on(struct pi_desc *pi_desc)
+{
+	return pi_test_and_clear_on(pi_desc);
+}
+
+bool rnvmx_pi_test_on(struct pi_desc *pi_desc)
+{
+	return pi_test_on(pi_desc);
+}
+
+int rnvmx_pi_find_highest_vector(struct pi_desc *pi_desc)
+{
+	return pi_find_highest_vector(pi_desc);
 }
 
 u64 rnvmx_rdtsc(void)

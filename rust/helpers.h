@@ -10,6 +10,8 @@
 #include <linux/kvm_host.h>
 
 struct vcpu_vmx;
+struct vmcs12;
+struct pi_desc;
 
 /*
  * The KVM requests rnvmx makes.  KVM_REQ_* are statement expressions, not
@@ -76,7 +78,16 @@ void rnvmx_apic_event_clear(struct kvm_vcpu *vcpu, int bit);
 u8 rnvmx_apic_sipi_vector(struct kvm_vcpu *vcpu);
 bool rnvmx_is_smm(struct kvm_vcpu *vcpu);
 bool rnvmx_guest_has_vmx(struct kvm_vcpu *vcpu);
+bool rnvmx_guest_has_sgx(struct kvm_vcpu *vcpu);
 struct vmcs *rnvmx_alloc_shadow_vmcs(void);
+
+void rnvmx_pmu_branch_retired(struct kvm_vcpu *vcpu);
+bool rnvmx_notify_vmexit_enabled(struct kvm_vcpu *vcpu);
+u32 rnvmx_notify_window(struct kvm_vcpu *vcpu);
+void rnvmx_write_encls_bitmap(struct kvm_vcpu *vcpu, struct vmcs12 *vmcs12);
+bool rnvmx_pi_test_and_clear_on(struct pi_desc *pi_desc);
+bool rnvmx_pi_test_on(struct pi_desc *pi_desc);
+int rnvmx_pi_find_highest_vector(struct pi_desc *pi_desc);
 
 u64 rnvmx_rdtsc(void);
 void rnvmx_preemption_timer_init(struct hrtimer *timer,

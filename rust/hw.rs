@@ -27,6 +27,8 @@ pub(crate) mod enc {
     pub(crate) const VM_EXIT_INSTRUCTION_LEN: Encoding = Encoding::new(0x440c);
     pub(crate) const VMX_INSTRUCTION_INFO: Encoding = Encoding::new(0x440e);
     pub(crate) const GUEST_LINEAR_ADDRESS: Encoding = Encoding::new(0x640a);
+    pub(crate) const VE_INFORMATION_ADDRESS: Encoding = Encoding::new(0x202a);
+    pub(crate) const NOTIFY_WINDOW: Encoding = Encoding::new(0x4024);
 }
 
 /// VMREAD of `field` from the current VMCS.

@@ -80,8 +80,8 @@ pub(crate) fn enter_vmx_operation(nv: &mut Nv) -> Result {
     n.last_vpid = 0;
     n.vmcs02_initialized = false;
     n.current_vmptr = INVALID_GPA;
-    n.posted_intr_nv = u16::MAX;
     n.vmxon = true;
+    nv.set_posted_intr_nv(u16::MAX);
     timer::init(nv);
     Ok(())
 }
@@ -98,7 +98,7 @@ pub(crate) fn release_vmcs12(nv: &mut Nv) {
         shadow_vmcs::disable(nv);
     }
     exit::sync_rare(nv);
-    nv.nested().posted_intr_nv = u16::MAX;
+    nv.set_posted_intr_nv(u16::MAX);
     let p = nv.nested().cached_vmcs12;
     if !p.is_null() {
         // SAFETY: the cached vmcs12 is VMCS12_SIZE bytes (alloc_vmcs12_page);
@@ -144,9 +144,9 @@ pub(crate) fn free_nested(nv: &mut Nv) {
     n.vmxon_ptr = INVALID_GPA;
     let vpid02 = n.vpid02;
     n.vpid02 = 0;
-    n.posted_intr_nv = u16::MAX;
     n.current_vmptr = INVALID_GPA;
     n.need_sync_vmcs02_to_vmcs12_rare = false;
+    nv.set_posted_intr_nv(u16::MAX);
     // SAFETY: plain ID allocator; vpid02 came from allocate_vpid().
     unsafe { bindings::free_vpid(ffi_int(vpid02)) };
     shadow_vmcs::disable(nv);

@@ -19,6 +19,9 @@ use crate::vmcs::outcome::Outcome;
 /// KVM's `INVALID_GPA`.
 pub(crate) const INVALID_GPA: u64 = !0;
 
+/// KVM's PAGE_SHIFT: 4-KiB pages.
+pub(crate) const PAGE_SHIFT: u32 = 12;
+
 /// KVM's X86EMUL_CONTINUE.
 const X86EMUL_CONTINUE: ffi::c_int = 0;
 
@@ -675,6 +678,31 @@ impl Nv {
             *slot = value;
             hw::write(which.encoding(), u64::from(value));
         }
+    }
+
+    /// `nested.pi_pending`: a notification for L2's posted interrupts
+    /// arrived. Other vCPUs set it (vmx_deliver_nested_posted_interrupt()),
+    /// so it is accessed once, as KVM's READ_ONCE/WRITE_ONCE, never through a
+    /// reference.
+    pub(crate) fn pi_pending(&mut self) -> bool {
+        let vmx = self.vcpu.cast::<bindings::vcpu_vmx>();
+        // SAFETY: the field of a live vcpu_vmx (type invariant), read once.
+        unsafe { core::ptr::addr_of!((*vmx).nested.pi_pending).read_volatile() }
+    }
+
+    /// Sets `nested.pi_pending` (see `pi_pending`).
+    pub(crate) fn set_pi_pending(&mut self, pending: bool) {
+        let vmx = self.vcpu.cast::<bindings::vcpu_vmx>();
+        // SAFETY: as in `pi_pending`, written once.
+        unsafe { core::ptr::addr_of_mut!((*vmx).nested.pi_pending).write_volatile(pending) }
+    }
+
+    /// Sets `nested.posted_intr_nv`, which other vCPUs read when they post
+    /// to this one (see `pi_pending`); u16::MAX (KVM's -1) for none.
+    pub(crate) fn set_posted_intr_nv(&mut self, nv: u16) {
+        let vmx = self.vcpu.cast::<bindings::vcpu_vmx>();
+        // SAFETY: as in `pi_pending`, written once.
+        unsafe { core::ptr::addr_of_mut!((*vmx).nested.posted_intr_nv).write_volatile(nv) }
     }
 
     /// `__pa()` of a kernel virtual address.

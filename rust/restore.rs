@@ -18,7 +18,6 @@ use crate::nested::state::{
 };
 use crate::nvcpu::{Nv, INVALID_GPA};
 use crate::shadow_vmcs;
-use crate::stats;
 use crate::vmcs::layout::{Vmcs12, VMCS12_REVISION};
 
 /// Reads `len` bytes of the state at `offset` from userspace into `dst`.
@@ -134,13 +133,6 @@ fn restore_guest_mode(
     else {
         return EINVAL.to_errno();
     };
-    // A vmcs12 feature this backend does not emulate yet is refused here
-    // as at VMLAUNCH/VMRESUME (entry.rs), never run wrongly.
-    if let Some(reason) = entry::unimplemented_feature(v) {
-        stats::UNIMPLEMENTED.inc();
-        pr_warn!("nested state refused: {} not emulated\n", reason);
-        return -(bindings::EOPNOTSUPP as ffi::c_int);
-    }
     let n = nv.nested();
     n.has_preemption_timer_deadline = preemption_timer_deadline.is_some();
     n.preemption_timer_deadline = preemption_timer_deadline.unwrap_or(0);

@@ -34,8 +34,6 @@ pub(crate) static L2_ENTRIES: Counter = Counter::new();
 pub(crate) static L2_EXITS: Counter = Counter::new();
 /// Host-initiated writes of VMX capability MSRs handled.
 pub(crate) static VMX_MSR_WRITES: Counter = Counter::new();
-/// Operations this backend does not implement yet, failed visibly.
-pub(crate) static UNIMPLEMENTED: Counter = Counter::new();
 /// VMX instructions of L1 emulated.
 pub(crate) static INSTRUCTIONS: Counter = Counter::new();
 /// VM entries refused by a VM-entry check (VMfail or entry-failure exit).
@@ -48,6 +46,10 @@ pub(crate) static L2_REFLECTED: Counter = Counter::new();
 pub(crate) static L2_EPT_FAULTS: Counter = Counter::new();
 /// EPTP switches of L2 by VMFUNC.
 pub(crate) static EPTP_SWITCHES: Counter = Counter::new();
+/// GPAs L2 dirtied written to L1's PML buffer.
+pub(crate) static PML_LOGGED: Counter = Counter::new();
+/// Posted-interrupt notifications for L2 completed (PIR moved to the IRR).
+pub(crate) static POSTED_INTR_COMPLETIONS: Counter = Counter::new();
 /// VMREAD/VMWRITE failures on the hardware VMCS (should stay 0).
 pub(crate) static VMCS_ERRORS: Counter = Counter::new();
 
@@ -62,20 +64,21 @@ pub(crate) fn count_exit(reason: u16) {
     }
 }
 
-const FILES: [(&CStr, &Counter); 13] = [
+const FILES: [(&CStr, &Counter); 14] = [
     (c_str!("vm_bindings"), &VM_BINDINGS),
     (c_str!("vcpus"), &VCPUS),
     (c_str!("l2_entries"), &L2_ENTRIES),
     (c_str!("eptp_switches"), &EPTP_SWITCHES),
     (c_str!("l2_exits"), &L2_EXITS),
     (c_str!("vmx_msr_writes"), &VMX_MSR_WRITES),
-    (c_str!("unimplemented"), &UNIMPLEMENTED),
     (c_str!("instructions"), &INSTRUCTIONS),
     (c_str!("entry_check_fails"), &ENTRY_CHECK_FAILS),
     (c_str!("l2_entry_failures"), &L2_ENTRY_FAILURES),
     (c_str!("l2_reflected"), &L2_REFLECTED),
     (c_str!("l2_ept_faults"), &L2_EPT_FAULTS),
     (c_str!("vmcs_errors"), &VMCS_ERRORS),
+    (c_str!("pml_logged"), &PML_LOGGED),
+    (c_str!("posted_intr_completions"), &POSTED_INTR_COMPLETIONS),
 ];
 
 /// The `rnvmx` debugfs directory; removed with everything in it on drop.

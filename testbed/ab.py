@@ -58,7 +58,7 @@ L0_PANIC = re.compile(r"^(?:\[[^\]]*\]\s*)?Kernel panic", re.M)
 # "@@RNVMX-END test=T rc=N secs=S key=value ..." (testbed/init.sh run_test).
 END_RE = re.compile(r"@@RNVMX-END test=(\S+)((?: \w+=\S*)*)")
 END_KEYS = ("rc", "secs", "tp_l2", "tp_vmenter", "perf_vmenter", "tp_overrun",
-            "rust_l2", "rust_bind", "rust_unimpl")
+            "rust_l2", "rust_bind")
 
 
 def end_fields(line_match):
@@ -254,7 +254,8 @@ def log_problems(raw_lines):
 
 
 def status_of(backend, test, f):
-    """(status, guest seconds, L2 entries, module's L2 entries, note).
+    """(status, guest seconds, L2 entries, module's L2 entries, note, GPAs
+    rnvmx wrote to L1's PML buffers or "-").
 
     L2 entries come from KVM's kvm_nested_vmenter tracepoint, which both
     backends emit (entries that reached L2, testbed/init.sh tp_entries).
@@ -274,7 +275,7 @@ def status_of(backend, test, f):
         notes.append(f"perf counted {f['perf_vmenter']} kvm_nested_vmenter, "
                      f"the trace {f['tp_vmenter']}")
     if backend == "c":
-        return status, secs, tp, "-", "; ".join(notes)
+        return status, secs, tp, "-", "; ".join(notes), "-"
     # A stock test counts for Rust only if Rust handled it: its VM was bound
     # to rnvmx, and every L2 entry the tracepoint shows is one rnvmx counted
     # (an entry by the built-in code would make them differ).
@@ -288,7 +289,10 @@ def status_of(backend, test, f):
     exits = f.get("rust_exits", "").rstrip("-").rstrip(",")
     if exits:
         notes.append("exits " + exits)
-    return status, secs, tp, rust_l2, "; ".join(notes)
+    pml = int(f.get("rust_pml", "0"))
+    if pml:
+        notes.append(f"{pml} GPAs to L1's PML buffer")
+    return status, secs, tp, rust_l2, "; ".join(notes), pml
 
 
 def bench_rows(backend, log):
@@ -459,9 +463,15 @@ def main():
                     failed = True
                 # L2: a PASS that entered L2, as counted by the backend itself.
                 l2 = by[(backend, t)][4] if (backend, t) in by else 0
-                if expect == "L2" and (got != "PASS" or not isinstance(l2, int) or l2 <= 0):
+                if expect in ("L2", "PML") and (got != "PASS" or not isinstance(l2, int) or l2 <= 0):
                     print(f"[ab] check: {backend} {t}: expected PASS with L2 entries, "
                           f"got {got} with {l2}")
+                    failed = True
+                # PML: and rnvmx wrote L2's dirty GPAs to L1's PML buffer.
+                pml = by[(backend, t)][7] if (backend, t) in by else 0
+                if expect == "PML" and (not isinstance(pml, int) or pml <= 0):
+                    print(f"[ab] check: {backend} {t}: expected GPAs logged to L1's "
+                          f"PML buffer, got {pml}")
                     failed = True
         if "rust" in args.backends:
             for own in OWN_TESTS:

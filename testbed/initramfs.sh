@@ -46,7 +46,7 @@ with_libs() { # ROOT BINARY DEST
 R1=$CACHE/initramfs-l1
 common "$R1"
 for t in $(l1_test_names); do
-	cp "$ST/x86_64/$t" "$R1/tests/"
+	if [ -f "$TOP/selftests/kvm/$t.c" ]; then cp "$ST/$t" "$R1/tests/"; else cp "$ST/x86_64/$t" "$R1/tests/"; fi
 done
 pack "$R1" "$CACHE/l1-initrd.gz"
 

@@ -51,7 +51,7 @@ class Status(unittest.TestCase):
         vmenter = tp if vmenter is None else vmenter
         f = {"rc": str(rc), "secs": "0.50", "tp_l2": str(tp), "tp_vmenter": str(vmenter),
              "perf_vmenter": str(vmenter if perf is None else perf), "tp_overrun": str(overrun),
-             "rust_l2": str(rust_l2), "rust_bind": str(bind), "rust_unimpl": "0"}
+             "rust_l2": str(rust_l2), "rust_bind": str(bind)}
         f.update(extra)
         return f
 
@@ -87,7 +87,7 @@ class Status(unittest.TestCase):
 
     def test_end_line_parses(self):
         m = ab.END_RE.search("@@RNVMX-END test=t rc=0 secs=0.1 tp_l2=1 tp_vmenter=1 perf_vmenter=1 "
-                             "tp_overrun=0 rust_l2=1 rust_bind=1 rust_unimpl=0 rust_msr_writes=0 "
+                             "tp_overrun=0 rust_l2=1 rust_bind=1 rust_msr_writes=0 "
                              "rust_exits=18:1,-")
         f = ab.end_fields(m)
         self.assertEqual((m.group(1), f["rust_exits"], f["tp_l2"]), ("t", "18:1,-", "1"))

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Posted interrupts and virtual-interrupt delivery for L2: the core's
+//! decisions (nested/posted_intr.rs) applied to L1's posted-interrupt
+//! descriptor, the virtual-APIC page and vmcs02, with KVM's own atomic
+//! helpers for the descriptor, which other vCPUs of L1 write.
+
+use kernel::ffi;
+
+use crate::bindings;
+use crate::hw;
+use crate::nested::posted_intr::{self, Completion, PostedIntrIo};
+use crate::nvcpu::{Nv, PAGE_SHIFT};
+use crate::stats;
+use crate::vmcs::controls::{CpuBased, PinBased, Secondary, Vmcs12Controls};
+use crate::vmcs::table::encodings as e;
+
+/// KVM's APIC_PROCPRI: the (virtual) PPR's offset in an APIC page.
+const APIC_PROCPRI: usize = 0xa0;
+/// KVM's X86EMUL_IO_NEEDED.
+const X86EMUL_IO_NEEDED: ffi::c_int = 5;
+const ENXIO: ffi::c_int = 6;
+
+/// The pages of one vCPU's L2 as `PostedIntrIo` reaches them.
+struct Pages<'a> {
+    nv: &'a mut Nv,
+    /// L1's descriptor, mapped at entry (`nested.pi_desc`), or null.
+    desc: *mut bindings::pi_desc,
+    /// The virtual-APIC page (`nested.virtual_apic_map.hva`), or null.
+    vapic: *mut u8,
+}
+
+impl<'a> Pages<'a> {
+    fn of(nv: &'a mut Nv) -> Self {
+        let n = nv.nested();
+        let desc = n.pi_desc;
+        let vapic = n.virtual_apic_map.hva.cast::<u8>();
+        Pages { nv, desc, vapic }
+    }
+}
+
+impl PostedIntrIo for Pages<'_> {
+    fn has_pi_desc(&self) -> bool {
+        !self.desc.is_null()
+    }
+    fn test_and_clear_on(&mut self) -> bool {
+        // SAFETY: `desc` is non-null (checked by the core first) and points
+        // into the page mapped at entry until the next exit; the helper is
+        // KVM's atomic bit operation.
+        !self.desc.is_null() && unsafe { bindings::rnvmx_pi_test_and_clear_on(self.desc) }
+    }
+    fn test_on(&self) -> bool {
+        // SAFETY: as in `test_and_clear_on`.
+        !self.desc.is_null() && unsafe { bindings::rnvmx_pi_test_on(self.desc) }
+    }
+    fn highest_pir_vector(&self) -> Option<u8> {
+        if self.desc.is_null() {
+            return None;
+        }
+        // SAFETY: as in `test_and_clear_on`; KVM's helper reads the PIR.
+        let v = unsafe { bindings::rnvmx_pi_find_highest_vector(self.desc) };
+        u8::try_from(v).ok()
+    }
+    fn has_vapic(&self) -> bool {
+        !self.vapic.is_null()
+    }
+    fn vppr(&self) -> Option<u32> {
+        if self.vapic.is_null() {
+            return None;
+        }
+        // SAFETY: a mapped virtual-APIC page is 4 KiB, mapped until the next
+        // exit; L1 memory, so read once without a reference.
+        Some(unsafe { self.vapic.add(APIC_PROCPRI).cast::<u32>().read_volatile() })
+    }
+    fn pir_to_irr(&mut self) -> Option<u8> {
+        if self.desc.is_null() || self.vapic.is_null() {
+            return None;
+        }
+        let mut max_irr: ffi::c_int = -1;
+        // SAFETY: both pages are mapped (checked above); KVM's function
+        // moves the PIR with xchg and cmpxchg into the IRR words.
+        unsafe {
+            let pir = core::ptr::addr_of_mut!((*self.desc).__bindgen_anon_1.pir).cast::<u32>();
+            bindings::__kvm_apic_update_irr(pir, self.vapic.cast(), &mut max_irr);
+        }
+        u8::try_from(max_irr).ok()
+    }
+    fn guest_intr_status(&self) -> u16 {
+        hw::read(e::GUEST_INTR_STATUS) as u16
+    }
+    fn set_guest_intr_status(&mut self, status: u16) {
+        hw::write(e::GUEST_INTR_STATUS, u64::from(status));
+    }
+    fn mark_pages_dirty(&mut self) {
+        mark_vmcs12_pages_dirty(self.nv);
+    }
+}
+
+/// KVM's `nested_mark_vmcs12_pages_dirty()`: the pages the CPU writes
+/// during APIC virtualization, behind dirty logging's back (the APIC-access
+/// page is never written).
+pub(crate) fn mark_vmcs12_pages_dirty(nv: &mut Nv) {
+    let Some(c) = nv.vmcs12().map(|v| {
+        let c = Vmcs12Controls::of(v);
+        (
+            c.cpu
+                .contains(CpuBased::TPR_SHADOW)
+                .then_some(v.virtual_apic_page_addr),
+            c.pin
+                .contains(PinBased::POSTED_INTR)
+                .then_some(v.posted_intr_desc_addr),
+        )
+    }) else {
+        return;
+    };
+    let vcpu = nv.raw();
+    for gpa in [c.0, c.1].into_iter().flatten() {
+        // SAFETY: the vCPU is ours (Nv invariant).
+        unsafe { bindings::kvm_vcpu_mark_page_dirty(vcpu, gpa >> PAGE_SHIFT) };
+    }
+}
+
+/// KVM's `vmx_complete_nested_posted_interrupt()`: 0, or -ENXIO with a
+/// memory failure reported to userspace.
+pub(crate) fn complete(nv: &mut Nv) -> ffi::c_int {
+    let mut pending = nv.pi_pending();
+    if !pending {
+        return 0;
+    }
+    let done = posted_intr::complete(&mut pending, &mut Pages::of(nv));
+    nv.set_pi_pending(pending);
+    match done {
+        Completion::Done => {
+            stats::POSTED_INTR_COMPLETIONS.inc();
+            0
+        }
+        Completion::MmioNeeded => {
+            // SAFETY: the vCPU is ours; no exception to report.
+            unsafe {
+                bindings::kvm_handle_memory_failure(
+                    nv.raw(),
+                    X86EMUL_IO_NEEDED,
+                    core::ptr::null_mut(),
+                )
+            };
+            -ENXIO
+        }
+    }
+}
+
+/// The virtual-interrupt part of KVM's `vmx_has_nested_events()`.
+pub(crate) fn has_virtual_interrupt(nv: &mut Nv) -> bool {
+    let vid = nv.vmcs12().is_some_and(|v| {
+        Vmcs12Controls::of(v)
+            .sec
+            .contains(Secondary::VIRTUAL_INTR_DELIVERY)
+    });
+    // SAFETY: the vCPU is ours (Nv invariant).
+    if !vid || unsafe { bindings::__vmx_interrupt_blocked(nv.raw()) } {
+        return false;
+    }
+    let pending = nv.pi_pending();
+    posted_intr::has_virtual_interrupt(pending, &Pages::of(nv))
+}
+
+/// A notification vector L1's APIC has pending starts posted-interrupt
+/// processing (`nested_vmx_run()`, `vmx_check_nested_events()`): it is
+/// taken off L1's IRR and completed on the way into L2. `irq` is
+/// kvm_apic_has_interrupt()'s. Whether it was the notification vector.
+pub(crate) fn take_notification(nv: &mut Nv, irq: ffi::c_int) -> bool {
+    let pinv = nv.nested().posted_intr_nv;
+    if !posted_intr::is_notification(irq, pinv) {
+        return false;
+    }
+    nv.set_pi_pending(true);
+    // SAFETY: the vCPU is ours; `irq` is a vector its APIC has pending.
+    unsafe { bindings::kvm_apic_clear_irr(nv.raw(), irq) };
+    true
+}
+
+/// Maps L1's posted-interrupt descriptor for vmcs02
+/// (`nested_get_vmcs12_pages()`); without it, vmcs02 does not process
+/// posted interrupts, and KVM's later access reports the failure.
+pub(crate) fn map_desc(nv: &mut Nv, gpa: u64) {
+    let vcpu = nv.raw();
+    let n = nv.nested();
+    // SAFETY: the map belongs to this vCPU and is unmapped (every exit
+    // unmaps it); KVM fills it in.
+    let r = unsafe { bindings::kvm_vcpu_map(vcpu, gpa >> PAGE_SHIFT, &mut n.pi_desc_map) };
+    if r == 0 {
+        let offset = (gpa & 0xfff) as usize;
+        // SAFETY: `hva` maps the 4-KiB page holding the 64-byte aligned
+        // descriptor (a VM-entry check), so the offset stays inside it.
+        n.pi_desc = unsafe { n.pi_desc_map.hva.cast::<u8>().add(offset) }.cast();
+        let hpa = (n.pi_desc_map.pfn << PAGE_SHIFT) + offset as u64;
+        hw::write(e::POSTED_INTR_DESC_ADDR, hpa);
+    } else {
+        n.pi_desc = core::ptr::null_mut();
+        let pin = nv.controls_shadow().pin & !PinBased::POSTED_INTR.bits();
+        nv.set_control(crate::nvcpu::Control::Pin, pin);
+    }
+}
