@@ -145,6 +145,61 @@ pub fn store_list(
     Ok(())
 }
 
+/// KVM's `nested_msr_store_list_has_msr()`: whether the VM-exit MSR-store
+/// list names `index`, read up to its first bad entry. At most `max`
+/// entries are read: past them the store itself fails (a VMX abort), so
+/// KVM's walk of all of L1's u32 `count` decides nothing more there.
+pub fn store_list_has(
+    a: &mut impl MsrAccess,
+    gpa: u64,
+    count: u32,
+    max: u32,
+    x2apic_enabled: bool,
+    index: u32,
+) -> bool {
+    for i in 0..count.min(max) {
+        let Some(e) = a.read_entry(gpa.wrapping_add(u64::from(i) * ENTRY_SIZE)) else {
+            return false;
+        };
+        if check_store_entry(&e, x2apic_enabled).is_err() {
+            return false;
+        }
+        if e.index == index {
+            return true;
+        }
+    }
+    false
+}
+
+/// What KVM's `prepare_vmx_msr_autostore_list()` does to vmcs02's own
+/// VM-exit MSR-store area (KVM's `msr_autostore`) for one MSR, so that the
+/// CPU stores the MSR at the exit exactly when vmcs12's list wants it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Autostore {
+    /// Nothing to change (also: wanted but the area is full; the value is
+    /// then read at emulation time, less exact, as KVM).
+    Keep,
+    /// Append the MSR.
+    Add,
+    /// Remove slot `n`, moving the last entry into it.
+    Remove(usize),
+}
+
+/// The change for an MSR at `slot` of the area (`None`: absent), with
+/// vmcs12's list `wanted` naming it, `nr` entries of `capacity` used.
+pub const fn autostore_change(
+    slot: Option<usize>,
+    wanted: bool,
+    nr: usize,
+    capacity: usize,
+) -> Autostore {
+    match (slot, wanted) {
+        (None, true) if nr < capacity => Autostore::Add,
+        (Some(n), false) => Autostore::Remove(n),
+        _ => Autostore::Keep,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,5 +343,33 @@ mod tests {
             Err(()),
             "over capacity"
         );
+    }
+    #[test]
+    fn store_list_lookup_stops_at_a_bad_entry_and_the_capacity() {
+        let mut f = Fake::default();
+        f.list.insert(0x1000, entry(0x1b, 0));
+        f.list.insert(0x1010, entry(0x10, 0));
+        assert!(store_list_has(&mut f, 0x1000, 2, 512, false, 0x10));
+        assert!(!store_list_has(&mut f, 0x1000, 1, 512, false, 0x10));
+        assert!(
+            !store_list_has(&mut f, 0x1000, 2, 1, false, 0x10),
+            "past capacity"
+        );
+        // Unreadable, or a check failing before it (x2APIC MSR in x2APIC mode).
+        assert!(!store_list_has(&mut f, 0x1000, 3, 512, false, 0x11));
+        f.list.insert(0x1000, entry(0x808, 0));
+        assert!(!store_list_has(&mut f, 0x1000, 2, 512, true, 0x10));
+        assert!(store_list_has(&mut f, 0x1000, 2, 512, false, 0x10));
+        // L1's count is a u32: no walk of 4G entries.
+        assert!(!store_list_has(&mut f, 0x1000, u32::MAX, 512, false, 0x11));
+    }
+
+    #[test]
+    fn autostore_follows_vmcs12s_list() {
+        assert_eq!(autostore_change(None, true, 1, 8), Autostore::Add);
+        assert_eq!(autostore_change(None, true, 8, 8), Autostore::Keep, "full");
+        assert_eq!(autostore_change(Some(2), false, 3, 8), Autostore::Remove(2));
+        assert_eq!(autostore_change(Some(0), true, 1, 8), Autostore::Keep);
+        assert_eq!(autostore_change(None, false, 0, 8), Autostore::Keep);
     }
 }

@@ -18,6 +18,12 @@
 /// reaches them. The descriptor is L1 memory other vCPUs of L1 post to
 /// while this one runs: the glue's accesses are atomic, as KVM's.
 pub trait PostedIntrIo {
+    /// A notification arrived (KVM's `nested.pi_pending`, which other
+    /// vCPUs set).
+    fn pi_pending(&self) -> bool;
+    /// Clears `pi_pending`, before ON is consumed: a notification that
+    /// arrives later sets it again and is not lost.
+    fn clear_pi_pending(&mut self);
     /// The descriptor is mapped (KVM's `nested.pi_desc` is not NULL).
     fn has_pi_desc(&self) -> bool;
     /// Atomically clears ON; whether it was set (`pi_test_and_clear_on()`).
@@ -32,8 +38,9 @@ pub trait PostedIntrIo {
     /// the page is not mapped.
     fn vppr(&self) -> Option<u32>;
     /// Moves the PIR into the virtual-APIC page's IRR, clearing it
-    /// (`__kvm_apic_update_irr()`); the highest vector in the IRR after.
-    fn pir_to_irr(&mut self) -> Option<u8>;
+    /// (`__kvm_apic_update_irr()`); the highest vector in the IRR after,
+    /// -1 for none (KVM's int).
+    fn pir_to_irr(&mut self) -> i32;
     /// vmcs02's guest interrupt status (RVI in bits 7:0, SVI in 15:8).
     fn guest_intr_status(&self) -> u16;
     /// Writes vmcs02's guest interrupt status.
@@ -46,8 +53,10 @@ pub trait PostedIntrIo {
 /// How the completion of a posted-interrupt notification ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Completion {
-    /// Nothing to do, or done.
+    /// Nothing to do.
     Done,
+    /// The PIR was moved to the IRR and RVI raised.
+    Delivered,
     /// A page KVM must read is not mapped: KVM reports a memory failure
     /// to userspace (`kvm_handle_memory_failure(X86EMUL_IO_NEEDED)`,
     /// -ENXIO) and leaves `pi_pending` as it was.
@@ -65,32 +74,34 @@ pub const fn is_notification(irq: i32, posted_intr_nv: u16) -> bool {
 /// KVM's `vmx_complete_nested_posted_interrupt()`: once a notification
 /// arrived (`pi_pending`), moves the PIR into the virtual-APIC page's IRR
 /// and raises RVI to the highest vector there (SDM 29.6, steps 3-5).
-pub fn complete(pi_pending: &mut bool, io: &mut impl PostedIntrIo) -> Completion {
-    if !*pi_pending {
+pub fn complete(io: &mut impl PostedIntrIo) -> Completion {
+    if !io.pi_pending() {
         return Completion::Done;
     }
     if !io.has_pi_desc() {
         return Completion::MmioNeeded;
     }
-    *pi_pending = false;
+    io.clear_pi_pending();
     if !io.test_and_clear_on() {
         return Completion::Done;
     }
+    let mut delivered = Completion::Done;
     // KVM's pi_find_highest_vector() is an int, -1 for none, and only a
     // vector above 0 is processed.
     if io.highest_pir_vector().is_some_and(|v| v > 0) {
         if !io.has_vapic() {
             return Completion::MmioNeeded;
         }
-        if let Some(max_irr) = io.pir_to_irr() {
-            let status = io.guest_intr_status();
-            if max_irr > status as u8 {
-                io.set_guest_intr_status((status & !0xff) | u16::from(max_irr));
-            }
+        // As KVM, in u8: an IRR found empty (another vCPU raced) is 0xff.
+        let max_irr = io.pir_to_irr() as u8;
+        let status = io.guest_intr_status();
+        if max_irr > status as u8 {
+            io.set_guest_intr_status((status & !0xff) | u16::from(max_irr));
         }
+        delivered = Completion::Delivered;
     }
     io.mark_pages_dirty();
-    Completion::Done
+    delivered
 }
 
 /// The priority class of a vector or priority register (bits 7:4).
@@ -98,20 +109,27 @@ const fn class(v: u32) -> u32 {
     v & 0xf0
 }
 
+/// Whether a virtual interrupt `rvi` is above the processor priority `ppr`
+/// by class, so that it would be delivered (SDM 29.2.1). KVM's
+/// `vmx_has_apicv_interrupt()` asks this of vmcs01's RVI and L1's PPR when
+/// a nested entry starts: such an interrupt must be evaluated first.
+pub const fn above_ppr(rvi: u8, ppr: u32) -> bool {
+    class(rvi as u32) > class(ppr)
+}
+
 /// The virtual-interrupt part of KVM's `vmx_has_nested_events()`, for an
 /// L2 with virtual-interrupt delivery whose interrupts are not blocked:
 /// whether a virtual interrupt would be recognized (SDM 29.2.1 "Evaluation
 /// of Pending Virtual Interrupts": RVI's class above VPPR's), counting the
 /// posted interrupts a notification brought but not yet moved to RVI.
-pub fn has_virtual_interrupt(pi_pending: bool, io: &impl PostedIntrIo) -> bool {
+pub fn has_virtual_interrupt(io: &impl PostedIntrIo) -> bool {
     let Some(vppr) = io.vppr() else {
         return false;
     };
-    let rvi = u32::from(io.guest_intr_status() & 0xff);
-    if class(rvi) > class(vppr) {
+    if above_ppr(io.guest_intr_status() as u8, vppr) {
         return true;
     }
-    if pi_pending && io.has_pi_desc() && io.test_on() {
+    if io.pi_pending() && io.has_pi_desc() && io.test_on() {
         if let Some(max) = io.highest_pir_vector() {
             return max > 0 && class(u32::from(max)) > class(vppr);
         }
@@ -126,6 +144,7 @@ mod tests {
     /// A descriptor, a virtual-APIC IRR and vmcs02's interrupt status.
     #[derive(Default)]
     struct Model {
+        pending: bool,
         desc: bool,
         on: bool,
         pir: [u64; 4],
@@ -151,6 +170,12 @@ mod tests {
     }
 
     impl PostedIntrIo for Model {
+        fn pi_pending(&self) -> bool {
+            self.pending
+        }
+        fn clear_pi_pending(&mut self) {
+            self.pending = false;
+        }
         fn has_pi_desc(&self) -> bool {
             self.desc
         }
@@ -169,11 +194,11 @@ mod tests {
         fn vppr(&self) -> Option<u32> {
             self.vapic.then_some(self.vppr)
         }
-        fn pir_to_irr(&mut self) -> Option<u8> {
+        fn pir_to_irr(&mut self) -> i32 {
             for i in 0..4 {
                 self.irr[i] |= core::mem::take(&mut self.pir[i]);
             }
-            highest(&self.irr)
+            highest(&self.irr).map_or(-1, i32::from)
         }
         fn guest_intr_status(&self) -> u16 {
             self.status
@@ -204,11 +229,18 @@ mod tests {
     }
 
     #[test]
+    fn apicv_interrupt_at_entry_by_class() {
+        assert!(above_ppr(0x51, 0x40));
+        assert!(!above_ppr(0x4f, 0x40));
+        assert!(!above_ppr(0x00, 0x00));
+        assert!(above_ppr(0x10, 0x0f), "class 1 over class 0");
+    }
+
+    #[test]
     fn nothing_without_a_notification() {
         let mut m = mapped();
         m.post(0x40);
-        let mut pending = false;
-        assert_eq!(complete(&mut pending, &mut m), Completion::Done);
+        assert_eq!(complete(&mut m), Completion::Done);
         assert!(m.on);
         assert_eq!(m.status, 0);
         assert_eq!(m.dirtied, 0);
@@ -221,9 +253,9 @@ mod tests {
         m.irr[0] = 1 << 0x20;
         m.post(0x51);
         m.post(0x45);
-        let mut pending = true;
-        assert_eq!(complete(&mut pending, &mut m), Completion::Done);
-        assert!(!pending);
+        m.pending = true;
+        assert_eq!(complete(&mut m), Completion::Delivered);
+        assert!(!m.pending);
         assert!(!m.on);
         assert_eq!(m.pir, [0; 4]);
         assert_eq!(m.irr[1], (1 << (0x51 - 64)) | (1 << (0x45 - 64)));
@@ -237,8 +269,8 @@ mod tests {
         m.status = 0x00e0;
         m.irr[3] = 1 << (0xe0 - 192);
         m.post(0x41);
-        let mut pending = true;
-        assert_eq!(complete(&mut pending, &mut m), Completion::Done);
+        m.pending = true;
+        assert_eq!(complete(&mut m), Completion::Delivered);
         assert_eq!(m.status, 0x00e0);
         assert_eq!(m.irr[1], 1 << 1);
     }
@@ -247,9 +279,9 @@ mod tests {
     fn on_clear_consumes_the_notification_only() {
         let mut m = mapped();
         m.pir[1] = 1;
-        let mut pending = true;
-        assert_eq!(complete(&mut pending, &mut m), Completion::Done);
-        assert!(!pending);
+        m.pending = true;
+        assert_eq!(complete(&mut m), Completion::Done);
+        assert!(!m.pending);
         assert_eq!(m.pir[1], 1, "PIR untouched without ON");
         assert_eq!(m.dirtied, 0);
     }
@@ -258,27 +290,130 @@ mod tests {
     fn vector_zero_is_not_processed() {
         let mut m = mapped();
         m.post(0);
-        let mut pending = true;
-        assert_eq!(complete(&mut pending, &mut m), Completion::Done);
+        m.pending = true;
+        assert_eq!(complete(&mut m), Completion::Done);
         assert_eq!(m.pir[0], 1);
         assert_eq!(m.status, 0);
         assert_eq!(m.dirtied, 1);
+    }
+
+    /// A notification that arrives while one is completed must survive:
+    /// pi_pending is cleared before ON is consumed (KVM's order).
+    struct Racing(Model);
+
+    impl PostedIntrIo for Racing {
+        fn pi_pending(&self) -> bool {
+            self.0.pending
+        }
+        fn clear_pi_pending(&mut self) {
+            self.0.pending = false;
+        }
+        fn has_pi_desc(&self) -> bool {
+            true
+        }
+        fn test_and_clear_on(&mut self) -> bool {
+            let on = self.0.test_and_clear_on();
+            // Another vCPU posts now: PIR, ON, then the notification.
+            self.0.post(0x62);
+            self.0.pending = true;
+            on
+        }
+        fn test_on(&self) -> bool {
+            self.0.on
+        }
+        fn highest_pir_vector(&self) -> Option<u8> {
+            self.0.highest_pir_vector()
+        }
+        fn has_vapic(&self) -> bool {
+            true
+        }
+        fn vppr(&self) -> Option<u32> {
+            Some(0)
+        }
+        fn pir_to_irr(&mut self) -> i32 {
+            self.0.pir_to_irr()
+        }
+        fn guest_intr_status(&self) -> u16 {
+            self.0.status
+        }
+        fn set_guest_intr_status(&mut self, status: u16) {
+            self.0.status = status;
+        }
+        fn mark_pages_dirty(&mut self) {}
+    }
+
+    #[test]
+    fn a_notification_during_completion_is_kept() {
+        let mut r = Racing(mapped());
+        r.0.post(0x41);
+        r.0.pending = true;
+        assert_eq!(complete(&mut r), Completion::Delivered);
+        assert!(r.0.pending, "the racing notification is still pending");
+        assert!(r.0.on);
+    }
+
+    #[test]
+    fn an_irr_found_empty_raises_rvi_to_0xff_as_kvm() {
+        struct Empty(Model);
+        impl PostedIntrIo for Empty {
+            fn pi_pending(&self) -> bool {
+                self.0.pending
+            }
+            fn clear_pi_pending(&mut self) {
+                self.0.pending = false;
+            }
+            fn has_pi_desc(&self) -> bool {
+                true
+            }
+            fn test_and_clear_on(&mut self) -> bool {
+                self.0.test_and_clear_on()
+            }
+            fn test_on(&self) -> bool {
+                self.0.on
+            }
+            fn highest_pir_vector(&self) -> Option<u8> {
+                Some(0x40)
+            }
+            fn has_vapic(&self) -> bool {
+                true
+            }
+            fn vppr(&self) -> Option<u32> {
+                Some(0)
+            }
+            fn pir_to_irr(&mut self) -> i32 {
+                -1
+            }
+            fn guest_intr_status(&self) -> u16 {
+                self.0.status
+            }
+            fn set_guest_intr_status(&mut self, status: u16) {
+                self.0.status = status;
+            }
+            fn mark_pages_dirty(&mut self) {}
+        }
+        let mut e = Empty(mapped());
+        e.0.on = true;
+        e.0.pending = true;
+        e.0.status = 0x1020;
+        assert_eq!(complete(&mut e), Completion::Delivered);
+        assert_eq!(e.0.status, 0x10ff);
     }
 
     #[test]
     fn unmapped_pages_need_userspace() {
         let mut m = Model::default();
         m.post(0x40);
-        let mut pending = true;
-        assert_eq!(complete(&mut pending, &mut m), Completion::MmioNeeded);
-        assert!(pending, "kept for a retry");
+        m.pending = true;
+        assert_eq!(complete(&mut m), Completion::MmioNeeded);
+        assert!(m.pending, "kept for a retry");
         let mut m = Model {
             desc: true,
+            pending: true,
             ..Model::default()
         };
         m.post(0x40);
-        assert_eq!(complete(&mut pending, &mut m), Completion::MmioNeeded);
-        assert!(!pending && !m.on, "ON consumed as KVM's");
+        assert_eq!(complete(&mut m), Completion::MmioNeeded);
+        assert!(!m.pending && !m.on, "ON consumed as KVM's");
     }
 
     #[test]
@@ -286,11 +421,11 @@ mod tests {
         let mut m = mapped();
         m.vppr = 0x40;
         m.status = 0x4f;
-        assert!(!has_virtual_interrupt(false, &m), "same class");
+        assert!(!has_virtual_interrupt(&m), "same class");
         m.status = 0x50;
-        assert!(has_virtual_interrupt(false, &m));
+        assert!(has_virtual_interrupt(&m));
         m.vapic = false;
-        assert!(!has_virtual_interrupt(false, &m), "no page, no VPPR");
+        assert!(!has_virtual_interrupt(&m), "no page, no VPPR");
     }
 
     #[test]
@@ -298,13 +433,15 @@ mod tests {
         let mut m = mapped();
         m.vppr = 0x40;
         m.post(0x61);
-        assert!(!has_virtual_interrupt(false, &m), "no notification yet");
-        assert!(has_virtual_interrupt(true, &m));
+        assert!(!has_virtual_interrupt(&m), "no notification yet");
+        m.pending = true;
+        assert!(has_virtual_interrupt(&m));
         m.on = false;
-        assert!(!has_virtual_interrupt(true, &m));
+        assert!(!has_virtual_interrupt(&m));
         let mut m = mapped();
         m.vppr = 0x40;
         m.post(0x41);
-        assert!(!has_virtual_interrupt(true, &m), "class not above VPPR");
+        m.pending = true;
+        assert!(!has_virtual_interrupt(&m), "class not above VPPR");
     }
 }

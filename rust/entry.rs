@@ -315,9 +315,19 @@ fn enter_with(nv: &mut Nv, v: &Vmcs12, from_vmentry: bool) -> Step {
     unsafe { bindings::kvm_service_local_tlb_flush_requests(nv.raw()) };
     let window = CpuBased(nv.vmcs01_controls().exec)
         .intersects(CpuBased::INTR_WINDOW_EXITING | CpuBased::NMI_WINDOW_EXITING);
+    // With APICv, a virtual interrupt in vmcs01's RVI (vmcs01 is still
+    // current) above L1's PPR is evaluated before L2 runs, as nested.c.
+    // SAFETY: the vCPU is ours (Nv invariant), for each call below.
+    let apicv_interrupt = !window
+        && unsafe { bindings::rnvmx_apicv_active(nv.raw()) }
+        && crate::nested::posted_intr::above_ppr(
+            hw::read(e::GUEST_INTR_STATUS) as u8,
+            // SAFETY: as above; APICv implies an in-kernel APIC.
+            unsafe { bindings::rnvmx_apic_ppr(nv.raw()) },
+        );
     // SAFETY: as above.
     let evaluate_pending_interrupts =
-        window || unsafe { bindings::rnvmx_init_event_pending(nv.raw()) };
+        window || apicv_interrupt || unsafe { bindings::rnvmx_init_event_pending(nv.raw()) };
     let entry = EntryControls(v.vm_entry_controls);
     if !run_pending || !entry.contains(EntryControls::LOAD_DEBUG_CONTROLS) {
         nv.nested().pre_vmenter_debugctl =
@@ -406,6 +416,10 @@ pub(crate) fn finish_entry(nv: &mut Nv, step: Step, from_vmentry: bool) -> Enter
     if let Some((gpa, count)) = p.msr_list {
         let failed = load_msr_list(nv, gpa, count);
         if failed != 0 {
+            // Counted as an entry, as the tracepoint count has it: it
+            // passed the checks and loaded L2's state (SDM 27.8), and
+            // nested.c emits no event for this failure either.
+            stats::L2_ENTRIES.inc();
             let f = Failure {
                 reason: EXIT_REASON_MSR_LOAD_FAIL,
                 qual: u64::from(failed),
@@ -692,6 +706,7 @@ fn prepare_vmcs02_rare(nv: &mut Nv, v: &Vmcs12) {
             ],
         );
     }
+    crate::msr_autostore::prepare_tsc(nv, v);
     let vmx = nv.vmx();
     let (store, host, guest) = (
         vmx.msr_autostore.guest.nr,
@@ -1006,16 +1021,23 @@ impl msr_list::MsrAccess for MsrIo<'_> {
     // as to L1's own RDMSR/WRMSR (nested.c's *_with_filter calls).
     fn set_msr(&mut self, index: u32, value: u64) -> bool {
         let vcpu = self.0.raw();
-        // SAFETY: the vCPU is ours (Nv invariant), loaded, in vcpu_run.
+        // SAFETY: the vCPU is ours (Nv invariant) and loaded, as for every
+        // list walk (VM entry, VM exit, vmx_leave_nested()).
         unsafe { bindings::kvm_set_msr_with_filter(vcpu, index, value) == 0 }
     }
     fn get_msr(&mut self, index: u32) -> Option<u64> {
+        // The TSC the CPU stored at the exit, when vmcs02 has it stored
+        // (nested_vmx_get_vmexit_msr_value(): not filtered, as KVM's).
+        if index == crate::msr_autostore::MSR_IA32_TSC {
+            if let Some(tsc) = crate::msr_autostore::stored_tsc(self.0) {
+                return Some(tsc);
+            }
+        }
         let vcpu = self.0.raw();
         let mut data = 0u64;
         // SAFETY: the vCPU is ours (Nv invariant); `data` is a valid
         // out-pointer for the call.
-        (unsafe { bindings::kvm_get_msr_with_filter(vcpu, index, &mut data) } == 0)
-            .then_some(data)
+        (unsafe { bindings::kvm_get_msr_with_filter(vcpu, index, &mut data) } == 0).then_some(data)
     }
 }
 

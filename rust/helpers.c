@@ -300,6 +300,16 @@ bool rnvmx_guest_has_vmx(struct kvm_vcpu *vcpu)
 	return guest_cpu_cap_has(vcpu, X86_FEATURE_VMX);
 }
 
+bool rnvmx_apicv_active(struct kvm_vcpu *vcpu)
+{
+	return kvm_vcpu_apicv_active(vcpu);
+}
+
+u32 rnvmx_apic_ppr(struct kvm_vcpu *vcpu)
+{
+	return kvm_lapic_get_reg(vcpu->arch.apic, APIC_PROCPRI);
+}
+
 bool rnvmx_guest_has_sgx(struct kvm_vcpu *vcpu)
 {
 	return guest_cpuid_has(vcpu, X86_FEATURE_SGX);

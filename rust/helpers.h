@@ -79,6 +79,8 @@ u8 rnvmx_apic_sipi_vector(struct kvm_vcpu *vcpu);
 bool rnvmx_is_smm(struct kvm_vcpu *vcpu);
 bool rnvmx_guest_has_vmx(struct kvm_vcpu *vcpu);
 bool rnvmx_guest_has_sgx(struct kvm_vcpu *vcpu);
+bool rnvmx_apicv_active(struct kvm_vcpu *vcpu);
+u32 rnvmx_apic_ppr(struct kvm_vcpu *vcpu);
 struct vmcs *rnvmx_alloc_shadow_vmcs(void);
 
 void rnvmx_pmu_branch_retired(struct kvm_vcpu *vcpu);

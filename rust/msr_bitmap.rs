@@ -47,14 +47,17 @@ pub(crate) fn prepare(nv: &mut Nv, v: &Vmcs12) -> bool {
     let vmx = nv.vmx();
     let l01 = vmx.vmcs01.msr_bitmap.cast::<u64>().cast_const();
     let l02 = vmx.nested.vmcs02.msr_bitmap.cast::<[u64; WORDS]>();
-    let map = &mut vmx.nested.msr_bitmap_map;
-    // SAFETY: the map belongs to this vCPU and is unmapped (unmapped
-    // below); KVM fills it in.
+    let map = core::ptr::addr_of_mut!(vmx.nested.msr_bitmap_map);
+    // SAFETY: the vCPU is ours; `map` is its msr_bitmap_map, unmapped
+    // (unmapped below after each use), which kvm_vcpu_map() fills in; no
+    // reference to the vCPU is alive across the call.
     if unsafe { bindings::kvm_vcpu_map(vcpu, v.msr_bitmap >> PAGE_SHIFT, map) } != 0 {
         return false;
     }
+    // SAFETY: `map` was just filled in by KVM; read once.
+    let hva = unsafe { (*map).hva };
     // INVARIANT: the mapped page is 4 KiB (WORDS u64s), page aligned.
-    let l1 = Page(map.hva.cast::<u64>().cast_const());
+    let l1 = Page(hva.cast::<u64>().cast_const());
     // INVARIANT: vmcs01's bitmap is a page of kvm-intel's for this vCPU.
     let l01 = Page(l01);
     // SAFETY: vmcs02's bitmap is this vCPU's own page (alloc_loaded_vmcs),
@@ -62,8 +65,8 @@ pub(crate) fn prepare(nv: &mut Nv, v: &Vmcs12) -> bool {
     // not now; the reference ends with `merge`.
     let out = unsafe { &mut *l02 };
     msr_bitmap::merge(&l1, &l01, apic, out);
-    // SAFETY: mapped above; not written through.
-    unsafe { bindings::kvm_vcpu_unmap(vcpu, &mut nv.nested().msr_bitmap_map, false) };
+    // SAFETY: mapped above; not written through, so not dirty.
+    unsafe { bindings::kvm_vcpu_unmap(vcpu, map, false) };
     nv.nested().force_msr_bitmap_recalc = false;
     true
 }

@@ -684,10 +684,18 @@ impl Nv {
     /// arrived. Other vCPUs set it (vmx_deliver_nested_posted_interrupt()),
     /// so it is accessed once, as KVM's READ_ONCE/WRITE_ONCE, never through a
     /// reference.
-    pub(crate) fn pi_pending(&mut self) -> bool {
+    pub(crate) fn pi_pending(&self) -> bool {
         let vmx = self.vcpu.cast::<bindings::vcpu_vmx>();
         // SAFETY: the field of a live vcpu_vmx (type invariant), read once.
         unsafe { core::ptr::addr_of!((*vmx).nested.pi_pending).read_volatile() }
+    }
+
+    /// L1's posted-interrupt descriptor and L2's virtual-APIC page as
+    /// mapped at entry (`nested.pi_desc`, `nested.virtual_apic_map.hva`),
+    /// null when not mapped.
+    pub(crate) fn posted_intr_pages(&mut self) -> (*mut bindings::pi_desc, *mut u8) {
+        let n = self.nested();
+        (n.pi_desc, n.virtual_apic_map.hva.cast())
     }
 
     /// Sets `nested.pi_pending` (see `pi_pending`).

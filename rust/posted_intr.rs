@@ -32,14 +32,18 @@ struct Pages<'a> {
 
 impl<'a> Pages<'a> {
     fn of(nv: &'a mut Nv) -> Self {
-        let n = nv.nested();
-        let desc = n.pi_desc;
-        let vapic = n.virtual_apic_map.hva.cast::<u8>();
+        let (desc, vapic) = nv.posted_intr_pages();
         Pages { nv, desc, vapic }
     }
 }
 
 impl PostedIntrIo for Pages<'_> {
+    fn pi_pending(&self) -> bool {
+        self.nv.pi_pending()
+    }
+    fn clear_pi_pending(&mut self) {
+        self.nv.set_pi_pending(false);
+    }
     fn has_pi_desc(&self) -> bool {
         !self.desc.is_null()
     }
@@ -72,18 +76,19 @@ impl PostedIntrIo for Pages<'_> {
         // exit; L1 memory, so read once without a reference.
         Some(unsafe { self.vapic.add(APIC_PROCPRI).cast::<u32>().read_volatile() })
     }
-    fn pir_to_irr(&mut self) -> Option<u8> {
-        if self.desc.is_null() || self.vapic.is_null() {
-            return None;
-        }
+    fn pir_to_irr(&mut self) -> i32 {
         let mut max_irr: ffi::c_int = -1;
-        // SAFETY: both pages are mapped (checked above); KVM's function
-        // moves the PIR with xchg and cmpxchg into the IRR words.
+        if self.desc.is_null() || self.vapic.is_null() {
+            return max_irr;
+        }
+        // SAFETY: both pages are mapped until the next exit (checked
+        // non-null above); __kvm_apic_update_irr() moves the PIR words with
+        // xchg and sets the IRR words with cmpxchg, as other vCPUs may post.
         unsafe {
             let pir = core::ptr::addr_of_mut!((*self.desc).__bindgen_anon_1.pir).cast::<u32>();
             bindings::__kvm_apic_update_irr(pir, self.vapic.cast(), &mut max_irr);
         }
-        u8::try_from(max_irr).ok()
+        max_irr
     }
     fn guest_intr_status(&self) -> u16 {
         hw::read(e::GUEST_INTR_STATUS) as u16
@@ -123,14 +128,12 @@ pub(crate) fn mark_vmcs12_pages_dirty(nv: &mut Nv) {
 /// KVM's `vmx_complete_nested_posted_interrupt()`: 0, or -ENXIO with a
 /// memory failure reported to userspace.
 pub(crate) fn complete(nv: &mut Nv) -> ffi::c_int {
-    let mut pending = nv.pi_pending();
-    if !pending {
+    if !nv.pi_pending() {
         return 0;
     }
-    let done = posted_intr::complete(&mut pending, &mut Pages::of(nv));
-    nv.set_pi_pending(pending);
-    match done {
-        Completion::Done => {
+    match posted_intr::complete(&mut Pages::of(nv)) {
+        Completion::Done => 0,
+        Completion::Delivered => {
             stats::POSTED_INTR_COMPLETIONS.inc();
             0
         }
@@ -159,8 +162,7 @@ pub(crate) fn has_virtual_interrupt(nv: &mut Nv) -> bool {
     if !vid || unsafe { bindings::__vmx_interrupt_blocked(nv.raw()) } {
         return false;
     }
-    let pending = nv.pi_pending();
-    posted_intr::has_virtual_interrupt(pending, &Pages::of(nv))
+    posted_intr::has_virtual_interrupt(&Pages::of(nv))
 }
 
 /// A notification vector L1's APIC has pending starts posted-interrupt
@@ -183,10 +185,12 @@ pub(crate) fn take_notification(nv: &mut Nv, irq: ffi::c_int) -> bool {
 /// posted interrupts, and KVM's later access reports the failure.
 pub(crate) fn map_desc(nv: &mut Nv, gpa: u64) {
     let vcpu = nv.raw();
+    let map = core::ptr::addr_of_mut!(nv.nested().pi_desc_map);
+    // SAFETY: the vCPU is ours; `map` is its pi_desc_map, unmapped (every
+    // exit unmaps it), which kvm_vcpu_map() fills in; no reference to the
+    // vCPU is alive across the call.
+    let r = unsafe { bindings::kvm_vcpu_map(vcpu, gpa >> PAGE_SHIFT, map) };
     let n = nv.nested();
-    // SAFETY: the map belongs to this vCPU and is unmapped (every exit
-    // unmaps it); KVM fills it in.
-    let r = unsafe { bindings::kvm_vcpu_map(vcpu, gpa >> PAGE_SHIFT, &mut n.pi_desc_map) };
     if r == 0 {
         let offset = (gpa & 0xfff) as usize;
         // SAFETY: `hva` maps the 4-KiB page holding the 64-byte aligned

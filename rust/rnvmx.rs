@@ -18,6 +18,7 @@ mod fields;
 mod hw;
 mod insn;
 mod lifecycle;
+mod msr_autostore;
 mod msr_bitmap;
 mod nvcpu;
 mod posted_intr;

@@ -28,7 +28,8 @@ impl Counter {
 pub(crate) static VM_BINDINGS: Counter = Counter::new();
 /// vCPUs created in VMs bound to this backend.
 pub(crate) static VCPUS: Counter = Counter::new();
-/// Successful nested VM-entries (L1 -> L2).
+/// Nested VM-entries that passed the VM-entry checks and loaded L2's state
+/// (L1 -> L2), including those that then failed loading their MSR list.
 pub(crate) static L2_ENTRIES: Counter = Counter::new();
 /// Nested VM-exits (L2 -> L1).
 pub(crate) static L2_EXITS: Counter = Counter::new();
