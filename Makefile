@@ -20,7 +20,7 @@ CARGO ?= cargo
 PYTHON ?= /usr/bin/python3
 
 .PHONY: ab check deps kernel module module-clippy selftests initramfs testbed cargo-test \
-	lint pytest check-fields check-patch check-dkms fresh-check bochs clean
+	lint pytest check-fields check-patch check-dkms fresh-check bochs lockstep clean
 
 ab: testbed
 	$(PYTHON) testbed/ab.py
@@ -80,6 +80,12 @@ check-dkms: kernel
 # rnvmx.ko uses no nested.c function but get_vmx_mem_address().
 check-imports: module
 	testbed/check-imports.sh
+
+# nested_lockstep_test on both backends, compared case by case:
+#   make lockstep LOCKSTEP=SEED,CASES,FIRST   (cases per family)
+LOCKSTEP ?= 1,4096,0
+lockstep: testbed
+	$(PYTHON) testbed/ab.py --tests nested_lockstep_test --lockstep $(LOCKSTEP) --check
 
 # The README's `make ab` in a debootstrap root with only its prerequisites
 # (long: a cold kernel build; not part of check).

@@ -171,6 +171,44 @@ pub fn store_list_has(
     false
 }
 
+/// The MSR part of KVM's `nested_vmx_restore_host_state()`, after the CPU
+/// refused vmcs02 (a late VMfail) once the VM-entry MSR-load list was
+/// loaded: each MSR the entry list loaded that the VM-exit MSR-load list
+/// also names with another value gets that value back; nothing else of the
+/// exit list is loaded. `Err` is a VMX abort (an unreadable entry or a
+/// refused load). The entry list passed its load (at most `max` entries);
+/// the exit list is read up to `max` entries too: past them a real exit
+/// would have aborted, and L1's u32 counts must not make L0 loop.
+pub fn restore_host_msrs(
+    a: &mut impl MsrAccess,
+    entry: (u64, u32),
+    exit: (u64, u32),
+    max: u32,
+    x2apic_enabled: bool,
+) -> Result<(), ()> {
+    for i in 0..entry.1.min(max) {
+        let g = a
+            .read_entry(entry.0.wrapping_add(u64::from(i) * ENTRY_SIZE))
+            .ok_or(())?;
+        for j in 0..exit.1.min(max) {
+            let h = a
+                .read_entry(exit.0.wrapping_add(u64::from(j) * ENTRY_SIZE))
+                .ok_or(())?;
+            if h.index != g.index {
+                continue;
+            }
+            if h.value == g.value {
+                break;
+            }
+            check_load_entry(&h, x2apic_enabled).map_err(|_| ())?;
+            if !a.set_msr(h.index, h.value) {
+                return Err(());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What KVM's `prepare_vmx_msr_autostore_list()` does to vmcs02's own
 /// VM-exit MSR-store area (KVM's `msr_autostore`) for one MSR, so that the
 /// CPU stores the MSR at the exit exactly when vmcs12's list wants it.
@@ -371,5 +409,45 @@ mod tests {
         assert_eq!(autostore_change(Some(2), false, 3, 8), Autostore::Remove(2));
         assert_eq!(autostore_change(Some(0), true, 1, 8), Autostore::Keep);
         assert_eq!(autostore_change(None, false, 0, 8), Autostore::Keep);
+    }
+    #[test]
+    fn a_late_vmfail_restores_only_what_the_entry_list_changed() {
+        let mut f = Fake::default();
+        // Entry list: 0x175 <- 1, 0x176 <- 2. Exit list: 0x176 <- 2 (same),
+        // 0x175 <- 9, 0xc0000102 <- 7 (not in the entry list).
+        f.list.insert(0x1000, entry(0x175, 1));
+        f.list.insert(0x1010, entry(0x176, 2));
+        f.list.insert(0x2000, entry(0x176, 2));
+        f.list.insert(0x2010, entry(0x175, 9));
+        f.list.insert(0x2020, entry(0xc000_0102, 7));
+        assert_eq!(
+            restore_host_msrs(&mut f, (0x1000, 2), (0x2000, 3), 512, false),
+            Ok(())
+        );
+        assert_eq!(f.msrs.get(&0x175), Some(&9));
+        assert_eq!(f.msrs.get(&0x176), None, "same value: nothing loaded");
+        assert_eq!(f.msrs.get(&0xc000_0102), None, "not loaded by the entry");
+        // An unreadable exit entry, or a refused load, is an abort.
+        assert_eq!(
+            restore_host_msrs(&mut f, (0x1000, 1), (0x2000, 9), 512, false),
+            Err(())
+        );
+        f.refuse = Some(0x175);
+        assert_eq!(
+            restore_host_msrs(&mut f, (0x1000, 1), (0x2000, 2), 512, false),
+            Err(())
+        );
+        // An exit entry that fails the load checks (FS_BASE) aborts too.
+        f.list.insert(0x1000, entry(MSR_FS_BASE, 1));
+        f.list.insert(0x2000, entry(MSR_FS_BASE, 2));
+        assert_eq!(
+            restore_host_msrs(&mut f, (0x1000, 1), (0x2000, 1), 512, false),
+            Err(())
+        );
+        // No walk past the capacity.
+        assert_eq!(
+            restore_host_msrs(&mut f, (0x1000, 0), (0x2000, u32::MAX), 512, false),
+            Ok(())
+        );
     }
 }

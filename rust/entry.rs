@@ -416,10 +416,6 @@ pub(crate) fn finish_entry(nv: &mut Nv, step: Step, from_vmentry: bool) -> Enter
     if let Some((gpa, count)) = p.msr_list {
         let failed = load_msr_list(nv, gpa, count);
         if failed != 0 {
-            // Counted as an entry, as the tracepoint count has it: it
-            // passed the checks and loaded L2's state (SDM 27.8), and
-            // nested.c emits no event for this failure either.
-            stats::L2_ENTRIES.inc();
             let f = Failure {
                 reason: EXIT_REASON_MSR_LOAD_FAIL,
                 qual: u64::from(failed),

@@ -250,11 +250,14 @@ pub(crate) fn nested_vmx_vmexit(nv: &mut Nv, reason: Option<u32>, info: u32, qua
         return;
     }
     // A hardware VMfail after KVM's checks: L1 sees VMfailValid(invalid
-    // control field) on its VMLAUNCH/VMRESUME, and its state is restored.
+    // control field) on its VMLAUNCH/VMRESUME, after it, with its own state
+    // as it was (not vmcs12's host state, which would also lose ZF).
     let err = crate::vmcs::outcome::VmInstructionError::EntryInvalidControlField;
     nv.complete(crate::vmcs::outcome::Outcome::VmFailValid(err));
-    load_host_state(nv);
+    crate::vmfail::restore_host_state(nv);
     nv.vmx().fail = 0;
+    // Counted when KVM's part of the entry succeeded; the CPU's did not.
+    stats::L2_ENTRIES.dec();
 }
 
 /// KVM's `vmcs12_guest_cr0/4()`: the CR as L2 sees it, from vmcs02's
@@ -433,10 +436,10 @@ fn prepare_vmcs12(nv: &mut Nv, reason: u32, info: u32, qual: u64) {
 
 const VMX_ABORT_SAVE_GUEST_MSR_FAIL: u32 = 1;
 const VMX_ABORT_LOAD_HOST_PDPTE_FAIL: u32 = 2;
-const VMX_ABORT_LOAD_HOST_MSR_FAIL: u32 = 4;
+pub(crate) const VMX_ABORT_LOAD_HOST_MSR_FAIL: u32 = 4;
 
 /// KVM's `nested_vmx_abort()`: a VMX abort shuts L1 down.
-fn abort(nv: &mut Nv, indicator: u32) {
+pub(crate) fn abort(nv: &mut Nv, indicator: u32) {
     let _ = indicator;
     nv.make_request(bindings::rnvmx_request_RNVMX_REQ_TRIPLE_FAULT);
 }
@@ -550,7 +553,7 @@ fn load_vmcs12_host_state(
 
 /// KVM's `vmx_l1_guest_owned_cr0_bits()`: KVM_POSSIBLE_CR0_GUEST_BITS
 /// (CR0.TS, and CR0.WP when EPT is on).
-fn l1_guest_owned_cr0_bits() -> u64 {
+pub(crate) fn l1_guest_owned_cr0_bits() -> u64 {
     const TS: u64 = 1 << 3;
     const WP: u64 = 1 << 16;
     if entry::enable_ept() {

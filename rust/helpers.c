@@ -57,6 +57,11 @@ void rnvmx_register_mark_dirty(struct kvm_vcpu *vcpu, int reg)
 	kvm_register_mark_dirty(vcpu, reg);
 }
 
+void rnvmx_register_mark_available(struct kvm_vcpu *vcpu, int reg)
+{
+	kvm_register_mark_available(vcpu, reg);
+}
+
 unsigned long rnvmx_read_cr0(struct kvm_vcpu *vcpu)
 {
 	return kvm_read_cr0(vcpu);

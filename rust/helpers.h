@@ -33,6 +33,7 @@ void rnvmx_rip_write(struct kvm_vcpu *vcpu, unsigned long val);
 unsigned long rnvmx_rsp_read(struct kvm_vcpu *vcpu);
 void rnvmx_rsp_write(struct kvm_vcpu *vcpu, unsigned long val);
 void rnvmx_register_mark_dirty(struct kvm_vcpu *vcpu, int reg);
+void rnvmx_register_mark_available(struct kvm_vcpu *vcpu, int reg);
 unsigned long rnvmx_read_cr0(struct kvm_vcpu *vcpu);
 unsigned long rnvmx_read_cr3(struct kvm_vcpu *vcpu);
 unsigned long rnvmx_read_cr4(struct kvm_vcpu *vcpu);

@@ -713,6 +713,13 @@ impl Nv {
         unsafe { core::ptr::addr_of_mut!((*vmx).nested.posted_intr_nv).write_volatile(nv) }
     }
 
+    /// `vcpu->guest_debug`: KVM_SET_GUEST_DEBUG's flags, set by the vCPU
+    /// ioctl, which holds `vcpu->mutex` as the callbacks do.
+    pub(crate) fn guest_debug(&mut self) -> u64 {
+        // SAFETY: a field of the live vCPU (type invariant), read once.
+        unsafe { core::ptr::addr_of!((*self.vcpu).guest_debug).read() as u64 }
+    }
+
     /// `__pa()` of a kernel virtual address.
     pub(crate) fn pa<T>(p: *const T) -> u64 {
         // SAFETY: `__pa()` only computes; callers pass kernel direct-map

@@ -29,6 +29,7 @@ mod stats;
 mod timer;
 mod trace;
 mod vcpu;
+mod vmfail;
 
 // The hardware-independent core, the same files as the cargo crate's.
 #[path = "../evmcs/mod.rs"]

@@ -22,14 +22,20 @@ impl Counter {
     pub(crate) fn inc(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// Takes back one event counted too early (never below 0).
+    pub(crate) fn dec(&self) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+    }
 }
 
 /// VMs bound to this backend since it was loaded.
 pub(crate) static VM_BINDINGS: Counter = Counter::new();
 /// vCPUs created in VMs bound to this backend.
 pub(crate) static VCPUS: Counter = Counter::new();
-/// Nested VM-entries that passed the VM-entry checks and loaded L2's state
-/// (L1 -> L2), including those that then failed loading their MSR list.
+/// Successful nested VM-entries (L1 -> L2).
 pub(crate) static L2_ENTRIES: Counter = Counter::new();
 /// Nested VM-exits (L2 -> L1).
 pub(crate) static L2_EXITS: Counter = Counter::new();
@@ -47,6 +53,10 @@ pub(crate) static L2_REFLECTED: Counter = Counter::new();
 pub(crate) static L2_EPT_FAULTS: Counter = Counter::new();
 /// EPTP switches of L2 by VMFUNC.
 pub(crate) static EPTP_SWITCHES: Counter = Counter::new();
+/// kvm_nested_vmenter events emitted (each nested entry past the control
+/// and host-state checks; counted only while the event is enabled): the
+/// trace's count of them when every entry was rnvmx's.
+pub(crate) static VMENTER_EVENTS: Counter = Counter::new();
 /// GPAs L2 dirtied written to L1's PML buffer.
 pub(crate) static PML_LOGGED: Counter = Counter::new();
 /// Posted-interrupt notifications for L2 completed (PIR moved to the IRR).
@@ -65,7 +75,7 @@ pub(crate) fn count_exit(reason: u16) {
     }
 }
 
-const FILES: [(&CStr, &Counter); 14] = [
+const FILES: [(&CStr, &Counter); 15] = [
     (c_str!("vm_bindings"), &VM_BINDINGS),
     (c_str!("vcpus"), &VCPUS),
     (c_str!("l2_entries"), &L2_ENTRIES),
@@ -79,6 +89,7 @@ const FILES: [(&CStr, &Counter); 14] = [
     (c_str!("l2_ept_faults"), &L2_EPT_FAULTS),
     (c_str!("vmcs_errors"), &VMCS_ERRORS),
     (c_str!("pml_logged"), &PML_LOGGED),
+    (c_str!("vmenter_events"), &VMENTER_EVENTS),
     (c_str!("posted_intr_completions"), &POSTED_INTR_COMPLETIONS),
 ];
 

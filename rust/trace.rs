@@ -29,6 +29,7 @@ pub(crate) fn nested_vmenter(nv: &mut Nv, v: &Vmcs12) {
     if !unsafe { bindings::rnvmx_trace_nested_vmenter_enabled() } {
         return;
     }
+    crate::stats::VMENTER_EVENTS.inc();
     let rip = nv.rip();
     let vmptr = nv.nested().current_vmptr;
     let ept = Secondary(v.secondary_vm_exec_control).contains(Secondary::ENABLE_EPT);

@@ -61,7 +61,7 @@ run_test() {
 	wait_l0
 	echo > $TRACE/trace
 	trace_events 1
-	e0=$(counter l2_entries) b0=$(counter vm_bindings) w0=$(counter vmx_msr_writes) p0=$(counter pml_logged)
+	e0=$(counter l2_entries) b0=$(counter vm_bindings) w0=$(counter vmx_msr_writes) p0=$(counter pml_logged) v0=$(counter vmenter_events)
 	exit_snapshot /tmp/x0
 	t0=$(now)
 	if [ -x /tests/$t ]; then
@@ -73,10 +73,12 @@ run_test() {
 	t1=$(now)
 	trace_events 0
 	perf=$(awk -F= '/^@@RNVMX-PERF kvm:kvm_nested_vmenter=/ { print $2 }' /tmp/out)
-	grep -v '^@@RNVMX-PERF ' /tmp/out | sed 's/^/| /' | tail -n 40
+	# Lockstep results (nested_lockstep_test), whole: ab.py compares them.
+	grep '^@@RNVMX-LS ' /tmp/out
+	grep -v '^@@RNVMX-PERF \|^@@RNVMX-LS ' /tmp/out | sed 's/^/| /' | tail -n 40
 	# The entries and failed checks, for the record (few per test).
 	grep ' kvm_nested_vmenter' $TRACE/trace | tail -n 20 | sed 's/^ */| trace: /'
-	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=${perf:--1} tp_overrun=$(tp_overrun) rust_l2=$(($(counter l2_entries) - e0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_pml=$(($(counter pml_logged) - p0)) rust_exits=$(exit_delta /tmp/x0)-"
+	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=${perf:--1} tp_overrun=$(tp_overrun) rust_l2=$(($(counter l2_entries) - e0)) rust_vmenter=$(($(counter vmenter_events) - v0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_pml=$(($(counter pml_logged) - p0)) rust_exits=$(exit_delta /tmp/x0)-"
 	wait_l0
 }
 
@@ -149,7 +151,7 @@ l1_begin() {
 	say "BEGIN test=$1"
 	echo > $TRACE/trace
 	trace_events 1
-	e0=$(counter l2_entries) w0=$(counter vmx_msr_writes) p0=$(counter pml_logged)
+	e0=$(counter l2_entries) w0=$(counter vmx_msr_writes) p0=$(counter pml_logged) v0=$(counter vmenter_events)
 	exit_snapshot /tmp/x0
 	t0=$(now)
 }
@@ -157,10 +159,10 @@ l1_end() {
 	# The trace stops and the counters are read at once, before the trace
 	# is counted (slow under Bochs) while L1 goes on.
 	trace_events 0
-	t1=$(now) e1=$(counter l2_entries) b1=$(counter vm_bindings) w1=$(counter vmx_msr_writes) p1=$(counter pml_logged)
+	t1=$(now) e1=$(counter l2_entries) b1=$(counter vm_bindings) w1=$(counter vmx_msr_writes) p1=$(counter pml_logged) v1=$(counter vmenter_events)
 	x=$(exit_delta /tmp/x0)
 	l1_reported="$l1_reported $1"
-	say "END test=l1/$1 rc=$2 secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=- tp_overrun=$(tp_overrun) rust_l2=$((e1 - e0)) rust_bind=$((b1 - b0)) rust_msr_writes=$((w1 - w0)) rust_pml=$((p1 - p0)) rust_exits=$x-"
+	say "END test=l1/$1 rc=$2 secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=- tp_overrun=$(tp_overrun) rust_l2=$((e1 - e0)) rust_vmenter=$((v1 - v0)) rust_bind=$((b1 - b0)) rust_msr_writes=$((w1 - w0)) rust_pml=$((p1 - p0)) rust_exits=$x-"
 }
 run_l1() {
 	l1_tests=

@@ -47,11 +47,13 @@ class KernelLog(unittest.TestCase):
 
 
 class Status(unittest.TestCase):
-    def fields(self, rc, tp=0, rust_l2=0, bind=0, vmenter=None, perf=None, overrun=0, **extra):
+    def fields(self, rc, tp=0, rust_l2=0, bind=0, vmenter=None, perf=None, overrun=0,
+               rust_vmenter=None, **extra):
         vmenter = tp if vmenter is None else vmenter
         f = {"rc": str(rc), "secs": "0.50", "tp_l2": str(tp), "tp_vmenter": str(vmenter),
              "perf_vmenter": str(vmenter if perf is None else perf), "tp_overrun": str(overrun),
-             "rust_l2": str(rust_l2), "rust_bind": str(bind)}
+             "rust_l2": str(rust_l2), "rust_bind": str(bind),
+             "rust_vmenter": str(vmenter if rust_vmenter is None else rust_vmenter)}
         f.update(extra)
         return f
 
@@ -66,11 +68,18 @@ class Status(unittest.TestCase):
         self.assertEqual(ab.status_of("rust", "t", self.fields(0, tp=2, rust_l2=2, bind=0))[0], "FAIL")
 
     def test_rust_pass_needs_tracepoint_to_agree_with_module(self):
-        # An entry rnvmx did not count (the built-in code's) fails the row.
-        r = ab.status_of("rust", "t", self.fields(0, tp=2, rust_l2=1, bind=1))
+        # An entry event rnvmx did not emit (the built-in code's) fails the row.
+        r = ab.status_of("rust", "t", self.fields(0, tp=2, rust_l2=2, bind=1, vmenter=3, rust_vmenter=2))
         self.assertEqual(r[0], "FAIL")
-        self.assertIn("tracepoint shows 2", r[4])
+        self.assertIn("tracepoint shows 3 kvm_nested_vmenter, rnvmx emitted 2", r[4])
+        # rnvmx counting more entries into L2 than the trace shows, or none.
+        r = ab.status_of("rust", "t", self.fields(0, tp=2, rust_l2=3, bind=1))
+        self.assertEqual(r[0], "FAIL")
+        self.assertIn("tracepoint shows 2 L2 entries", r[4])
+        self.assertEqual(ab.status_of("rust", "t", self.fields(0, tp=1, rust_l2=0, bind=1))[0], "FAIL")
         self.assertEqual(ab.status_of("rust", "t", self.fields(0, tp=0, rust_l2=1, bind=1))[0], "FAIL")
+        # The trace's heuristic counting an MSR-load failure as an entry.
+        self.assertEqual(ab.status_of("rust", "t", self.fields(0, tp=2, rust_l2=1, bind=1))[0], "PASS")
 
     def test_perf_count_must_match_trace(self):
         for backend in ("c", "rust"):
@@ -87,7 +96,7 @@ class Status(unittest.TestCase):
 
     def test_end_line_parses(self):
         m = ab.END_RE.search("@@RNVMX-END test=t rc=0 secs=0.1 tp_l2=1 tp_vmenter=1 perf_vmenter=1 "
-                             "tp_overrun=0 rust_l2=1 rust_bind=1 rust_msr_writes=0 "
+                             "tp_overrun=0 rust_l2=1 rust_vmenter=1 rust_bind=1 rust_msr_writes=0 "
                              "rust_exits=18:1,-")
         f = ab.end_fields(m)
         self.assertEqual((m.group(1), f["rust_exits"], f["tp_l2"]), ("t", "18:1,-", "1"))

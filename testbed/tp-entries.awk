@@ -6,9 +6,9 @@
 # not count if a kvm_nested_vmenter_failed follows (a failed VM-entry
 # check), nor if nothing follows (an entry that ended in a KVM internal
 # error, e.g. an unbacked APIC-access page, as nested.c it emits nothing).
-# Counted too: an entry that fails loading its MSR list (SDM 27.8: after
-# loading guest state; no event in nested.c either) and is followed by
-# another entry; rnvmx's l2_entries counts it the same way.
+# Not told apart: an entry that fails loading its MSR list (no event in
+# nested.c either) and is followed by another entry, which counts. So
+# rnvmx's proof is its count of kvm_nested_vmenter events (ab.py).
 # With -v comm=PREFIX only threads whose name starts with PREFIX.
 # Prints "tp_l2=N tp_vmenter=M" (M: all vmenter events).
 /^#/ { next }

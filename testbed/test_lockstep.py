@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Unit tests of testbed/lockstep.py: parsing, comparison, the accepted list."""
+import tempfile
+import unittest
+from pathlib import Path
+
+import lockstep
+
+LOG = """noise
+@@RNVMX-LS family=entry first=0 hashes=0000000a,0000000b
+| @@RNVMX-LS family=entry first=9 hashes=ffffffff
+@@RNVMX-LS family=entry first=2 hashes=0000000c
+@@RNVMX-LS family=insn first=0 hashes=00000001
+"""
+
+
+class LockstepTest(unittest.TestCase):
+    def test_parse_takes_whole_lines_only(self):
+        self.assertEqual(lockstep.parse(LOG), {
+            "entry": {0: "0000000a", 1: "0000000b", 2: "0000000c"},
+            "insn": {0: "00000001"}})
+
+    def test_compare_reports_each_differing_and_missing_case(self):
+        c = {"entry": {0: "a", 1: "b", 2: "c"}}
+        rust = {"entry": {0: "a", 1: "x"}}
+        res = lockstep.compare(c, rust, {("entry", 2): "known"})
+        self.assertEqual(res["entry"][0], 2)
+        self.assertEqual(res["entry"][1], [(1, "b", "x", None), (2, "c", "-", "known")])
+        lines, bad = lockstep.report(res, "7,3,0")
+        self.assertTrue(bad)
+        self.assertIn("make lockstep LOCKSTEP=7,1,1", "\n".join(lines))
+
+    def test_all_accepted_is_not_bad(self):
+        res = lockstep.compare({"insn": {5: "a"}}, {"insn": {5: "b"}}, {("insn", 5): "why"})
+        self.assertFalse(lockstep.report(res, "1,256,0")[1])
+        same = lockstep.compare({"insn": {5: "a"}}, {"insn": {5: "a"}}, {})
+        self.assertEqual(same["insn"], (1, []))
+
+    def test_accepted_list_format(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "acc.txt"
+            p.write_text("# comment\nentry 17 late VMfail  # why\n\ninsn 3 x\n")
+            self.assertEqual(lockstep.read_accepted(p),
+                             {("entry", 17): "late VMfail", ("insn", 3): "x"})
+
+
+if __name__ == "__main__":
+    unittest.main()
