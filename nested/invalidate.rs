@@ -144,6 +144,68 @@ pub fn invvpid(
     })
 }
 
+/// The INVVPID types the CPU supports (IA32_VMX_EPT_VPID_CAP bits 40, 41).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VpidCaps {
+    /// Individual-address invalidation.
+    pub individual_address: bool,
+    /// Single-context invalidation.
+    pub single_context: bool,
+}
+
+/// What L0 runs on the CPU for L1's INVVPID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HwInvvpid {
+    /// INVVPID type 0.
+    IndividualAddress {
+        /// VPID.
+        vpid: u16,
+        /// Linear address.
+        address: u64,
+    },
+    /// INVVPID type 1.
+    SingleContext(u16),
+    /// INVVPID type 2 (no single-context support).
+    AllContexts,
+    /// vmcs02 last ran on another CPU, whose TLB holds L2's translations:
+    /// forget which VPID L2 last used (KVM's `nested.last_vpid = 0`), so
+    /// that the next entry into L2 flushes there.
+    Defer,
+}
+
+/// KVM's flush for L1's INVVPID (`handle_invvpid()`): L2's translations
+/// carry vpid02, or vmcs01's own VPID when L2 got none (KVM's
+/// `nested_get_vpid02()`), whatever VPID L1 named; one address, or all of
+/// that VPID (`vpid_sync_vcpu_addr()`, `vpid_sync_context()`), with the
+/// types the CPU has. VPID 0 (VPIDs off) flushes nothing here. When vmcs02
+/// last ran on another CPU (`on_vmcs02_cpu` false) the flush is deferred,
+/// as in KVM 6.12.117.
+pub fn hw_invvpid(
+    scope: InvvpidScope,
+    vpid02: u16,
+    vpid01: u16,
+    caps: VpidCaps,
+    on_vmcs02_cpu: bool,
+) -> Option<HwInvvpid> {
+    if !on_vmcs02_cpu {
+        return Some(HwInvvpid::Defer);
+    }
+    let vpid = if vpid02 != 0 { vpid02 } else { vpid01 };
+    if vpid == 0 {
+        return None;
+    }
+    if let InvvpidScope::IndividualAddress { address, .. } = scope {
+        if caps.individual_address {
+            return Some(HwInvvpid::IndividualAddress { vpid, address });
+        }
+    }
+    Some(if caps.single_context {
+        HwInvvpid::SingleContext(vpid)
+    } else {
+        HwInvvpid::AllContexts
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +261,54 @@ mod tests {
         assert_eq!(ok(1, 1 << 16, 0), Err(FAIL), "reserved bits");
         assert_eq!(ok(4, 1, 0), Err(FAIL));
         assert_eq!(ok(u64::MAX, 1, 0), Err(FAIL));
+    }
+    #[test]
+    fn invvpid_flushes_l2s_vpid_with_the_types_the_cpu_has() {
+        let all = VpidCaps {
+            individual_address: true,
+            single_context: true,
+        };
+        let addr = InvvpidScope::IndividualAddress {
+            vpid: 7,
+            address: 0x1000,
+        };
+        assert_eq!(
+            hw_invvpid(addr, 3, 1, all, true),
+            Some(HwInvvpid::IndividualAddress {
+                vpid: 3,
+                address: 0x1000
+            })
+        );
+        // No vpid02: L2 runs with vmcs01's VPID, which is flushed.
+        assert_eq!(
+            hw_invvpid(InvvpidScope::SingleContext(7), 0, 1, all, true),
+            Some(HwInvvpid::SingleContext(1))
+        );
+        assert_eq!(hw_invvpid(InvvpidScope::AllContexts, 0, 0, all, true), None);
+        let single_only = VpidCaps {
+            individual_address: false,
+            single_context: true,
+        };
+        assert_eq!(
+            hw_invvpid(addr, 3, 1, single_only, true),
+            Some(HwInvvpid::SingleContext(3))
+        );
+        // vmcs02 last ran elsewhere: no flush here, the next entry does it.
+        assert_eq!(hw_invvpid(addr, 3, 1, all, false), Some(HwInvvpid::Defer));
+        // Without single-context support, the global fallback.
+        assert_eq!(
+            hw_invvpid(addr, 3, 1, VpidCaps::default(), true),
+            Some(HwInvvpid::AllContexts)
+        );
+        assert_eq!(
+            hw_invvpid(
+                InvvpidScope::SingleContextRetainingGlobals(9),
+                3,
+                1,
+                VpidCaps::default(),
+                true
+            ),
+            Some(HwInvvpid::AllContexts)
+        );
     }
 }

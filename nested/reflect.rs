@@ -105,6 +105,64 @@ fn bitmap_bit(mem: &mut impl L1Memory, base: u64, bit: u64) -> bool {
         .map_or(true, |b| (b >> (bit % 8)) & 1 != 0)
 }
 
+/// What L0's own handling of an exception or NMI exit from L2 depends on.
+pub trait L0ExceptionState {
+    /// `vcpu->guest_debug` (KVM_GUESTDBG_*).
+    fn guest_debug(&self) -> u32;
+    /// L0 handles #PF itself: an async page fault is pending, or L0
+    /// intercepts #PF (shadow paging, `vmx_need_pf_intercept()`).
+    fn l0_handles_page_faults(&mut self) -> bool;
+    /// `vmx_guest_inject_ac()`: an #AC is the guest's to take.
+    fn guest_takes_ac(&mut self) -> bool;
+}
+
+/// KVM_GUESTDBG_SINGLESTEP, KVM_GUESTDBG_USE_SW_BP, KVM_GUESTDBG_USE_HW_BP.
+pub mod guestdbg {
+    /// Single-step L2 for userspace's debugger.
+    pub const SINGLESTEP: u32 = 1 << 1;
+    /// Userspace's software breakpoints (INT3).
+    pub const USE_SW_BP: u32 = 1 << 16;
+    /// Userspace's hardware breakpoints.
+    pub const USE_HW_BP: u32 = 1 << 17;
+}
+
+/// #VE.
+const VE_VECTOR: u32 = 20;
+
+/// KVM's `is_intr_type_n()` / `is_exception_n()`: a valid event of `ty`
+/// with `vector`.
+const fn is_event(info: u32, ty: u32, vector: u32) -> bool {
+    let mask = intr_info::VALID | intr_info::TYPE_MASK | intr_info::VECTOR_MASK;
+    info & mask == intr_info::VALID | ty | vector
+}
+
+/// KVM's `nested_vmx_l0_wants_exit()` for EXIT_REASON_EXCEPTION_NMI: the
+/// exceptions L0 takes whatever L1 intercepts. As nested.c, only a
+/// hardware exception counts (`is_breakpoint()` and the rest): INT3 is a
+/// software exception (SDM 27.2.2), so with userspace's software
+/// breakpoints L2's INT3 still goes to L1 when L1 intercepts #BP.
+pub fn l0_wants_exception(info: u32, s: &mut impl L0ExceptionState) -> bool {
+    use intr_info::{TYPE_HARD_EXCEPTION as HARD, TYPE_MASK, VALID};
+    if info & (VALID | TYPE_MASK) == VALID | intr_info::TYPE_NMI {
+        return true;
+    }
+    if is_event(info, HARD, vector::PF) {
+        return s.l0_handles_page_faults();
+    }
+    if is_event(info, HARD, vector::DB)
+        && s.guest_debug() & (guestdbg::SINGLESTEP | guestdbg::USE_HW_BP) != 0
+    {
+        return true;
+    }
+    if is_event(info, HARD, vector::BP) && s.guest_debug() & guestdbg::USE_SW_BP != 0 {
+        return true;
+    }
+    if is_event(info, HARD, vector::AC) && !s.guest_takes_ac() {
+        return true;
+    }
+    is_event(info, HARD, VE_VECTOR)
+}
+
 /// KVM's `nested_vmx_exit_handled_msr()`: the MSR bitmap is four 1 KiB
 /// bitmaps (read low, read high, write low, write high).
 fn exit_handled_msr(
@@ -600,5 +658,55 @@ mod tests {
         v.encls_exiting_bitmap = 1 << 1;
         assert!(l1_wants_exit(&v, &e(0x1_0000_0001, true), &mut mem()));
         assert!(!l1_wants_exit(&v, &e(0x1_0000_0002, true), &mut mem()));
+    }
+    struct L0 {
+        dbg: u32,
+        pf: bool,
+        ac: bool,
+    }
+
+    impl L0ExceptionState for L0 {
+        fn guest_debug(&self) -> u32 {
+            self.dbg
+        }
+        fn l0_handles_page_faults(&mut self) -> bool {
+            self.pf
+        }
+        fn guest_takes_ac(&mut self) -> bool {
+            self.ac
+        }
+    }
+
+    #[test]
+    fn l0_takes_nmis_its_page_faults_debug_events_and_ve() {
+        let hard = |v: u32| intr_info::VALID | intr_info::TYPE_HARD_EXCEPTION | v;
+        let soft = |v: u32| intr_info::VALID | intr_info::TYPE_SOFT_EXCEPTION | v;
+        let mut s = L0 {
+            dbg: 0,
+            pf: false,
+            ac: true,
+        };
+        assert!(l0_wants_exception(
+            intr_info::VALID | intr_info::TYPE_NMI | 2,
+            &mut s
+        ));
+        assert!(!l0_wants_exception(hard(vector::PF), &mut s));
+        s.pf = true;
+        assert!(l0_wants_exception(hard(vector::PF), &mut s));
+        assert!(!l0_wants_exception(hard(vector::DB), &mut s));
+        assert!(!l0_wants_exception(hard(vector::AC), &mut s));
+        s.ac = false;
+        assert!(l0_wants_exception(hard(vector::AC), &mut s));
+        assert!(l0_wants_exception(hard(VE_VECTOR), &mut s));
+        assert!(!l0_wants_exception(hard(6), &mut s), "#UD");
+        s.dbg = guestdbg::USE_HW_BP;
+        assert!(l0_wants_exception(hard(vector::DB), &mut s));
+        // INT3 is a software exception: L0's software breakpoints take only
+        // a hardware #BP, as nested.c's is_breakpoint().
+        s.dbg = guestdbg::USE_SW_BP;
+        assert!(!l0_wants_exception(soft(vector::BP), &mut s));
+        assert!(l0_wants_exception(hard(vector::BP), &mut s));
+        // Not valid: nothing.
+        assert!(!l0_wants_exception(intr_info::TYPE_NMI | 2, &mut s));
     }
 }

@@ -31,7 +31,7 @@ use crate::vmcs::checks::{self, entry_fail, EntryFailure, Vcpu, EXIT_REASON_FAIL
 use crate::vmcs::controls::{CpuBased, EntryControls, PinBased, Secondary, Vmcs12Controls};
 use crate::vmcs::encoding::Encoding;
 use crate::vmcs::layout::{Vmcs12, VmcsHdr};
-use crate::vmcs::outcome::Outcome;
+use crate::vmcs::outcome::{Outcome, VmInstructionError};
 use crate::vmcs::table::encodings as e;
 use crate::vmcs::x86::{cr4, efer};
 
@@ -201,9 +201,13 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
     if let Err(check) = early {
         stats::ENTRY_CHECK_FAILS.inc();
         trace::check_failed(check);
-        if let EntryFailure::VmFail(err) = check.failure() {
-            return nv.complete(Outcome::VmFailValid(err));
-        }
+        // These checks fail with VMfailValid (the core's tests tie each
+        // check's kind to its stage); the entry never goes on past one.
+        let err = match check.failure() {
+            EntryFailure::VmFail(err) => err,
+            EntryFailure::VmExit { .. } => VmInstructionError::EntryInvalidControlField,
+        };
+        return nv.complete(Outcome::VmFailValid(err));
     }
     nv.nested().nested_run_pending = true;
     nv.nested().has_preemption_timer_deadline = false;

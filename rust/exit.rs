@@ -40,33 +40,7 @@ impl L1Memory for L1Mem {
 /// L1 asked for.
 fn l0_wants_exit(nv: &mut Nv, reason: u16, info: u32) -> bool {
     match reason {
-        r::EXCEPTION_NMI => {
-            let ty = info & (intr_info::TYPE_MASK | intr_info::VALID);
-            let vec = info & intr_info::VECTOR_MASK;
-            let hard = ty == intr_info::VALID | intr_info::TYPE_HARD_EXCEPTION;
-            if ty == intr_info::VALID | intr_info::TYPE_NMI && vec == vector::NMI {
-                return true;
-            }
-            let vcpu = nv.raw();
-            if hard && vec == vector::PF {
-                let apf = nv.arch().apf.host_apf_flags != 0;
-                // SAFETY: the vCPU is ours (Nv invariant).
-                return apf || unsafe { bindings::rnvmx_need_pf_intercept(vcpu) };
-            }
-            let dbg = nv.vmx().vcpu.guest_debug as u32;
-            if hard && vec == vector::DB && dbg & (GUESTDBG_SINGLESTEP | GUESTDBG_USE_HW_BP) != 0 {
-                return true;
-            }
-            let soft = ty == intr_info::VALID | intr_info::TYPE_SOFT_EXCEPTION;
-            if soft && vec == vector::BP && dbg & GUESTDBG_USE_SW_BP != 0 {
-                return true;
-            }
-            // SAFETY: as above.
-            if hard && vec == vector::AC && !unsafe { bindings::vmx_guest_inject_ac(vcpu) } {
-                return true;
-            }
-            hard && vec == VE_VECTOR
-        }
+        r::EXCEPTION_NMI => reflect::l0_wants_exception(info, &mut L0State(nv)),
         r::EXTERNAL_INTERRUPT
         | r::MCE_DURING_VMENTRY
         | r::EPT_VIOLATION
@@ -79,10 +53,23 @@ fn l0_wants_exit(nv: &mut Nv, reason: u16, info: u32) -> bool {
     }
 }
 
-const GUESTDBG_SINGLESTEP: u32 = 1 << 1;
-const GUESTDBG_USE_SW_BP: u32 = 1 << 16;
-const GUESTDBG_USE_HW_BP: u32 = 1 << 17;
-const VE_VECTOR: u32 = 20;
+/// The vCPU state the core's `l0_wants_exception()` asks about.
+struct L0State<'a>(&'a mut Nv);
+
+impl reflect::L0ExceptionState for L0State<'_> {
+    fn guest_debug(&self) -> u32 {
+        self.0.guest_debug() as u32
+    }
+    fn l0_handles_page_faults(&mut self) -> bool {
+        let apf = self.0.arch().apf.host_apf_flags != 0;
+        // SAFETY: the vCPU is ours (Nv invariant).
+        apf || unsafe { bindings::rnvmx_need_pf_intercept(self.0.raw()) }
+    }
+    fn guest_takes_ac(&mut self) -> bool {
+        // SAFETY: the vCPU is ours (Nv invariant).
+        unsafe { bindings::vmx_guest_inject_ac(self.0.raw()) }
+    }
+}
 
 /// KVM's `nested_vmx_reflect_vmexit()`: true if the exit went to L1.
 pub(crate) fn reflect(nv: &mut Nv) -> bool {
@@ -541,14 +528,11 @@ fn load_vmcs12_host_state(
     if entry::load_msr_list(nv, msr_list.0, msr_list.1) != 0 {
         abort(nv, VMX_ABORT_LOAD_HOST_MSR_FAIL);
     }
-    // KVM's vmx_emulation_required() with emulate_invalid_guest_state on
-    // (its default); an unrestricted guest is always valid.
-    let ug = crate::vmcs::controls::Secondary(nv.controls_shadow().secondary_exec)
-        .contains(crate::vmcs::controls::Secondary::UNRESTRICTED_GUEST);
     let vcpu = nv.raw();
-    // SAFETY: as above.
-    let valid = ug || unsafe { bindings::__vmx_guest_state_valid(vcpu) };
-    nv.vmx().emulation_required = !valid;
+    // SAFETY: the vCPU is ours (Nv invariant); KVM's own predicate, with its
+    // emulate_invalid_guest_state parameter (patch 4).
+    let required = unsafe { bindings::vmx_emulation_required(vcpu) };
+    nv.vmx().emulation_required = required;
 }
 
 /// KVM's `vmx_l1_guest_owned_cr0_bits()`: KVM_POSSIBLE_CR0_GUEST_BITS

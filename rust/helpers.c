@@ -236,6 +236,21 @@ void rnvmx_set_segment(struct kvm_vcpu *vcpu, u16 selector, u64 base,
 	__vmx_set_segment(vcpu, &var, seg);
 }
 
+/* The INVVPID types of the CPU, as KVM's vmx_capability.vpid has them. */
+u32 rnvmx_vpid_caps(void)
+{
+	u64 cap = 0;
+
+	rdmsrl_safe(MSR_IA32_VMX_EPT_VPID_CAP, &cap);
+	return cap >> 32;
+}
+
+/* L1's INVVPID without EPT: L1 and L2 share root_mmu (handle_invvpid()). */
+void rnvmx_free_guest_mode_roots(struct kvm_vcpu *vcpu)
+{
+	kvm_mmu_free_guest_mode_roots(vcpu->kvm, &vcpu->arch.root_mmu);
+}
+
 void rnvmx_mmu_unload_guest_mode_roots(struct kvm_vcpu *vcpu)
 {
 	kvm_mmu_free_roots(vcpu->kvm, &vcpu->arch.guest_mmu, KVM_MMU_ROOTS_ALL);

@@ -66,6 +66,8 @@ void rnvmx_set_segment(struct kvm_vcpu *vcpu, u16 selector, u64 base,
 		       u32 limit, u8 type, bool s, bool present, bool db,
 		       bool l, bool g, bool unusable, int seg);
 void rnvmx_mmu_unload_guest_mode_roots(struct kvm_vcpu *vcpu);
+u32 rnvmx_vpid_caps(void);
+void rnvmx_free_guest_mode_roots(struct kvm_vcpu *vcpu);
 
 u64 rnvmx_cr4_reserved_bits(struct kvm_vcpu *vcpu);
 bool rnvmx_has_lam(struct kvm_vcpu *vcpu);

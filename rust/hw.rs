@@ -76,17 +76,19 @@ pub(crate) fn write(field: Encoding, value: u64) {
     }
 }
 
-/// INVVPID single-context for `vpid` (KVM's vpid_sync_context()).
-pub(crate) fn invvpid_single_context(vpid: u16) {
-    let desc: [u64; 2] = [u64::from(vpid), 0];
-    // SAFETY: INVVPID reads the 16-byte descriptor on our stack; type 1 is
-    // supported whenever KVM enabled VPIDs (it requires it). A VMfail only
-    // sets flags, which nothing reads here: the flush is best effort, as
-    // KVM's own falls back to a full flush.
+/// INVVPID of `ty` (0: one address, 1: one VPID, 2: all VPIDs) for `vpid`
+/// and `address` (KVM's __invvpid()). The caller picks a type the CPU
+/// supports (KVM required one of 1 and 2 to enable VPIDs).
+pub(crate) fn invvpid(ty: u64, vpid: u16, address: u64) {
+    let desc: [u64; 2] = [u64::from(vpid), address];
+    // SAFETY: INVVPID only reads the 16-byte descriptor on our stack and
+    // invalidates TLB entries; it faults only outside VMX root operation,
+    // where no backend callback runs. A VMfail only sets flags, which
+    // nothing reads here (KVM's own only logs it).
     unsafe {
         asm!(
             "invvpid {ty}, [{desc}]",
-            ty = in(reg) 1u64,
+            ty = in(reg) ty,
             desc = in(reg) desc.as_ptr(),
             options(nostack, readonly),
         );

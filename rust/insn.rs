@@ -102,8 +102,10 @@ fn vmxon(nv: &mut Nv) -> ffi::c_int {
         return nv.complete(o);
     }
     nv.nested().vmxon_ptr = vmptr;
-    if lifecycle::enter_vmx_operation(nv).is_err() {
-        return nv.ud();
+    // An allocation failure is KVM_RUN's -ENOMEM, as nested.c's
+    // handle_vmxon() returns it, not an exception for L1.
+    if let Err(e) = lifecycle::enter_vmx_operation(nv) {
+        return e.to_errno();
     }
     nv.complete(Outcome::VmSucceed)
 }
@@ -376,20 +378,45 @@ fn invvpid(nv: &mut Nv) -> ffi::c_int {
     };
     let bits = CheckVcpu::new(nv).max_virt_addr_bits();
     let [vpid, gla] = op.desc;
-    if let Err(o) = invalidate::invvpid(&m, op.ty, vpid, gla, bits, op.has_current) {
-        return nv.complete(o);
+    let op_scope = match invalidate::invvpid(&m, op.ty, vpid, gla, bits, op.has_current) {
+        Ok(scope) => scope,
+        Err(o) => return nv.complete(o),
+    };
+    // Flush what is tagged with L2's VPID, as the core says; and L2's
+    // shadow roots when L0 shadows L2's page tables (L1 and L2 share
+    // root_mmu then).
+    let (vpid02, vpid01) = (nv.nested().vpid02, nv.vmx().vpid as u16);
+    // SAFETY: reads the CPU's VMX capability MSR; no precondition.
+    let caps = unsafe { bindings::rnvmx_vpid_caps() };
+    let caps = invalidate::VpidCaps {
+        individual_address: caps & VMX_VPID_INDIVIDUAL_ADDR_BIT != 0,
+        single_context: caps & VMX_VPID_SINGLE_CONTEXT_BIT != 0,
+    };
+    // SAFETY: preempt_disable() wrapper, paired below: the CPU stays this
+    // one while it is compared with vmcs02's and flushed.
+    let cpu = unsafe { bindings::rnvmx_get_cpu() };
+    let here = cpu == nv.vmx().nested.vmcs02.cpu;
+    match invalidate::hw_invvpid(op_scope, vpid02, vpid01, caps, here) {
+        Some(invalidate::HwInvvpid::IndividualAddress { vpid, address }) => {
+            hw::invvpid(0, vpid, address)
+        }
+        Some(invalidate::HwInvvpid::SingleContext(vpid)) => hw::invvpid(1, vpid, 0),
+        Some(invalidate::HwInvvpid::AllContexts) => hw::invvpid(2, 0, 0),
+        Some(invalidate::HwInvvpid::Defer) => nv.nested().last_vpid = 0,
+        None => {}
     }
-    // Flush everything tagged with L2's VPID (a superset of any type), or
-    // L2's shadow roots when L0 shadows L2's page tables.
-    let vpid02 = nv.nested().vpid02;
-    if vpid02 != 0 {
-        hw::invvpid_single_context(vpid02);
-    }
+    // SAFETY: pairs with rnvmx_get_cpu() above.
+    unsafe { bindings::rnvmx_put_cpu() };
     if !entry::enable_ept() {
-        nv.make_request(bindings::rnvmx_request_RNVMX_REQ_TLB_FLUSH_GUEST);
+        // SAFETY: the vCPU is ours (Nv invariant).
+        unsafe { bindings::rnvmx_free_guest_mode_roots(nv.raw()) };
     }
     nv.complete(Outcome::VmSucceed)
 }
+
+/// IA32_VMX_EPT_VPID_CAP's INVVPID types, in its upper half (SDM A.10).
+const VMX_VPID_INDIVIDUAL_ADDR_BIT: u32 = 1 << 8;
+const VMX_VPID_SINGLE_CONTEXT_BIT: u32 = 1 << 9;
 
 /// KVM's `handle_vmfunc()`: VMFUNC of L2, whose vmcs02 enables VM
 /// functions with none selected, so that each one exits here. The core

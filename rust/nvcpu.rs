@@ -715,7 +715,7 @@ impl Nv {
 
     /// `vcpu->guest_debug`: KVM_SET_GUEST_DEBUG's flags, set by the vCPU
     /// ioctl, which holds `vcpu->mutex` as the callbacks do.
-    pub(crate) fn guest_debug(&mut self) -> u64 {
+    pub(crate) fn guest_debug(&self) -> u64 {
         // SAFETY: a field of the live vCPU (type invariant), read once.
         unsafe { core::ptr::addr_of!((*self.vcpu).guest_debug).read() as u64 }
     }

@@ -103,16 +103,19 @@ pub(crate) fn alloc(nv: &mut Nv) -> Result {
 
 /// At VMXOFF: frees the shadow VMCS (after `disable`).
 pub(crate) fn free(nv: &mut Nv) {
-    let vmcs = core::mem::replace(&mut nv.vmx().vmcs01.shadow_vmcs, core::ptr::null_mut());
+    let vmcs = nv.vmx().vmcs01.shadow_vmcs;
     if vmcs.is_null() {
         return;
     }
-    // SAFETY: the shadow VMCS is ours and, after the VMCLEAR, referenced by
-    // no CPU; vmcs01's link pointer no longer names it (`disable`).
-    unsafe {
-        hw::vmclear(Nv::pa(vmcs));
-        bindings::free_vmcs(vmcs);
-    }
+    // VMCLEARed while vmcs01 still names it, as nested.c: until then the
+    // CPU this vCPU last ran on, clearing vmcs01 when the vCPU moves (or
+    // on crash/CPU offline), finds and clears it too.
+    // SAFETY: the shadow VMCS is ours; vmcs01's link pointer no longer
+    // names it (`disable`), so it is not in use by the CPU.
+    unsafe { hw::vmclear(Nv::pa(vmcs)) };
+    nv.vmx().vmcs01.shadow_vmcs = core::ptr::null_mut();
+    // SAFETY: cleared above and no longer reachable from vmcs01.
+    unsafe { bindings::free_vmcs(vmcs) };
 }
 
 fn shadow_pa(nv: &mut Nv) -> Option<u64> {

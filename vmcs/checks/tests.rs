@@ -198,7 +198,16 @@ macro_rules! cases {
                 assert_eq!(check_vmentry(&$v, &mut $m), Ok(()));
                 $body
                 assert_eq!(check_vmentry(&$v, &mut $m), Err(Check::$check));
-                assert_eq!(Check::$check.failure(), Check::$check.failure());
+                // The stage that reports it is the one its failure kind
+                // belongs to: controls and host state fail with VMfailValid
+                // before the entry starts, the guest state with an exit.
+                let early = check_controls(&$v, &$m)
+                    .and_then(|()| check_address_space_size(&$v, &$m))
+                    .and_then(|()| check_host_state(&$v, &$m));
+                match Check::$check.failure() {
+                    EntryFailure::VmFail(_) => assert_eq!(early, Err(Check::$check)),
+                    EntryFailure::VmExit { .. } => assert_eq!(early, Ok(())),
+                }
             }
         )*
 
