@@ -12,6 +12,7 @@ pub mod invalidate;
 pub mod merge;
 pub mod msr_bitmap;
 pub mod msr_list;
+pub mod pending;
 pub mod pml;
 pub mod posted_intr;
 pub mod preemption_timer;

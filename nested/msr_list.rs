@@ -93,19 +93,17 @@ pub trait MsrAccess {
     fn set_msr(&mut self, index: u32, value: u64) -> bool;
     /// Reads an MSR of the vCPU (MSR filter applies).
     fn get_msr(&mut self, index: u32) -> Option<u64>;
+    /// L1's APIC is in x2APIC mode now: asked per entry, as KVM's
+    /// `nested_vmx_msr_check_common()`, since an earlier entry of the same
+    /// list may switch it (IA32_APIC_BASE).
+    fn x2apic_mode(&mut self) -> bool;
 }
 
 /// KVM's `nested_vmx_load_msr()`: loads every entry in order; on failure,
 /// the 1-based index of the failing entry (the exit qualification of a
 /// VM-entry failure due to MSR loading). Entries before it stay loaded, as
 /// on hardware; exceeding the capacity fails at the first extra entry.
-pub fn load_list(
-    a: &mut impl MsrAccess,
-    gpa: u64,
-    count: u32,
-    max: u32,
-    x2apic_enabled: bool,
-) -> Result<(), u32> {
+pub fn load_list(a: &mut impl MsrAccess, gpa: u64, count: u32, max: u32) -> Result<(), u32> {
     for i in 0..count {
         let failed = Err(i.saturating_add(1));
         if i >= max {
@@ -114,7 +112,8 @@ pub fn load_list(
         let Some(e) = a.read_entry(gpa.wrapping_add(u64::from(i) * ENTRY_SIZE)) else {
             return failed;
         };
-        if check_load_entry(&e, x2apic_enabled).is_err() || !a.set_msr(e.index, e.value) {
+        let x2apic = a.x2apic_mode();
+        if check_load_entry(&e, x2apic).is_err() || !a.set_msr(e.index, e.value) {
             return failed;
         }
     }
@@ -123,20 +122,15 @@ pub fn load_list(
 
 /// KVM's `nested_vmx_store_msr()`: stores every listed MSR's value into
 /// its entry; `Err` on the first failure (a VMX abort for L1).
-pub fn store_list(
-    a: &mut impl MsrAccess,
-    gpa: u64,
-    count: u32,
-    max: u32,
-    x2apic_enabled: bool,
-) -> Result<(), ()> {
+pub fn store_list(a: &mut impl MsrAccess, gpa: u64, count: u32, max: u32) -> Result<(), ()> {
     for i in 0..count {
         if i >= max {
             return Err(());
         }
         let entry_gpa = gpa.wrapping_add(u64::from(i) * ENTRY_SIZE);
         let e = a.read_entry(entry_gpa).ok_or(())?;
-        check_store_entry(&e, x2apic_enabled).map_err(|_| ())?;
+        let x2apic = a.x2apic_mode();
+        check_store_entry(&e, x2apic).map_err(|_| ())?;
         let value = a.get_msr(e.index).ok_or(())?;
         if !a.write_value(entry_gpa.wrapping_add(8), value) {
             return Err(());
@@ -149,19 +143,13 @@ pub fn store_list(
 /// list names `index`, read up to its first bad entry. At most `max`
 /// entries are read: past them the store itself fails (a VMX abort), so
 /// KVM's walk of all of L1's u32 `count` decides nothing more there.
-pub fn store_list_has(
-    a: &mut impl MsrAccess,
-    gpa: u64,
-    count: u32,
-    max: u32,
-    x2apic_enabled: bool,
-    index: u32,
-) -> bool {
+pub fn store_list_has(a: &mut impl MsrAccess, gpa: u64, count: u32, max: u32, index: u32) -> bool {
     for i in 0..count.min(max) {
         let Some(e) = a.read_entry(gpa.wrapping_add(u64::from(i) * ENTRY_SIZE)) else {
             return false;
         };
-        if check_store_entry(&e, x2apic_enabled).is_err() {
+        let x2apic = a.x2apic_mode();
+        if check_store_entry(&e, x2apic).is_err() {
             return false;
         }
         if e.index == index {
@@ -184,7 +172,6 @@ pub fn restore_host_msrs(
     entry: (u64, u32),
     exit: (u64, u32),
     max: u32,
-    x2apic_enabled: bool,
 ) -> Result<(), ()> {
     for i in 0..entry.1.min(max) {
         let g = a
@@ -200,7 +187,8 @@ pub fn restore_host_msrs(
             if h.value == g.value {
                 break;
             }
-            check_load_entry(&h, x2apic_enabled).map_err(|_| ())?;
+            let x2apic = a.x2apic_mode();
+            check_load_entry(&h, x2apic).map_err(|_| ())?;
             if !a.set_msr(h.index, h.value) {
                 return Err(());
             }
@@ -249,6 +237,7 @@ mod tests {
         values: HashMap<u64, u64>,
         msrs: HashMap<u32, u64>,
         refuse: Option<u32>,
+        x2apic: bool,
     }
 
     impl MsrAccess for Fake {
@@ -263,8 +252,15 @@ mod tests {
             if self.refuse == Some(index) {
                 return false;
             }
+            // IA32_APIC_BASE's x2APIC enable (bit 10).
+            if index == 0x1b {
+                self.x2apic = value & (1 << 10) != 0;
+            }
             self.msrs.insert(index, value);
             true
+        }
+        fn x2apic_mode(&mut self) -> bool {
+            self.x2apic
         }
         fn get_msr(&mut self, index: u32) -> Option<u64> {
             self.msrs.get(&index).copied()
@@ -337,30 +333,19 @@ mod tests {
         f.list.insert(0x1000, entry(0x10, 5));
         f.list.insert(0x1010, entry(0x1b, 6));
         f.list.insert(0x1020, entry(MSR_FS_BASE, 7));
-        assert_eq!(load_list(&mut f, 0x1000, 2, 512, false), Ok(()));
-        assert_eq!(load_list(&mut f, 0x1000, 3, 512, false), Err(3));
+        assert_eq!(load_list(&mut f, 0x1000, 2, 512), Ok(()));
+        assert_eq!(load_list(&mut f, 0x1000, 3, 512), Err(3));
         assert_eq!(f.msrs.get(&0x1b), Some(&6));
-        assert_eq!(load_list(&mut f, 0x1000, 4, 512, false), Err(3));
-        assert_eq!(
-            load_list(&mut f, 0x1000, 2, 1, false),
-            Err(2),
-            "over capacity"
-        );
+        assert_eq!(load_list(&mut f, 0x1000, 4, 512), Err(3));
+        assert_eq!(load_list(&mut f, 0x1000, 2, 1), Err(2), "over capacity");
         f.refuse = Some(0x1b);
         assert_eq!(
-            load_list(&mut f, 0x1000, 2, 512, false),
+            load_list(&mut f, 0x1000, 2, 512),
             Err(2),
             "MSR write refused"
         );
-        assert_eq!(
-            load_list(&mut f, 0x2000, 1, 512, false),
-            Err(1),
-            "unreadable"
-        );
-        assert_eq!(
-            load_list(&mut f, u64::MAX - 8, u32::MAX, u32::MAX, false),
-            Err(1)
-        );
+        assert_eq!(load_list(&mut f, 0x2000, 1, 512), Err(1), "unreadable");
+        assert_eq!(load_list(&mut f, u64::MAX - 8, u32::MAX, u32::MAX), Err(1));
     }
 
     #[test]
@@ -369,37 +354,32 @@ mod tests {
         f.msrs.insert(0x10, 42);
         f.list.insert(0x1000, entry(0x10, 0));
         f.list.insert(0x1010, entry(0x11, 0));
-        assert_eq!(store_list(&mut f, 0x1000, 1, 512, false), Ok(()));
+        assert_eq!(store_list(&mut f, 0x1000, 1, 512), Ok(()));
         assert_eq!(f.values.get(&0x1008), Some(&42));
         assert_eq!(
-            store_list(&mut f, 0x1000, 2, 512, false),
+            store_list(&mut f, 0x1000, 2, 512),
             Err(()),
             "unreadable MSR"
         );
-        assert_eq!(
-            store_list(&mut f, 0x1000, 1, 0, false),
-            Err(()),
-            "over capacity"
-        );
+        assert_eq!(store_list(&mut f, 0x1000, 1, 0), Err(()), "over capacity");
     }
     #[test]
     fn store_list_lookup_stops_at_a_bad_entry_and_the_capacity() {
         let mut f = Fake::default();
         f.list.insert(0x1000, entry(0x1b, 0));
         f.list.insert(0x1010, entry(0x10, 0));
-        assert!(store_list_has(&mut f, 0x1000, 2, 512, false, 0x10));
-        assert!(!store_list_has(&mut f, 0x1000, 1, 512, false, 0x10));
-        assert!(
-            !store_list_has(&mut f, 0x1000, 2, 1, false, 0x10),
-            "past capacity"
-        );
+        assert!(store_list_has(&mut f, 0x1000, 2, 512, 0x10));
+        assert!(!store_list_has(&mut f, 0x1000, 1, 512, 0x10));
+        assert!(!store_list_has(&mut f, 0x1000, 2, 1, 0x10), "past capacity");
         // Unreadable, or a check failing before it (x2APIC MSR in x2APIC mode).
-        assert!(!store_list_has(&mut f, 0x1000, 3, 512, false, 0x11));
+        assert!(!store_list_has(&mut f, 0x1000, 3, 512, 0x11));
         f.list.insert(0x1000, entry(0x808, 0));
-        assert!(!store_list_has(&mut f, 0x1000, 2, 512, true, 0x10));
-        assert!(store_list_has(&mut f, 0x1000, 2, 512, false, 0x10));
+        f.x2apic = true;
+        assert!(!store_list_has(&mut f, 0x1000, 2, 512, 0x10));
+        f.x2apic = false;
+        assert!(store_list_has(&mut f, 0x1000, 2, 512, 0x10));
         // L1's count is a u32: no walk of 4G entries.
-        assert!(!store_list_has(&mut f, 0x1000, u32::MAX, 512, false, 0x11));
+        assert!(!store_list_has(&mut f, 0x1000, u32::MAX, 512, 0x11));
     }
 
     #[test]
@@ -421,7 +401,7 @@ mod tests {
         f.list.insert(0x2010, entry(0x175, 9));
         f.list.insert(0x2020, entry(0xc000_0102, 7));
         assert_eq!(
-            restore_host_msrs(&mut f, (0x1000, 2), (0x2000, 3), 512, false),
+            restore_host_msrs(&mut f, (0x1000, 2), (0x2000, 3), 512),
             Ok(())
         );
         assert_eq!(f.msrs.get(&0x175), Some(&9));
@@ -429,25 +409,43 @@ mod tests {
         assert_eq!(f.msrs.get(&0xc000_0102), None, "not loaded by the entry");
         // An unreadable exit entry, or a refused load, is an abort.
         assert_eq!(
-            restore_host_msrs(&mut f, (0x1000, 1), (0x2000, 9), 512, false),
+            restore_host_msrs(&mut f, (0x1000, 1), (0x2000, 9), 512),
             Err(())
         );
         f.refuse = Some(0x175);
         assert_eq!(
-            restore_host_msrs(&mut f, (0x1000, 1), (0x2000, 2), 512, false),
+            restore_host_msrs(&mut f, (0x1000, 1), (0x2000, 2), 512),
             Err(())
         );
         // An exit entry that fails the load checks (FS_BASE) aborts too.
         f.list.insert(0x1000, entry(MSR_FS_BASE, 1));
         f.list.insert(0x2000, entry(MSR_FS_BASE, 2));
         assert_eq!(
-            restore_host_msrs(&mut f, (0x1000, 1), (0x2000, 1), 512, false),
+            restore_host_msrs(&mut f, (0x1000, 1), (0x2000, 1), 512),
             Err(())
         );
         // No walk past the capacity.
         assert_eq!(
-            restore_host_msrs(&mut f, (0x1000, 0), (0x2000, u32::MAX), 512, false),
+            restore_host_msrs(&mut f, (0x1000, 0), (0x2000, u32::MAX), 512),
             Ok(())
+        );
+    }
+    #[test]
+    fn an_entry_that_enables_x2apic_decides_the_next_ones() {
+        let mut f = Fake::default();
+        f.list.insert(0x1000, entry(0x1b, 0xfee0_0c00));
+        f.list.insert(0x1010, entry(0x808, 0));
+        assert_eq!(
+            load_list(&mut f, 0x1000, 2, 512),
+            Err(2),
+            "x2APIC MSR once in x2APIC mode"
+        );
+        let mut f = Fake::default();
+        f.list.insert(0x1000, entry(0x808, 0));
+        assert_eq!(
+            load_list(&mut f, 0x1000, 1, 512),
+            Ok(()),
+            "xAPIC mode: an ordinary MSR"
         );
     }
 }

@@ -1025,6 +1025,10 @@ impl msr_list::MsrAccess for MsrIo<'_> {
         // list walk (VM entry, VM exit, vmx_leave_nested()).
         unsafe { bindings::kvm_set_msr_with_filter(vcpu, index, value) == 0 }
     }
+    fn x2apic_mode(&mut self) -> bool {
+        // SAFETY: the vCPU is ours (Nv invariant).
+        unsafe { bindings::rnvmx_x2apic_mode(self.0.raw()) }
+    }
     fn get_msr(&mut self, index: u32) -> Option<u64> {
         // The TSC the CPU stored at the exit, when vmcs02 has it stored
         // (nested_vmx_get_vmexit_msr_value(): not filtered, as KVM's).
@@ -1041,12 +1045,9 @@ impl msr_list::MsrAccess for MsrIo<'_> {
     }
 }
 
-/// The list limit and x2APIC state the MSR-list checks need.
-pub(crate) fn msr_list_env(nv: &mut Nv) -> (u32, bool) {
-    let max = msr_list::max_entries(u64::from(msrs(nv).misc_low));
-    let vcpu = nv.raw();
-    // SAFETY: the vCPU is ours (Nv invariant).
-    (max, unsafe { bindings::rnvmx_x2apic_mode(vcpu) })
+/// The number of entries an MSR list may have (IA32_VMX_MISC).
+pub(crate) fn msr_list_max(nv: &mut Nv) -> u32 {
+    msr_list::max_entries(u64::from(msrs(nv).misc_low))
 }
 
 /// KVM's `nested_vmx_load_msr()`: 0, or the 1-based index of the failing
@@ -1055,8 +1056,8 @@ pub(crate) fn load_msr_list(nv: &mut Nv, gpa: u64, count: u32) -> u32 {
     if count == 0 {
         return 0;
     }
-    let (max, x2apic) = msr_list_env(nv);
-    match msr_list::load_list(&mut MsrIo(nv), gpa, count, max, x2apic) {
+    let max = msr_list_max(nv);
+    match msr_list::load_list(&mut MsrIo(nv), gpa, count, max) {
         Ok(()) => 0,
         Err(i) => i,
     }

@@ -10,6 +10,7 @@ use crate::bindings;
 use crate::exit::{self, DR6_BT};
 use crate::hw;
 use crate::nested::exit_reason::basic as r;
+use crate::nested::pending::{self, Action, LowPriorityDb};
 use crate::nested::reflect;
 use crate::nvcpu::Nv;
 use crate::posted_intr;
@@ -50,146 +51,154 @@ fn exit_on(nv: &mut Nv, bit: PinBased) -> bool {
         .is_some_and(|v| Vmcs12Controls::of(v).pin.contains(bit))
 }
 
+/// The vCPU's pending events as the core's `pending::check()` reads them.
+struct Events<'a>(&'a mut Nv);
+
+impl pending::EventState for Events<'_> {
+    fn nested_run_pending(&mut self) -> bool {
+        self.0.nested().nested_run_pending
+    }
+    fn needs_reinjection(&mut self) -> bool {
+        // SAFETY: the vCPU is ours (Nv invariant), as for every call below.
+        unsafe { bindings::rnvmx_event_needs_reinjection(self.0.raw()) }
+    }
+    fn init_pending(&mut self) -> bool {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_apic_event_pending(self.0.raw(), KVM_APIC_INIT) }
+    }
+    fn sipi_pending(&mut self) -> bool {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_apic_event_pending(self.0.raw(), KVM_APIC_SIPI) }
+    }
+    fn clear_sipi(&mut self) {
+        // SAFETY: as above.
+        unsafe { bindings::rnvmx_apic_event_clear(self.0.raw(), KVM_APIC_SIPI) };
+    }
+    fn waits_for_sipi(&mut self) -> bool {
+        self.0.arch().mp_state == bindings::KVM_MP_STATE_INIT_RECEIVED as i32
+    }
+    fn exception_vmexit(&mut self) -> Option<LowPriorityDb> {
+        let ex = self.0.arch().exception_vmexit;
+        ex.pending.then(|| LowPriorityDb(low_priority_db_trap(&ex)))
+    }
+    fn exception(&mut self) -> Option<LowPriorityDb> {
+        let ex = self.0.arch().exception;
+        ex.pending.then(|| LowPriorityDb(low_priority_db_trap(&ex)))
+    }
+    fn mtf_pending(&mut self) -> bool {
+        self.0.nested().mtf_pending
+    }
+    fn preemption_timer_pending(&mut self) -> bool {
+        timer::pending(self.0)
+    }
+    fn smi_pending(&mut self) -> bool {
+        // SAFETY: as above.
+        self.0.arch().smi_pending && !unsafe { bindings::rnvmx_is_smm(self.0.raw()) }
+    }
+    fn nmi_pending(&mut self) -> bool {
+        // SAFETY: as above.
+        self.0.arch().nmi_pending != 0 && !unsafe { bindings::vmx_nmi_blocked(self.0.raw()) }
+    }
+    fn exit_on_nmi(&mut self) -> bool {
+        exit_on(self.0, PinBased::NMI_EXITING)
+    }
+    fn interrupt_pending(&mut self) -> bool {
+        let vcpu = self.0.raw();
+        // SAFETY: as above.
+        unsafe {
+            bindings::kvm_cpu_has_interrupt(vcpu) != 0 && !bindings::vmx_interrupt_blocked(vcpu)
+        }
+    }
+    fn exit_on_interrupt(&mut self) -> bool {
+        exit_on(self.0, PinBased::EXT_INTR_MASK)
+    }
+    fn ack_on_exit(&mut self) -> bool {
+        self.0.vmcs12().is_some_and(|v| {
+            ExitControls(v.vm_exit_controls).contains(ExitControls::ACK_INTR_ON_EXIT)
+        })
+    }
+    fn take_extint(&mut self) -> Option<u8> {
+        // SAFETY: as above; acknowledges the PIC's interrupt, as KVM.
+        let v = unsafe { bindings::kvm_cpu_get_extint(self.0.raw()) };
+        u8::try_from(v).ok()
+    }
+    fn apic_interrupt(&mut self) -> Option<u8> {
+        // SAFETY: as above; no side effect.
+        let v = unsafe { bindings::kvm_apic_has_interrupt(self.0.raw()) };
+        u8::try_from(v).ok()
+    }
+    fn posted_intr_nv(&mut self) -> Option<u8> {
+        u8::try_from(self.0.nested().posted_intr_nv).ok()
+    }
+}
+
 /// KVM's `vmx_check_nested_events()`: 0, or -EBUSY while an entry or a
-/// re-injection must complete first.
+/// re-injection must complete first. The core decides (`pending::check`);
+/// this applies it.
 pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
     let vcpu = nv.raw();
-    let block_exceptions = nv.nested().nested_run_pending;
-    // SAFETY: the vCPU is ours (Nv invariant), as for every call below.
-    let block_events = block_exceptions || unsafe { bindings::rnvmx_event_needs_reinjection(vcpu) };
-    // SAFETY: as above.
-    if unsafe { bindings::rnvmx_apic_event_pending(vcpu, KVM_APIC_INIT) } {
-        if block_events {
-            return -EBUSY;
+    let ext = |v: u8| intr_info::VALID | intr_info::TYPE_EXT_INTR | u32::from(v);
+    match pending::check(&mut Events(nv)) {
+        Action::Busy => -EBUSY,
+        Action::Init { exit } => {
+            update_pending_dbg(nv);
+            // SAFETY: the vCPU is ours (Nv invariant), as for every call below.
+            unsafe { bindings::rnvmx_apic_event_clear(vcpu, KVM_APIC_INIT) };
+            if exit {
+                exit::nested_vmx_vmexit(nv, Some(u32::from(r::INIT_SIGNAL)), 0, 0);
+            }
+            nv.nested().mtf_pending = false;
+            0
         }
-        update_pending_dbg(nv);
-        // SAFETY: as above.
-        unsafe { bindings::rnvmx_apic_event_clear(vcpu, KVM_APIC_INIT) };
-        if nv.arch().mp_state != bindings::KVM_MP_STATE_INIT_RECEIVED as i32 {
-            exit::nested_vmx_vmexit(nv, Some(u32::from(r::INIT_SIGNAL)), 0, 0);
-        }
-        nv.nested().mtf_pending = false;
-        return 0;
-    }
-    // SAFETY: as above.
-    if unsafe { bindings::rnvmx_apic_event_pending(vcpu, KVM_APIC_SIPI) } {
-        if block_events {
-            return -EBUSY;
-        }
-        // SAFETY: as above.
-        unsafe { bindings::rnvmx_apic_event_clear(vcpu, KVM_APIC_SIPI) };
-        if nv.arch().mp_state == bindings::KVM_MP_STATE_INIT_RECEIVED as i32 {
+        Action::Sipi => {
             // SAFETY: as above.
             let sipi = unsafe { bindings::rnvmx_apic_sipi_vector(vcpu) };
             exit::nested_vmx_vmexit(nv, Some(u32::from(r::SIPI_SIGNAL)), 0, u64::from(sipi));
-            return 0;
+            0
         }
-    }
-    let a = nv.arch();
-    let (ex_vmexit, ex) = (a.exception_vmexit, a.exception);
-    if ex_vmexit.pending && !low_priority_db_trap(&ex_vmexit) {
-        if block_exceptions {
-            return -EBUSY;
+        Action::ExceptionVmexit => {
+            exit::inject_exception_vmexit(nv);
+            0
         }
-        exit::inject_exception_vmexit(nv);
-        return 0;
-    }
-    if ex.pending && !low_priority_db_trap(&ex) {
-        return if block_exceptions {
-            -EBUSY
-        } else {
-            no_vmexit(nv)
-        };
-    }
-    if nv.nested().mtf_pending {
-        if block_events {
-            return -EBUSY;
+        Action::Mtf => {
+            update_pending_dbg(nv);
+            exit::nested_vmx_vmexit(nv, Some(u32::from(r::MONITOR_TRAP_FLAG)), 0, 0);
+            0
         }
-        update_pending_dbg(nv);
-        exit::nested_vmx_vmexit(nv, Some(u32::from(r::MONITOR_TRAP_FLAG)), 0, 0);
-        return 0;
-    }
-    if ex_vmexit.pending {
-        if block_exceptions {
-            return -EBUSY;
+        Action::PreemptionTimer => {
+            exit::nested_vmx_vmexit(nv, Some(u32::from(r::PREEMPTION_TIMER)), 0, 0);
+            0
         }
-        exit::inject_exception_vmexit(nv);
-        return 0;
-    }
-    if ex.pending {
-        return if block_exceptions {
-            -EBUSY
-        } else {
-            no_vmexit(nv)
-        };
-    }
-    if timer::pending(nv) {
-        if block_events {
-            return -EBUSY;
+        Action::Nmi => {
+            let info = vector::NMI | intr_info::TYPE_NMI | intr_info::VALID;
+            exit::nested_vmx_vmexit(nv, Some(u32::from(r::EXCEPTION_NMI)), info, 0);
+            nv.arch().nmi_pending = 0;
+            // SAFETY: as above.
+            unsafe { bindings::vmx_set_nmi_mask(vcpu, true) };
+            0
         }
-        exit::nested_vmx_vmexit(nv, Some(u32::from(r::PREEMPTION_TIMER)), 0, 0);
-        return 0;
-    }
-    // SAFETY: as above.
-    if nv.arch().smi_pending && !unsafe { bindings::rnvmx_is_smm(vcpu) } {
-        return if block_events { -EBUSY } else { no_vmexit(nv) };
-    }
-    // SAFETY: as above.
-    if nv.arch().nmi_pending != 0 && !unsafe { bindings::vmx_nmi_blocked(vcpu) } {
-        if block_events {
-            return -EBUSY;
-        }
-        if !exit_on(nv, PinBased::NMI_EXITING) {
-            return no_vmexit(nv);
-        }
-        let info = vector::NMI | intr_info::TYPE_NMI | intr_info::VALID;
-        exit::nested_vmx_vmexit(nv, Some(u32::from(r::EXCEPTION_NMI)), info, 0);
-        nv.arch().nmi_pending = 0;
-        // SAFETY: as above.
-        unsafe { bindings::vmx_set_nmi_mask(vcpu, true) };
-        return 0;
-    }
-    // SAFETY: as above.
-    if unsafe {
-        bindings::kvm_cpu_has_interrupt(vcpu) != 0 && !bindings::vmx_interrupt_blocked(vcpu)
-    } {
-        if block_events {
-            return -EBUSY;
-        }
-        if !exit_on(nv, PinBased::EXT_INTR_MASK) {
-            return no_vmexit(nv);
-        }
-        let ack = nv.vmcs12().is_some_and(|v| {
-            ExitControls(v.vm_exit_controls).contains(ExitControls::ACK_INTR_ON_EXIT)
-        });
-        if !ack {
+        Action::InterruptNoAck => {
             exit::nested_vmx_vmexit(nv, Some(u32::from(r::EXTERNAL_INTERRUPT)), 0, 0);
-            return 0;
+            0
         }
-        // SAFETY: as above.
-        let extint = unsafe { bindings::kvm_cpu_get_extint(vcpu) };
-        if extint != -1 {
-            let info = intr_info::VALID | intr_info::TYPE_EXT_INTR | (extint as u32 & 0xff);
-            exit::nested_vmx_vmexit(nv, Some(u32::from(r::EXTERNAL_INTERRUPT)), info, 0);
-            return 0;
+        Action::ExtInt(v) => {
+            exit::nested_vmx_vmexit(nv, Some(u32::from(r::EXTERNAL_INTERRUPT)), ext(v), 0);
+            0
         }
-        // SAFETY: as above.
-        let irq = unsafe { bindings::kvm_apic_has_interrupt(vcpu) };
-        if irq < 0 {
-            return no_vmexit(nv);
+        Action::ApicInterrupt(v) => {
+            exit::nested_vmx_vmexit(nv, Some(u32::from(r::EXTERNAL_INTERRUPT)), ext(v), 0);
+            // ACKed after the exit, so that vmcs01's SVI marks it in service
+            // with APICv (nested.c).
+            // SAFETY: as above; `v` is the APIC's highest pending vector.
+            unsafe { bindings::kvm_apic_ack_interrupt(vcpu, ffi::c_int::from(v)) };
+            0
         }
-        // L2's notification vector: posted-interrupt processing, not an
-        // exit (only interrupts through the local APIC trigger it).
-        if posted_intr::take_notification(nv, irq) {
-            return no_vmexit(nv);
+        Action::PostedNotification(v) => {
+            posted_intr::take_notification(nv, ffi::c_int::from(v));
+            no_vmexit(nv)
         }
-        let info = intr_info::VALID | intr_info::TYPE_EXT_INTR | (irq as u32 & 0xff);
-        exit::nested_vmx_vmexit(nv, Some(u32::from(r::EXTERNAL_INTERRUPT)), info, 0);
-        // SAFETY: as above; `irq` is the APIC's highest pending vector.
-        unsafe { bindings::kvm_apic_ack_interrupt(vcpu, irq) };
-        return 0;
+        Action::NoExit => no_vmexit(nv),
     }
-    no_vmexit(nv)
 }
 
 /// The end of `vmx_check_nested_events()` when no event became an exit:

@@ -6,7 +6,7 @@
 //! L1's host state loaded (load_vmcs12_host_state()).
 
 use crate::bindings;
-use crate::entry::{self, msr_list_env, MsrIo};
+use crate::entry::{self, msr_list_max, MsrIo};
 use crate::ept;
 use crate::hw;
 use crate::lifecycle;
@@ -415,8 +415,8 @@ fn prepare_vmcs12(nv: &mut Nv, reason: u32, info: u32, qual: u64) {
     if count == 0 {
         return;
     }
-    let (max, x2apic) = msr_list_env(nv);
-    if msr_list::store_list(&mut MsrIo(nv), gpa, count, max, x2apic).is_err() {
+    let max = msr_list_max(nv);
+    if msr_list::store_list(&mut MsrIo(nv), gpa, count, max).is_err() {
         abort(nv, VMX_ABORT_SAVE_GUEST_MSR_FAIL);
     }
 }

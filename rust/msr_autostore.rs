@@ -7,7 +7,7 @@
 //! (`prepare_vmx_msr_autostore_list()`, `nested_vmx_get_vmexit_msr_value()`).
 
 use crate::bindings;
-use crate::entry::{msr_list_env, MsrIo};
+use crate::entry::{msr_list_max, MsrIo};
 use crate::nested::msr_list::{self, Autostore};
 use crate::nvcpu::Nv;
 use crate::vmcs::layout::Vmcs12;
@@ -25,13 +25,12 @@ fn slot(nv: &mut Nv, msr: u32) -> Option<usize> {
 /// KVM's `prepare_vmx_msr_autostore_list(vcpu, MSR_IA32_TSC)`, before
 /// vmcs02's MSR-store count is written.
 pub(crate) fn prepare_tsc(nv: &mut Nv, v: &Vmcs12) {
-    let (max, x2apic) = msr_list_env(nv);
+    let max = msr_list_max(nv);
     let wanted = msr_list::store_list_has(
         &mut MsrIo(nv),
         v.vm_exit_msr_store_addr,
         v.vm_exit_msr_store_count,
         max,
-        x2apic,
         MSR_IA32_TSC,
     );
     let found = slot(nv, MSR_IA32_TSC);

@@ -7,7 +7,7 @@
 //! host state (KVM's `nested_vmx_restore_host_state()`).
 
 use crate::bindings;
-use crate::entry::{self, msr_list_env, MsrIo, DEBUGCTLMSR_FREEZE_IN_SMM};
+use crate::entry::{self, msr_list_max, MsrIo, DEBUGCTLMSR_FREEZE_IN_SMM};
 use crate::ept;
 use crate::exit;
 use crate::hw;
@@ -103,8 +103,8 @@ pub(crate) fn restore_host_state(nv: &mut Nv) {
         }
         bindings::kvm_mmu_reset_context(vcpu);
     }
-    let (max, x2apic) = msr_list_env(nv);
-    if msr_list::restore_host_msrs(&mut MsrIo(nv), entry_list, exit_list, max, x2apic).is_err() {
+    let max = msr_list_max(nv);
+    if msr_list::restore_host_msrs(&mut MsrIo(nv), entry_list, exit_list, max).is_err() {
         exit::abort(nv, exit::VMX_ABORT_LOAD_HOST_MSR_FAIL);
     }
 }

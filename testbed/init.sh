@@ -74,8 +74,8 @@ run_test() {
 	trace_events 0
 	perf=$(awk -F= '/^@@RNVMX-PERF kvm:kvm_nested_vmenter=/ { print $2 }' /tmp/out)
 	# Lockstep results (nested_lockstep_test), whole: ab.py compares them.
-	grep '^@@RNVMX-LS ' /tmp/out
-	grep -v '^@@RNVMX-PERF \|^@@RNVMX-LS ' /tmp/out | sed 's/^/| /' | tail -n 40
+	grep '^@@RNVMX-LS' /tmp/out
+	grep -v '^@@RNVMX-PERF \|^@@RNVMX-LS' /tmp/out | sed 's/^/| /' | tail -n 40
 	# The entries and failed checks, for the record (few per test).
 	grep ' kvm_nested_vmenter' $TRACE/trace | tail -n 20 | sed 's/^ */| trace: /'
 	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=${perf:--1} tp_overrun=$(tp_overrun) rust_l2=$(($(counter l2_entries) - e0)) rust_vmenter=$(($(counter vmenter_events) - v0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_pml=$(($(counter pml_logged) - p0)) rust_exits=$(exit_delta /tmp/x0)-"

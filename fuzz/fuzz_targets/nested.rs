@@ -2,7 +2,9 @@
 
 //! Fuzzes the nested decisions on L1-controlled data: exit reflection with
 //! random vmcs12, exit information and L1 memory; the vmcs02 control merge
-//! (L0's exits must survive); VMX instruction rules; MSR-list walks.
+//! (L0's exits must survive); VMX instruction rules; MSR-list walks;
+//! which pending event wins, posted-interrupt completion, vmcs02's merged
+//! MSR bitmap, L0's exception exits and INVVPID's hardware flush.
 
 #![no_main]
 
@@ -18,6 +20,9 @@ use rnvmx::nested::merge::{self, L0};
 use rnvmx::nested::msr_list::{self, MsrAccess, MsrEntry};
 use rnvmx::nested::reflect::{self, Exit, L1Memory};
 use rnvmx::nested::state::{self, Header, NestedView, SetStateEnv};
+use rnvmx::nested::msr_bitmap::{self, ApicVirt};
+use rnvmx::nested::pending::{self, EventState, LowPriorityDb};
+use rnvmx::nested::posted_intr::{self, PostedIntrIo};
 use rnvmx::nested::{invalidate, vmfunc};
 use rnvmx::vmcs::caps::{self, HostCaps};
 use rnvmx::vmcs::controls::{CpuBased, PinBased};
@@ -55,6 +60,139 @@ impl MsrAccess for Bytes<'_> {
     }
     fn get_msr(&mut self, index: u32) -> Option<u64> {
         (index & 5 != 5).then_some(u64::from(index))
+    }
+    fn x2apic_mode(&mut self) -> bool {
+        self.u64_at(211) & 1 != 0
+    }
+}
+
+/// Pending-event and posted-interrupt state from a word of input; every
+/// query answers one bit.
+struct Bits(u64);
+
+impl Bits {
+    fn bit(&self, i: u32) -> bool {
+        self.0 >> (i % 64) & 1 != 0
+    }
+    fn ex(&self, i: u32) -> Option<LowPriorityDb> {
+        self.bit(i).then(|| LowPriorityDb(self.bit(i + 1)))
+    }
+}
+
+impl EventState for Bits {
+    fn nested_run_pending(&mut self) -> bool {
+        self.bit(0)
+    }
+    fn needs_reinjection(&mut self) -> bool {
+        self.bit(1)
+    }
+    fn init_pending(&mut self) -> bool {
+        self.bit(2)
+    }
+    fn sipi_pending(&mut self) -> bool {
+        self.bit(3)
+    }
+    fn clear_sipi(&mut self) {
+        self.0 &= !(1 << 3);
+    }
+    fn waits_for_sipi(&mut self) -> bool {
+        self.bit(4)
+    }
+    fn exception_vmexit(&mut self) -> Option<LowPriorityDb> {
+        self.ex(5)
+    }
+    fn exception(&mut self) -> Option<LowPriorityDb> {
+        self.ex(7)
+    }
+    fn mtf_pending(&mut self) -> bool {
+        self.bit(9)
+    }
+    fn preemption_timer_pending(&mut self) -> bool {
+        self.bit(10)
+    }
+    fn smi_pending(&mut self) -> bool {
+        self.bit(11)
+    }
+    fn nmi_pending(&mut self) -> bool {
+        self.bit(12)
+    }
+    fn exit_on_nmi(&mut self) -> bool {
+        self.bit(13)
+    }
+    fn interrupt_pending(&mut self) -> bool {
+        self.bit(14)
+    }
+    fn exit_on_interrupt(&mut self) -> bool {
+        self.bit(15)
+    }
+    fn ack_on_exit(&mut self) -> bool {
+        self.bit(16)
+    }
+    fn take_extint(&mut self) -> Option<u8> {
+        self.bit(17).then_some((self.0 >> 24) as u8)
+    }
+    fn apic_interrupt(&mut self) -> Option<u8> {
+        self.bit(18).then_some((self.0 >> 32) as u8)
+    }
+    fn posted_intr_nv(&mut self) -> Option<u8> {
+        self.bit(19).then_some((self.0 >> 40) as u8)
+    }
+}
+
+impl PostedIntrIo for Bits {
+    fn pi_pending(&self) -> bool {
+        self.bit(20)
+    }
+    fn clear_pi_pending(&mut self) {
+        self.0 &= !(1 << 20);
+    }
+    fn has_pi_desc(&self) -> bool {
+        self.bit(21)
+    }
+    fn test_and_clear_on(&mut self) -> bool {
+        let on = self.bit(22);
+        self.0 &= !(1 << 22);
+        on
+    }
+    fn test_on(&self) -> bool {
+        self.bit(22)
+    }
+    fn highest_pir_vector(&self) -> Option<u8> {
+        self.bit(23).then_some((self.0 >> 48) as u8)
+    }
+    fn has_vapic(&self) -> bool {
+        self.bit(24)
+    }
+    fn vppr(&self) -> Option<u32> {
+        self.bit(24).then_some((self.0 >> 56) as u32)
+    }
+    fn pir_to_irr(&mut self) -> i32 {
+        if self.bit(25) {
+            -1
+        } else {
+            i32::from((self.0 >> 48) as u8)
+        }
+    }
+    fn guest_intr_status(&self) -> u16 {
+        (self.0 >> 8) as u16
+    }
+    fn set_guest_intr_status(&mut self, status: u16) {
+        self.0 = (self.0 & !(0xffff << 8)) | (u64::from(status) << 8);
+    }
+    fn mark_pages_dirty(&mut self) {}
+}
+
+struct L0Ex(u64);
+
+impl reflect::L0ExceptionState for L0Ex {
+    fn guest_debug(&self) -> u32 {
+        self.0 as u32
+    }
+    fn l0_handles_page_faults(&mut self) -> bool {
+        self.0 & (1 << 40) != 0
+    }
+    fn guest_takes_ac(&mut self) -> bool {
+        self.0 & (1 << 41) != 0
     }
 }
 
@@ -140,10 +278,13 @@ fuzz_target!(|data: &[u8]| {
 
     let count = (w >> 32) as u32 & 0x3ff;
     let max = msr_list::max_entries(w >> 40);
-    if let Err(i) = msr_list::load_list(&mut b, ptr, count, max, w & 2 != 0) {
+    if let Err(i) = msr_list::load_list(&mut b, ptr, count, max) {
         assert!(i >= 1 && i <= count);
     }
-    let _ = msr_list::store_list(&mut b, ptr, count, max, w & 2 != 0);
+    let _ = msr_list::store_list(&mut b, ptr, count, max);
+    let _ = msr_list::store_list_has(&mut b, ptr, count, max, w as u32);
+    let exit_list = b.u64_at(212);
+    let _ = msr_list::restore_host_msrs(&mut b, (ptr, count), (exit_list, count), max);
 
     // KVM_SET_NESTED_STATE on userspace bytes, then what GET would report.
     let mut raw = [0u8; state::HEADER_SIZE];
@@ -233,4 +374,45 @@ fuzz_target!(|data: &[u8]| {
         |gpa| (gpa & 8 == 0).then_some(list ^ gpa),
         &cpu,
     );
+
+    // Which pending event wins: only an action the state allows.
+    let mut ev = Bits(b.u64_at(218));
+    let action = pending::check(&mut ev);
+    if ev.bit(0) {
+        assert!(!matches!(action, pending::Action::ExceptionVmexit | pending::Action::Nmi));
+    }
+    let mut pi = Bits(b.u64_at(219));
+    let _ = posted_intr::complete(&mut pi);
+    let _ = posted_intr::has_virtual_interrupt(&pi);
+    let _ = reflect::l0_wants_exception(w as u32, &mut L0Ex(b.u64_at(220)));
+    let scope = match invalidate::invvpid(&cpu.msrs, w & 3, w >> 48, b.u64_at(214), 48, true) {
+        Ok(scope) => scope,
+        Err(_) => invalidate::InvvpidScope::AllContexts,
+    };
+    let vcaps = invalidate::VpidCaps {
+        individual_address: w & 4 != 0,
+        single_context: w & 8 != 0,
+    };
+    let _ = invalidate::hw_invvpid(scope, (w >> 16) as u16, (w >> 32) as u16, vcaps, w & 16 != 0);
+    // vmcs02's MSR bitmap: what L0 intercepts stays intercepted.
+    let mut l1 = [0u64; msr_bitmap::WORDS];
+    let mut l01 = [0u64; msr_bitmap::WORDS];
+    for i in 0..msr_bitmap::WORDS {
+        l1[i] = b.u64_at(i);
+        l01[i] = b.u64_at(i + 7);
+    }
+    let mut out = [!0u64; msr_bitmap::WORDS];
+    let apic = ApicVirt {
+        x2apic_mode: w & 32 != 0,
+        register_virt: w & 64 != 0,
+        vid: w & 128 != 0,
+    };
+    msr_bitmap::merge(&l1, &l01, apic, &mut out);
+    for msr in [0xc000_0100u32, 0xc000_0101, 0xc000_0102, 0x48] {
+        for access in [msr_bitmap::Access::Read, msr_bitmap::Access::Write] {
+            if msr_bitmap::intercepted(&l01, msr, access) {
+                assert!(msr_bitmap::intercepted(&out, msr, access));
+            }
+        }
+    }
 });

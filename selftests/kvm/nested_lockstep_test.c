@@ -56,6 +56,8 @@ struct args {
 	uint64_t pages_gva, pages_gpa, idt_gva, results_gva;
 	/* The current case's VMWRITEs and entries, for its reproducer. */
 	uint64_t nlog, log[LOG_SIZE][3];
+	/* Its vmcs12 as hashed (HASHED_BYTES), for a run of one case. */
+	uint64_t dump[HASHED_BYTES / 8];
 };
 
 static struct args *A;
@@ -203,6 +205,7 @@ static uint64_t pages_gpa;
 static uint8_t baseline[4096];
 static unsigned long l2_stack[512];
 static uint64_t caps[5][2];	/* pin, proc, proc2, exit, entry: allowed-0, allowed-1 */
+static bool has_invept, has_invvpid;	/* offered to L1 (else #UD) */
 
 static uint64_t page_gpa(int i)
 {
@@ -453,6 +456,7 @@ static uint64_t hash_vmcs(struct vmx_pages *vmx, uint64_t h)
 
 		if (i == TIMER_OFFSET / 8)
 			v &= ~(0xffffffffull << (TIMER_OFFSET % 8 * 8));
+		A->dump[i] = v;
 		h = mix(h, v);
 	}
 	return h;
@@ -560,11 +564,15 @@ static uint64_t insn_case(struct vmx_pages *vmx)
 			break;
 		}
 		case 4:
+			if (!has_invept)
+				break;
 			desc[0] = below(2) ? vmreadz(EPT_POINTER) : rnd();
 			desc[1] = below(2) ? 0 : rnd();
 			h = mix(h, flags_of_inv(1, below(5), desc));
 			break;
 		case 5:
+			if (!has_invvpid)
+				break;
 			desc[0] = below(2) ? below(3) : rnd();
 			desc[1] = below(2) ? 0 : (below(2) ? noncanonical() : 0x1000);
 			h = mix(h, flags_of_inv(0, below(5), desc));
@@ -596,6 +604,12 @@ static void l1_guest_code(struct vmx_pages *vmx, struct args *a)
 		caps[c][0] = (uint32_t)m;
 		caps[c][1] = m >> 32;
 	}
+	/* INVEPT/INVVPID exist for L1 only with EPT/VPID and their bits in
+	 * IA32_VMX_EPT_VPID_CAP (20: INVEPT, 32: INVVPID). */
+	has_invept = (caps[2][1] & SECONDARY_EXEC_ENABLE_EPT) &&
+		     (rdmsr(MSR_IA32_VMX_EPT_VPID_CAP) & (1ull << 20));
+	has_invvpid = (caps[2][1] & SECONDARY_EXEC_ENABLE_VPID) &&
+		      (rdmsr(MSR_IA32_VMX_EPT_VPID_CAP) & (1ull << 32));
 	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
 	GUEST_ASSERT(load_vmcs(vmx));
 	prepare_vmcs(vmx, ls_p0, &l2_stack[512]);
@@ -653,17 +667,21 @@ static void print_log(struct args *a, const char *family)
 {
 	uint64_t i;
 
+	for (i = 0; i < HASHED_BYTES / 8; i++)
+		if (a->dump[i])
+			printf("@@RNVMX-LS-LOG %s case %lu: vmcs12[%#lx] = %#018lx\n", family, a->current,
+			       i * 8, a->dump[i]);
 	for (i = 0; i < a->nlog && i < LOG_SIZE; i++) {
 		uint64_t *l = a->log[i];
 
 		if (l[0] == LOG_PROG)
-			printf("lockstep %s case %lu: L2 program %lu\n", family, a->current, l[1]);
+			printf("@@RNVMX-LS-LOG %s case %lu: L2 program %lu\n", family, a->current, l[1]);
 		else if ((l[0] & ~1ull) == LOG_ENTER)
-			printf("lockstep %s case %lu: %s -> rflags %#lx, %s %lu\n", family, a->current,
+			printf("@@RNVMX-LS-LOG %s case %lu: %s -> rflags %#lx, %s %lu\n", family, a->current,
 			       l[0] & 1 ? "VMRESUME" : "VMLAUNCH", l[1],
 			       l[1] ? "VM-instruction error" : "exit reason", l[2]);
 		else
-			printf("lockstep %s case %lu: VMWRITE %#lx <- %#lx: rflags %#lx\n", family,
+			printf("@@RNVMX-LS-LOG %s case %lu: VMWRITE %#lx <- %#lx: rflags %#lx\n", family,
 			       a->current, l[0], l[1], l[2]);
 	}
 }

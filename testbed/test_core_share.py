@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Unit test of testbed/core-share.py's line counting."""
+import importlib.util
+import tempfile
+import unittest
+from pathlib import Path
+
+spec = importlib.util.spec_from_file_location(
+    "core_share", Path(__file__).resolve().parent / "core-share.py")
+core_share = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(core_share)
+
+
+class CoreShare(unittest.TestCase):
+    def test_counts_code_not_comments_tests_or_bindings(self):
+        with tempfile.TemporaryDirectory() as d:
+            top = Path(d)
+            for sub in ("nested", "vmcs", "rust"):
+                (top / sub).mkdir()
+            (top / "nested" / "a.rs").write_text(
+                "// c\n\nfn a() {}\nfn b() {}\n#[cfg(test)]\nmod tests {\n fn t() {}\n}\n")
+            (top / "vmcs" / "tests.rs").write_text("fn t() {}\n")
+            (top / "rust" / "g.rs").write_text("fn g() {}\n")
+            (top / "rust" / "bindings_generated.rs").write_text("fn x() {}\n" * 50)
+            self.assertEqual(core_share.share(top), (2, 1))
+
+
+if __name__ == "__main__":
+    unittest.main()
