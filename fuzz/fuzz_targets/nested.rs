@@ -17,12 +17,12 @@ use rnvmx::nested::events::{self, Exception, Injected, Interrupt};
 use rnvmx::nested::host_state;
 use rnvmx::nested::insn::{self, InstructionInfo, RunState, VmxonState};
 use rnvmx::nested::merge::{self, L0};
-use rnvmx::nested::msr_list::{self, MsrAccess, MsrEntry};
-use rnvmx::nested::reflect::{self, Exit, L1Memory};
-use rnvmx::nested::state::{self, Header, NestedView, SetStateEnv};
 use rnvmx::nested::msr_bitmap::{self, ApicVirt};
+use rnvmx::nested::msr_list::{self, MsrAccess, MsrEntry};
 use rnvmx::nested::pending::{self, EventState, LowPriorityDb};
 use rnvmx::nested::posted_intr::{self, PostedIntrIo};
+use rnvmx::nested::reflect::{self, Exit, L1Memory};
+use rnvmx::nested::state::{self, Header, NestedView, SetStateEnv};
 use rnvmx::nested::{invalidate, vmfunc};
 use rnvmx::vmcs::caps::{self, HostCaps};
 use rnvmx::vmcs::controls::{CpuBased, PinBased};
@@ -379,7 +379,10 @@ fuzz_target!(|data: &[u8]| {
     let mut ev = Bits(b.u64_at(218));
     let action = pending::check(&mut ev);
     if ev.bit(0) {
-        assert!(!matches!(action, pending::Action::ExceptionVmexit | pending::Action::Nmi));
+        assert!(!matches!(
+            action,
+            pending::Action::ExceptionVmexit | pending::Action::Nmi
+        ));
     }
     let mut pi = Bits(b.u64_at(219));
     let _ = posted_intr::complete(&mut pi);
@@ -393,7 +396,13 @@ fuzz_target!(|data: &[u8]| {
         individual_address: w & 4 != 0,
         single_context: w & 8 != 0,
     };
-    let _ = invalidate::hw_invvpid(scope, (w >> 16) as u16, (w >> 32) as u16, vcaps, w & 16 != 0);
+    let _ = invalidate::hw_invvpid(
+        scope,
+        (w >> 16) as u16,
+        (w >> 32) as u16,
+        vcaps,
+        w & 16 != 0,
+    );
     // vmcs02's MSR bitmap: what L0 intercepts stays intercepted.
     let mut l1 = [0u64; msr_bitmap::WORDS];
     let mut l01 = [0u64; msr_bitmap::WORDS];
