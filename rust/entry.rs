@@ -17,7 +17,7 @@ use crate::lifecycle;
 use crate::nested::insn::{self as rules, RunState};
 use crate::nested::merge::{self, L0};
 use crate::nested::msr_list;
-use crate::nvcpu::{Control, Nv, INVALID_GPA, PAGE_SHIFT};
+use crate::nvcpu::{Control, MapSlot, Nv, INVALID_GPA};
 use crate::posted_intr;
 use crate::shadow_vmcs;
 use crate::shadow_vmcs12;
@@ -937,13 +937,13 @@ pub(crate) fn get_vmcs12_pages(nv: &mut Nv, v: &Vmcs12) -> bool {
         }
     }
     if c.sec.contains(Secondary::VIRTUALIZE_APIC_ACCESSES) {
-        match map_page(nv, v.apic_access_addr, MapSlot::ApicAccess) {
+        match nv.map_l1_page(v.apic_access_addr, MapSlot::ApicAccess) {
             Some(hpa) => hw::write(e::APIC_ACCESS_ADDR, hpa),
             None => return false,
         }
     }
     if c.cpu.contains(CpuBased::TPR_SHADOW) {
-        match map_page(nv, v.virtual_apic_page_addr, MapSlot::VirtualApic) {
+        match nv.map_l1_page(v.virtual_apic_page_addr, MapSlot::VirtualApic) {
             Some(hpa) => hw::write(e::VIRTUAL_APIC_PAGE_ADDR, hpa),
             None if c
                 .cpu
@@ -967,27 +967,6 @@ pub(crate) fn get_vmcs12_pages(nv: &mut Nv, v: &Vmcs12) -> bool {
     };
     nv.set_control(Control::Exec, exec);
     true
-}
-
-#[derive(Clone, Copy)]
-enum MapSlot {
-    ApicAccess,
-    VirtualApic,
-}
-
-/// `kvm_vcpu_map()` of the page at `gpa`, kept in the vCPU's map until
-/// the next nested exit; its host physical address.
-fn map_page(nv: &mut Nv, gpa: u64, slot: MapSlot) -> Option<u64> {
-    let vcpu = nv.raw();
-    let n = nv.nested();
-    let map = match slot {
-        MapSlot::ApicAccess => &mut n.apic_access_page_map,
-        MapSlot::VirtualApic => &mut n.virtual_apic_map,
-    };
-    // SAFETY: the map belongs to this vCPU and is unmapped (every exit
-    // unmaps it); KVM fills it in.
-    let r = unsafe { bindings::kvm_vcpu_map(vcpu, gpa >> PAGE_SHIFT, map) };
-    (r == 0).then_some(map.pfn << PAGE_SHIFT)
 }
 
 /// L1 memory and MSRs as the core's MSR-list code uses them.

@@ -19,6 +19,17 @@ use crate::vmcs::outcome::Outcome;
 /// KVM's `INVALID_GPA`.
 pub(crate) const INVALID_GPA: u64 = !0;
 
+/// The vCPU's maps of L1 pages vmcs02 points to.
+#[derive(Clone, Copy)]
+pub(crate) enum MapSlot {
+    /// `nested.apic_access_page_map`.
+    ApicAccess,
+    /// `nested.virtual_apic_map`.
+    VirtualApic,
+    /// `nested.pi_desc_map`.
+    PostedIntrDesc,
+}
+
 /// KVM's PAGE_SHIFT: 4-KiB pages.
 pub(crate) const PAGE_SHIFT: u32 = 12;
 
@@ -718,6 +729,27 @@ impl Nv {
     pub(crate) fn guest_debug(&self) -> u64 {
         // SAFETY: a field of the live vCPU (type invariant), read once.
         unsafe { core::ptr::addr_of!((*self.vcpu).guest_debug).read() as u64 }
+    }
+
+    /// `kvm_vcpu_map()` of the L1 page at `gpa` into one of the vCPU's
+    /// nested maps, kept until the next nested exit (which unmaps them);
+    /// the page's host physical address.
+    pub(crate) fn map_l1_page(&mut self, gpa: u64, slot: MapSlot) -> Option<u64> {
+        let n = core::ptr::addr_of_mut!(self.vmx().nested);
+        // SAFETY: a field of this vCPU's nested state (type invariant),
+        // taken without a reference that would live across the call.
+        let map = unsafe {
+            match slot {
+                MapSlot::ApicAccess => core::ptr::addr_of_mut!((*n).apic_access_page_map),
+                MapSlot::VirtualApic => core::ptr::addr_of_mut!((*n).virtual_apic_map),
+                MapSlot::PostedIntrDesc => core::ptr::addr_of_mut!((*n).pi_desc_map),
+            }
+        };
+        // SAFETY: the vCPU is ours; `map` is one of its nested maps,
+        // unmapped (every exit unmaps them), which KVM fills in.
+        let r = unsafe { bindings::kvm_vcpu_map(self.vcpu, gpa >> PAGE_SHIFT, map) };
+        // SAFETY: filled in by KVM just above.
+        (r == 0).then(|| unsafe { (*map).pfn } << PAGE_SHIFT)
     }
 
     /// `__pa()` of a kernel virtual address.

@@ -10,7 +10,7 @@ use kernel::ffi;
 use crate::bindings;
 use crate::hw;
 use crate::nested::posted_intr::{self, Completion, PostedIntrIo};
-use crate::nvcpu::{Nv, PAGE_SHIFT};
+use crate::nvcpu::{MapSlot, Nv, PAGE_SHIFT};
 use crate::stats;
 use crate::vmcs::controls::{CpuBased, PinBased, Secondary, Vmcs12Controls};
 use crate::vmcs::table::encodings as e;
@@ -184,20 +184,14 @@ pub(crate) fn take_notification(nv: &mut Nv, irq: ffi::c_int) -> bool {
 /// (`nested_get_vmcs12_pages()`); without it, vmcs02 does not process
 /// posted interrupts, and KVM's later access reports the failure.
 pub(crate) fn map_desc(nv: &mut Nv, gpa: u64) {
-    let vcpu = nv.raw();
-    let map = core::ptr::addr_of_mut!(nv.nested().pi_desc_map);
-    // SAFETY: the vCPU is ours; `map` is its pi_desc_map, unmapped (every
-    // exit unmaps it), which kvm_vcpu_map() fills in; no reference to the
-    // vCPU is alive across the call.
-    let r = unsafe { bindings::kvm_vcpu_map(vcpu, gpa >> PAGE_SHIFT, map) };
+    let page = nv.map_l1_page(gpa, MapSlot::PostedIntrDesc);
     let n = nv.nested();
-    if r == 0 {
+    if let Some(page_hpa) = page {
         let offset = (gpa & 0xfff) as usize;
         // SAFETY: `hva` maps the 4-KiB page holding the 64-byte aligned
         // descriptor (a VM-entry check), so the offset stays inside it.
         n.pi_desc = unsafe { n.pi_desc_map.hva.cast::<u8>().add(offset) }.cast();
-        let hpa = (n.pi_desc_map.pfn << PAGE_SHIFT) + offset as u64;
-        hw::write(e::POSTED_INTR_DESC_ADDR, hpa);
+        hw::write(e::POSTED_INTR_DESC_ADDR, page_hpa + offset as u64);
     } else {
         n.pi_desc = core::ptr::null_mut();
         let pin = nv.controls_shadow().pin & !PinBased::POSTED_INTR.bits();

@@ -16,6 +16,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "rnvmx_util.h"
 
 #define VMXERR_ENTRY_INVALID_CONTROL_FIELD	7
 
@@ -62,7 +63,6 @@ int main(void)
 	vm_vaddr_t vmx_pages_gva, vapic;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	struct ucall uc;
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
 	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
@@ -70,17 +70,7 @@ int main(void)
 	vapic = vm_vaddr_alloc_page(vm);
 	vcpu_args_set(vcpu, 3, vmx_pages_gva, vapic, addr_gva2gpa(vm, vapic));
 
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-	case UCALL_DONE:
-		break;
-	default:
-		TEST_FAIL("unexpected ucall %lu", uc.cmd);
-	}
-	kvm_vm_free(vm);
+	rnvmx_run_to_done(vm, vcpu);
 	printf("PASS: two late VMfails seen as VMfailValid(7) after VMLAUNCH; then L2 ran\n");
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "rnvmx_util.h"
 
 #define EXIT_REASON_MSR_LOAD_FAILURE	34
 #define FAILED_VMENTRY			0x80000000u
@@ -79,7 +80,6 @@ int main(void)
 	vm_vaddr_t vmx_pages_gva, list;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	struct ucall uc;
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_MSR_FILTER));
@@ -90,17 +90,7 @@ int main(void)
 	vcpu_args_set(vcpu, 3, vmx_pages_gva, list, addr_gva2gpa(vm, list));
 	vm_ioctl(vm, KVM_X86_SET_MSR_FILTER, &filter);
 
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-	case UCALL_DONE:
-		break;
-	default:
-		TEST_FAIL("unexpected ucall %lu", uc.cmd);
-	}
-	kvm_vm_free(vm);
+	rnvmx_run_to_done(vm, vcpu);
 	printf("PASS: the MSR filter denied the VM-entry MSR-load list's write; an allowed MSR loaded\n");
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "rnvmx_util.h"
 
 #define VM_FUNCTION_CONTROL	0x00002018
 #define EPTP_LIST_ADDRESS	0x00002024
@@ -75,7 +76,6 @@ int main(void)
 	struct vmx_pages *vmx;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	struct ucall uc;
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
 	TEST_REQUIRE(kvm_cpu_has_ept());
@@ -91,17 +91,7 @@ int main(void)
 	list = vm_vaddr_alloc_page(vm);
 	vcpu_args_set(vcpu, 3, vmx_pages_gva, list, addr_gva2gpa(vm, list));
 
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-	case UCALL_DONE:
-		break;
-	default:
-		TEST_FAIL("unexpected ucall %lu", uc.cmd);
-	}
-	kvm_vm_free(vm);
+	rnvmx_run_to_done(vm, vcpu);
 	printf("PASS: EPTP switched by VMFUNC and back; VMFUNC beyond the list exited to L1\n");
 	return 0;
 }
