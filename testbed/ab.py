@@ -76,7 +76,7 @@ BENCH_RE = re.compile(r"@@RNVMX-BENCH name=(\S+) ops=(\d+) cycles_per_op=(\d+) r
 
 
 # The project's own tests, run first on the Rust boot (testbed/init.sh).
-OWN_TESTS = ("rnvmx_lifecycle", "rnvmx_mixed", "rnvmx_params")
+OWN_TESTS = ("rnvmx_lifecycle", "rnvmx_mixed", "rnvmx_params", "rnvmx_migrate")
 
 
 def read_bench_limits():

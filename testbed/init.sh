@@ -106,6 +106,8 @@ if [ "$backend" = rust ]; then
 	run_test rnvmx_mixed
 	# kvm-intel's nested parameters (nested_early_check, enable_shadow_vmcs).
 	run_test rnvmx_params
+	# A VM with nested state moved between the two backends (KVM_GET/SET_NESTED_STATE).
+	run_test rnvmx_migrate
 	insmod /lib/modules/rnvmx.ko || { say "ERROR insmod rnvmx"; finish; }
 fi
 

@@ -58,7 +58,8 @@ for t in $(test_names); do
 	if [ -f "$TOP/selftests/kvm/$t.c" ]; then cp "$ST/$t" "$R/tests/"; else cp "$ST/x86_64/$t" "$R/tests/"; fi
 done
 for f in "$ST"/rnvmx_*; do [ -f "$f" ] && cp "$f" "$R/tests/"; done
-cp "$TOP"/selftests/rnvmx_lifecycle "$TOP"/selftests/rnvmx_mixed "$TOP"/selftests/rnvmx_params "$R/tests/"
+cp "$TOP"/selftests/rnvmx_lifecycle "$TOP"/selftests/rnvmx_mixed "$TOP"/selftests/rnvmx_params \
+	"$TOP"/selftests/rnvmx_migrate "$R/tests/"
 if [ -n "$(l1_test_names)" ]; then
 	mkdir -p "$R/qemu/share" "$R/l1"
 	with_libs "$R" /usr/bin/qemu-system-x86_64 qemu/qemu-system-x86_64
