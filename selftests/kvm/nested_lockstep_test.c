@@ -15,10 +15,12 @@
  * types and descriptors, VMXON again.
  *
  * Per case L1 hashes the RFLAGS of every VMX instruction, the VM-instruction
- * error of each VMfail, and the whole vmcs12 as KVM writes it to the VMCS
- * region at VMCLEAR (exit reason, qualification, interruption and IDT-
- * vectoring information, instruction length and information, every guest
- * field), but the VMX-preemption timer value, which depends on time.
+ * error of each VMfail, its own RFLAGS and the MSRs an exit's MSR-load list
+ * or a late VMfail's restore may change (SYSENTER, KERNEL_GS_BASE, EFER),
+ * and the whole vmcs12 as KVM writes it to the VMCS region at VMCLEAR (exit
+ * reason, qualification, interruption and IDT-vectoring information,
+ * instruction length and information, every guest field), but the
+ * VMX-preemption timer value, which depends on time.
  *
  * Everything L2 does ends in an exit that does not depend on time: its
  * programs end in VMCALL, its IDT is empty (an event is a triple fault
@@ -480,6 +482,28 @@ static void reset_pages(struct vmx_pages *vmx)
 static void *const progs[] = { ls_p0, ls_p1, ls_p2, ls_p3, ls_p4, ls_p5, ls_p6, ls_p7, ls_p8,
 	ls_p9, ls_p10, ls_p11, ls_p12, ls_p13, ls_p14, ls_p15, ls_p16 };
 
+/* L1's own MSRs an exit (its MSR-load list) or a late VMfail's restore may
+ * change, as L1 reads them after the case; then put back for the next. */
+static const uint32_t l1_msrs[] = { 0x174, 0x175, 0x176, 0xc0000102, 0xc0000080 };
+static uint64_t l1_msr_baseline[5];
+
+static uint64_t hash_l1_state(uint64_t h)
+{
+	uint64_t rflags;
+	int i;
+
+	asm volatile("pushfq; pop %0" : "=r"(rflags));
+	h = mix(h, rflags);
+	for (i = 0; i < 5; i++) {
+		uint64_t v = rdmsr(l1_msrs[i]);
+
+		h = mix(h, v);
+		if (v != l1_msr_baseline[i])
+			wrmsr(l1_msrs[i], l1_msr_baseline[i]);
+	}
+	return h;
+}
+
 static uint64_t entry_case(struct vmx_pages *vmx)
 {
 	uint64_t h = 0xcbf29ce484222325ull, f;
@@ -506,6 +530,7 @@ static uint64_t entry_case(struct vmx_pages *vmx)
 		if (f)
 			h = mix(h, vmreadz(VM_INSTRUCTION_ERROR));
 	}
+	h = hash_l1_state(h);
 	return hash_vmcs(vmx, h);
 }
 
@@ -627,6 +652,8 @@ static void l1_guest_code(struct vmx_pages *vmx, struct args *a)
 	vmwrite(VM_EXIT_MSR_LOAD_ADDR, page_gpa(6) + 2048);
 	GUEST_ASSERT(!vmclear(vmx->vmcs_gpa));
 	memcpy(baseline, vmx->vmcs, sizeof(baseline));
+	for (c = 0; c < 5; c++)
+		l1_msr_baseline[c] = rdmsr(l1_msrs[c]);
 
 	for (i = 0; i < a->count; i++) {
 		uint64_t idx = a->first + i;
