@@ -153,6 +153,12 @@ mod tests {
         vppr: u32,
         status: u16,
         dirtied: u32,
+        /// Another vCPU posts 0x62 (PIR, ON, notification) right after ON
+        /// is consumed.
+        race_after_on: bool,
+        /// Another vCPU took the PIR between the look and the move: the
+        /// IRR comes out empty.
+        pir_taken: bool,
     }
 
     fn highest(bits: &[u64; 4]) -> Option<u8> {
@@ -180,7 +186,12 @@ mod tests {
             self.desc
         }
         fn test_and_clear_on(&mut self) -> bool {
-            core::mem::replace(&mut self.on, false)
+            let on = core::mem::replace(&mut self.on, false);
+            if self.race_after_on {
+                self.post(0x62);
+                self.pending = true;
+            }
+            on
         }
         fn test_on(&self) -> bool {
             self.on
@@ -195,6 +206,9 @@ mod tests {
             self.vapic.then_some(self.vppr)
         }
         fn pir_to_irr(&mut self) -> i32 {
+            if self.pir_taken {
+                return -1;
+            }
             for i in 0..4 {
                 self.irr[i] |= core::mem::take(&mut self.pir[i]);
             }
@@ -299,104 +313,26 @@ mod tests {
 
     /// A notification that arrives while one is completed must survive:
     /// pi_pending is cleared before ON is consumed (KVM's order).
-    struct Racing(Model);
-
-    impl PostedIntrIo for Racing {
-        fn pi_pending(&self) -> bool {
-            self.0.pending
-        }
-        fn clear_pi_pending(&mut self) {
-            self.0.pending = false;
-        }
-        fn has_pi_desc(&self) -> bool {
-            true
-        }
-        fn test_and_clear_on(&mut self) -> bool {
-            let on = self.0.test_and_clear_on();
-            // Another vCPU posts now: PIR, ON, then the notification.
-            self.0.post(0x62);
-            self.0.pending = true;
-            on
-        }
-        fn test_on(&self) -> bool {
-            self.0.on
-        }
-        fn highest_pir_vector(&self) -> Option<u8> {
-            self.0.highest_pir_vector()
-        }
-        fn has_vapic(&self) -> bool {
-            true
-        }
-        fn vppr(&self) -> Option<u32> {
-            Some(0)
-        }
-        fn pir_to_irr(&mut self) -> i32 {
-            self.0.pir_to_irr()
-        }
-        fn guest_intr_status(&self) -> u16 {
-            self.0.status
-        }
-        fn set_guest_intr_status(&mut self, status: u16) {
-            self.0.status = status;
-        }
-        fn mark_pages_dirty(&mut self) {}
-    }
-
     #[test]
     fn a_notification_during_completion_is_kept() {
-        let mut r = Racing(mapped());
-        r.0.post(0x41);
-        r.0.pending = true;
-        assert_eq!(complete(&mut r), Completion::Delivered);
-        assert!(r.0.pending, "the racing notification is still pending");
-        assert!(r.0.on);
+        let mut m = mapped();
+        m.race_after_on = true;
+        m.post(0x41);
+        m.pending = true;
+        assert_eq!(complete(&mut m), Completion::Delivered);
+        assert!(m.pending, "the racing notification is still pending");
+        assert!(m.on);
     }
 
     #[test]
     fn an_irr_found_empty_raises_rvi_to_0xff_as_kvm() {
-        struct Empty(Model);
-        impl PostedIntrIo for Empty {
-            fn pi_pending(&self) -> bool {
-                self.0.pending
-            }
-            fn clear_pi_pending(&mut self) {
-                self.0.pending = false;
-            }
-            fn has_pi_desc(&self) -> bool {
-                true
-            }
-            fn test_and_clear_on(&mut self) -> bool {
-                self.0.test_and_clear_on()
-            }
-            fn test_on(&self) -> bool {
-                self.0.on
-            }
-            fn highest_pir_vector(&self) -> Option<u8> {
-                Some(0x40)
-            }
-            fn has_vapic(&self) -> bool {
-                true
-            }
-            fn vppr(&self) -> Option<u32> {
-                Some(0)
-            }
-            fn pir_to_irr(&mut self) -> i32 {
-                -1
-            }
-            fn guest_intr_status(&self) -> u16 {
-                self.0.status
-            }
-            fn set_guest_intr_status(&mut self, status: u16) {
-                self.0.status = status;
-            }
-            fn mark_pages_dirty(&mut self) {}
-        }
-        let mut e = Empty(mapped());
-        e.0.on = true;
-        e.0.pending = true;
-        e.0.status = 0x1020;
-        assert_eq!(complete(&mut e), Completion::Delivered);
-        assert_eq!(e.0.status, 0x10ff);
+        let mut m = mapped();
+        m.pir_taken = true;
+        m.post(0x40);
+        m.pending = true;
+        m.status = 0x1020;
+        assert_eq!(complete(&mut m), Completion::Delivered);
+        assert_eq!(m.status, 0x10ff);
     }
 
     #[test]
