@@ -15,11 +15,23 @@ use crate::vmcs::layout::Vmcs12;
 /// KVM's MSR_IA32_TSC.
 pub(crate) const MSR_IA32_TSC: u32 = 0x10;
 
-/// The slot of `msr` in vmcs02's MSR-store area (`vmx_find_loadstore_msr_slot()`).
+/// The entries in use of one of KVM's MSR load/store areas.
+fn used(area: &bindings::vmx_msrs) -> usize {
+    (area.nr as usize).min(area.val.len())
+}
+
+/// The slot of `msr` in one of KVM's MSR load/store areas
+/// (`vmx_find_loadstore_msr_slot()`).
+pub(crate) fn find_slot(area: &bindings::vmx_msrs, msr: u32) -> Option<usize> {
+    area.val
+        .get(..used(area))?
+        .iter()
+        .position(|e| e.index == msr)
+}
+
+/// The slot of `msr` in vmcs02's MSR-store area.
 fn slot(nv: &mut Nv, msr: u32) -> Option<usize> {
-    let area = &nv.vmx().msr_autostore.guest;
-    let nr = (area.nr as usize).min(area.val.len());
-    area.val.get(..nr)?.iter().position(|e| e.index == msr)
+    find_slot(&nv.vmx().msr_autostore.guest, msr)
 }
 
 /// KVM's `prepare_vmx_msr_autostore_list(vcpu, MSR_IA32_TSC)`, before
@@ -35,7 +47,7 @@ pub(crate) fn prepare_tsc(nv: &mut Nv, v: &Vmcs12) {
     );
     let found = slot(nv, MSR_IA32_TSC);
     let area = &mut nv.vmx().msr_autostore.guest;
-    let nr = (area.nr as usize).min(area.val.len());
+    let nr = used(area);
     match msr_list::autostore_change(found, wanted, nr, area.val.len()) {
         Autostore::Keep => {}
         Autostore::Add => {

@@ -11,14 +11,14 @@ use crate::entry::{self, msr_list_max, MsrIo, DEBUGCTLMSR_FREEZE_IN_SMM};
 use crate::ept;
 use crate::exit;
 use crate::hw;
+use crate::msr_autostore;
 use crate::nested::msr_list;
+use crate::nested::reflect::guestdbg;
 use crate::nvcpu::Nv;
 use crate::vcpu::vmcs_config;
 use crate::vmcs::controls::{EntryControls, ExitControls};
 use crate::vmcs::table::encodings as e;
 
-/// KVM_GUESTDBG_USE_HW_BP: userspace owns DR7 (vmcs01's is not L1's).
-const KVM_GUESTDBG_USE_HW_BP: u64 = 0x0002_0000;
 /// DR7's fixed bits.
 const DR7_FIXED_1: u64 = 0x400;
 /// MSR_EFER.
@@ -38,13 +38,8 @@ fn vmcs01_guest_efer(nv: &mut Nv) -> u64 {
     {
         return host_efer;
     }
-    let vmx = nv.vmx();
-    let autoload = &vmx.msr_autoload.guest;
-    let nr = (autoload.nr as usize).min(autoload.val.len());
-    if let Some(m) = autoload
-        .val
-        .get(..nr)
-        .and_then(|v| v.iter().find(|m| m.index == MSR_EFER))
+    let autoload = &nv.vmx().msr_autoload.guest;
+    if let Some(m) = msr_autostore::find_slot(autoload, MSR_EFER).and_then(|i| autoload.val.get(i))
     {
         return m.value;
     }
@@ -71,7 +66,7 @@ pub(crate) fn restore_host_state(nv: &mut Nv) {
     if load_debug {
         // L1's DR7 is lost when userspace owns the debug registers, as in
         // nested.c (vmcs01's GUEST_DR7 is then userspace's).
-        let dr7 = if nv.guest_debug() & KVM_GUESTDBG_USE_HW_BP != 0 {
+        let dr7 = if nv.guest_debug() & u64::from(guestdbg::USE_HW_BP) != 0 {
             DR7_FIXED_1
         } else {
             hw::read(e::GUEST_DR7)
