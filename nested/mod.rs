@@ -4,19 +4,35 @@
 //! each VMX instruction, and for each exit from L2, before touching
 //! vmcs01/vmcs02.
 
+pub mod check_events;
+pub mod entry_vcpu;
 pub mod events;
 pub mod exit_reason;
+pub mod host_load;
 pub mod host_state;
 pub mod insn;
 pub mod invalidate;
 pub mod merge;
+#[cfg(test)]
+mod model;
+#[cfg(test)]
+mod model_entry;
+#[cfg(test)]
+mod model_events;
 pub mod msr_bitmap;
 pub mod msr_list;
+pub mod paging;
 pub mod pending;
 pub mod pml;
 pub mod posted_intr;
 pub mod preemption_timer;
+pub mod prepare02;
 pub mod reflect;
+pub mod reflect_exit;
 pub mod state;
+pub mod vcpu;
 pub mod vmcs02;
+pub mod vmentry;
+pub mod vmexit;
+pub mod vmfail;
 pub mod vmfunc;

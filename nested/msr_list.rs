@@ -21,6 +21,19 @@ pub struct MsrEntry {
 /// Bytes per list entry.
 pub const ENTRY_SIZE: u64 = 16;
 
+impl MsrEntry {
+    /// An entry as it is in L1 memory (SDM 25.7.2, Table 25-15: index,
+    /// reserved, value; little endian).
+    pub fn from_bytes(raw: &[u8; 16]) -> Self {
+        let [i0, i1, i2, i3, r0, r1, r2, r3, v0, v1, v2, v3, v4, v5, v6, v7] = *raw;
+        MsrEntry {
+            index: u32::from_le_bytes([i0, i1, i2, i3]),
+            reserved: u32::from_le_bytes([r0, r1, r2, r3]),
+            value: u64::from_le_bytes([v0, v1, v2, v3, v4, v5, v6, v7]),
+        }
+    }
+}
+
 /// A rejected list entry, by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryCheck {

@@ -54,14 +54,14 @@ unsafe extern "C" fn inject_page_fault(
     let f = unsafe { *fault };
     let (reason, qual) = if nv.nested().pml_full {
         nv.nested().pml_full = false;
-        let q = crate::hw::read(crate::hw::enc::EXIT_QUALIFICATION) & (1 << 12);
+        let q = crate::hw::read(crate::vmcs::table::encodings::EXIT_QUALIFICATION) & (1 << 12);
         (r::PML_FULL, q)
     } else {
         let r = if u64::from(f.error_code) & PFERR_RSVD_MASK != 0 {
             (r::EPT_MISCONFIG, 0)
         } else {
             let gva = if from_hardware {
-                crate::hw::read(crate::hw::enc::EXIT_QUALIFICATION)
+                crate::hw::read(crate::vmcs::table::encodings::EXIT_QUALIFICATION)
             } else {
                 f.exit_qualification as u64
             };

@@ -13,24 +13,6 @@ use core::arch::asm;
 use crate::stats;
 use crate::vmcs::encoding::Encoding;
 
-/// Encodings of vmcs02 fields that have no vmcs12 counterpart.
-pub(crate) mod enc {
-    use crate::vmcs::encoding::Encoding;
-
-    pub(crate) const HOST_FS_SELECTOR: Encoding = Encoding::new(0x0c08);
-    pub(crate) const HOST_GS_SELECTOR: Encoding = Encoding::new(0x0c0a);
-    pub(crate) const HOST_FS_BASE: Encoding = Encoding::new(0x6c06);
-    pub(crate) const HOST_GS_BASE: Encoding = Encoding::new(0x6c08);
-    pub(crate) const EXIT_QUALIFICATION: Encoding = Encoding::new(0x6400);
-    pub(crate) const VM_EXIT_INTR_INFO: Encoding = Encoding::new(0x4404);
-    pub(crate) const VM_EXIT_INTR_ERROR_CODE: Encoding = Encoding::new(0x4406);
-    pub(crate) const VM_EXIT_INSTRUCTION_LEN: Encoding = Encoding::new(0x440c);
-    pub(crate) const VMX_INSTRUCTION_INFO: Encoding = Encoding::new(0x440e);
-    pub(crate) const GUEST_LINEAR_ADDRESS: Encoding = Encoding::new(0x640a);
-    pub(crate) const VE_INFORMATION_ADDRESS: Encoding = Encoding::new(0x202a);
-    pub(crate) const NOTIFY_WINDOW: Encoding = Encoding::new(0x4024);
-}
-
 /// VMREAD of `field` from the current VMCS.
 #[inline]
 pub(crate) fn read(field: Encoding) -> u64 {

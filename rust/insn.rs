@@ -27,6 +27,7 @@ use crate::vmcs::controls::Secondary;
 use crate::vmcs::encoding::Encoding;
 use crate::vmcs::layout::{Vmcs12, VmcsHdr, VMCS12_SIZE};
 use crate::vmcs::outcome::Outcome;
+use crate::vmcs::table::encodings as e;
 use crate::vmcs::x86::cr4;
 
 /// Raises the fault an instruction check decided on; the handler's value.
@@ -38,7 +39,7 @@ pub(crate) fn fault(nv: &mut Nv, f: Fault) -> ffi::c_int {
 }
 
 fn info() -> InstructionInfo {
-    InstructionInfo(hw::read(hw::enc::VMX_INSTRUCTION_INFO) as u32)
+    InstructionInfo(hw::read(e::VMX_INSTRUCTION_INFO) as u32)
 }
 
 /// The vCPU's VMX capability MSRs, as the core reads them.
@@ -457,8 +458,8 @@ fn vmfunc(nv: &mut Nv) -> ffi::c_int {
     }
     // The function failed: a VMFUNC exit to L1.
     let reason = nv.exit_reason();
-    let intr_info = hw::read(hw::enc::VM_EXIT_INTR_INFO) as u32;
-    let qual = hw::read(hw::enc::EXIT_QUALIFICATION);
+    let intr_info = hw::read(e::VM_EXIT_INTR_INFO) as u32;
+    let qual = hw::read(e::EXIT_QUALIFICATION);
     exit::nested_vmx_vmexit(nv, Some(reason), intr_info, qual);
     1
 }

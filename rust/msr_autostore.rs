@@ -7,7 +7,7 @@
 //! (`prepare_vmx_msr_autostore_list()`, `nested_vmx_get_vmexit_msr_value()`).
 
 use crate::bindings;
-use crate::entry::{msr_list_max, MsrIo};
+use crate::entry::msr_list_max;
 use crate::nested::msr_list::{self, Autostore};
 use crate::nvcpu::Nv;
 use crate::vmcs::layout::Vmcs12;
@@ -39,7 +39,7 @@ fn slot(nv: &mut Nv, msr: u32) -> Option<usize> {
 pub(crate) fn prepare_tsc(nv: &mut Nv, v: &Vmcs12) {
     let max = msr_list_max(nv);
     let wanted = msr_list::store_list_has(
-        &mut MsrIo(nv),
+        nv,
         v.vm_exit_msr_store_addr,
         v.vm_exit_msr_store_count,
         max,

@@ -12,9 +12,10 @@ use kernel::ffi;
 
 use crate::bindings;
 use crate::hw;
-use crate::vmcs::encoding::Encoding;
+pub(crate) use crate::nested::entry_vcpu::Control;
 use crate::vmcs::layout::{Vmcs12, VMCS12_SIZE};
 use crate::vmcs::outcome::Outcome;
+use crate::vmcs::table::encodings as e;
 
 /// KVM's `INVALID_GPA`.
 pub(crate) const INVALID_GPA: u64 = !0;
@@ -510,8 +511,8 @@ impl Nv {
     /// get_vmx_mem_address(), shared with handle_invpcid() and so kept in
     /// C); on an invalid operand the fault is already queued.
     pub(crate) fn mem_operand(&mut self, write: bool, len: usize) -> Result<u64, Raised> {
-        let qual = hw::read(hw::enc::EXIT_QUALIFICATION);
-        let info = hw::read(hw::enc::VMX_INSTRUCTION_INFO) as u32;
+        let qual = hw::read(e::EXIT_QUALIFICATION);
+        let info = hw::read(e::VMX_INSTRUCTION_INFO) as u32;
         let mut gva: bindings::gva_t = 0;
         // SAFETY: as above; `gva` is a valid out-pointer.
         let r = unsafe {
@@ -613,19 +614,19 @@ impl Nv {
             // loaded_vmcs structures (the early return above).
             let (src, dest) = unsafe { (&(*prev).host_state, &mut (*vmx.loaded_vmcs).host_state) };
             if dest.fs_sel != src.fs_sel {
-                hw::write(hw::enc::HOST_FS_SELECTOR, u64::from(src.fs_sel));
+                hw::write(e::HOST_FS_SELECTOR, u64::from(src.fs_sel));
                 dest.fs_sel = src.fs_sel;
             }
             if dest.gs_sel != src.gs_sel {
-                hw::write(hw::enc::HOST_GS_SELECTOR, u64::from(src.gs_sel));
+                hw::write(e::HOST_GS_SELECTOR, u64::from(src.gs_sel));
                 dest.gs_sel = src.gs_sel;
             }
             if dest.fs_base != src.fs_base {
-                hw::write(hw::enc::HOST_FS_BASE, src.fs_base as u64);
+                hw::write(e::HOST_FS_BASE, src.fs_base as u64);
                 dest.fs_base = src.fs_base;
             }
             if dest.gs_base != src.gs_base {
-                hw::write(hw::enc::HOST_GS_BASE, src.gs_base as u64);
+                hw::write(e::HOST_GS_BASE, src.gs_base as u64);
                 dest.gs_base = src.gs_base;
             }
             dest.ldt_sel = src.ldt_sel;
@@ -791,26 +792,3 @@ const VMX_REGS_LAZY_LOAD_SET: u32 = (1 << bindings::kvm_reg_VCPU_REGS_RIP)
     | (1 << bindings::kvm_reg_VCPU_EXREG_CR4)
     | (1 << bindings::kvm_reg_VCPU_EXREG_EXIT_INFO_1)
     | (1 << bindings::kvm_reg_VCPU_EXREG_EXIT_INFO_2);
-
-/// The VM-execution, entry and exit controls KVM shadows.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Control {
-    Pin,
-    Exec,
-    Secondary,
-    Entry,
-    Exit,
-}
-
-impl Control {
-    fn encoding(self) -> Encoding {
-        use crate::vmcs::table::encodings as e;
-        match self {
-            Control::Pin => e::PIN_BASED_VM_EXEC_CONTROL,
-            Control::Exec => e::CPU_BASED_VM_EXEC_CONTROL,
-            Control::Secondary => e::SECONDARY_VM_EXEC_CONTROL,
-            Control::Entry => e::VM_ENTRY_CONTROLS,
-            Control::Exit => e::VM_EXIT_CONTROLS,
-        }
-    }
-}

@@ -11,12 +11,14 @@ use kernel::prelude::*;
 mod backend;
 mod bindings;
 mod entry;
+mod entry_vcpu;
 mod ept;
 mod events;
 mod exit;
 mod fields;
 mod hw;
 mod insn;
+mod kvm_vcpu;
 mod lifecycle;
 mod msr_autostore;
 mod msr_bitmap;
@@ -29,7 +31,6 @@ mod stats;
 mod timer;
 mod trace;
 mod vcpu;
-mod vmfail;
 
 // The hardware-independent core, the same files as the cargo crate's.
 #[path = "../evmcs/mod.rs"]

@@ -4,7 +4,9 @@
 core (nested/, vmcs/, shadow/, evmcs/: what cargo tests and fuzzers reach)
 rather than the kernel glue (rust/, without the generated bindings). Counts
 lines that are not blank or comments, up to a file's `#[cfg(test)] mod tests`;
-test-only files (tests.rs, proptests.rs, examples) are left out."""
+test-only files are left out: tests.rs, proptests.rs, examples, and every
+module a mod.rs declares under a cfg naming `test` (the cargo tests' model
+vCPU, which the fuzzers may also enable)."""
 import re
 import sys
 from pathlib import Path
@@ -23,9 +25,23 @@ def code_lines(path):
                if line.strip() and not line.strip().startswith("//"))
 
 
+TEST_MOD = re.compile(r"#\[cfg\([^\]]*\btest\b[^\]]*\)\]\s*(?:pub(?:\([a-z]+\))?\s+)?mod\s+(\w+)\s*;")
+
+
+def test_only_modules(top):
+    """Files of modules declared under a cfg that names `test`."""
+    out = set()
+    for d in CORE:
+        for m in (top / d).rglob("mod.rs"):
+            for name in TEST_MOD.findall(m.read_text()):
+                out.add(m.parent / f"{name}.rs")
+    return out
+
+
 def share(top=TOP):
+    skip = test_only_modules(top)
     core = sum(code_lines(p) for d in CORE for p in (top / d).rglob("*.rs")
-               if p.name not in TEST_ONLY and "examples" not in p.parts)
+               if p.name not in TEST_ONLY and "examples" not in p.parts and p not in skip)
     glue = sum(code_lines(p) for p in (top / "rust").glob("*.rs")
                if p.name != "bindings_generated.rs")
     return core, glue

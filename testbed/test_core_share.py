@@ -20,9 +20,14 @@ class CoreShare(unittest.TestCase):
             (top / "nested" / "a.rs").write_text(
                 "// c\n\nfn a() {}\nfn b() {}\n#[cfg(test)]\nmod tests {\n fn t() {}\n}\n")
             (top / "vmcs" / "tests.rs").write_text("fn t() {}\n")
+            (top / "nested" / "mod.rs").write_text(
+                "pub mod a;\n#[cfg(test)]\nmod model;\n#[cfg(any(test, feature = \"m\"))]\npub mod m2;\n")
+            (top / "nested" / "model.rs").write_text("fn m() {}\n" * 9)
+            (top / "nested" / "m2.rs").write_text("fn m() {}\n" * 9)
             (top / "rust" / "g.rs").write_text("fn g() {}\n")
             (top / "rust" / "bindings_generated.rs").write_text("fn x() {}\n" * 50)
-            self.assertEqual(core_share.share(top), (2, 1))
+            # a.rs's two functions and mod.rs's five lines, not model.rs or m2.rs.
+            self.assertEqual(core_share.share(top), (7, 1))
 
 
 if __name__ == "__main__":

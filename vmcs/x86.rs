@@ -54,6 +54,8 @@ pub mod vector {
     pub const NMI: u32 = 2;
     /// #BP.
     pub const BP: u32 = 3;
+    /// #OF.
+    pub const OF: u32 = 4;
     /// #AC.
     pub const AC: u32 = 17;
     /// #PF.

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The model vCPU (model.rs) for exit reflection and pending events
+//! (model only).
+
+use crate::nested::check_events::{EventVcpu, Queued};
+use crate::nested::model::Model;
+use crate::nested::pending::{EventState, LowPriorityDb};
+use crate::nested::reflect::{Exit, L0ExceptionState};
+use crate::nested::reflect_exit::ReflectVcpu;
+
+/// The settings and log of reflection and events.
+#[derive(Default)]
+pub(crate) struct EventModel {
+    pub(crate) exit_reason: u32,
+    pub(crate) l1_wants: bool,
+    pub(crate) asked: Option<Exit>,
+    pub(crate) exits_counted: std::vec::Vec<u16>,
+    pub(crate) hw_vmfail_error: Option<u32>,
+    pub(crate) run_pending: bool,
+    pub(crate) nmi: bool,
+    pub(crate) exit_on_nmi: bool,
+    pub(crate) apic_vector: Option<u8>,
+    pub(crate) exit_on_interrupt: bool,
+    pub(crate) ack_on_exit: bool,
+    pub(crate) acked: Option<u8>,
+    pub(crate) nmi_consumed: bool,
+    pub(crate) posted_completed: bool,
+}
+
+impl L0ExceptionState for Model {
+    fn guest_debug(&self) -> u32 {
+        self.guest_debug
+    }
+    fn l0_handles_page_faults(&mut self) -> bool {
+        false
+    }
+    fn guest_takes_ac(&mut self) -> bool {
+        true
+    }
+}
+
+impl ReflectVcpu for Model {
+    fn exit_reason_full(&mut self) -> u32 {
+        self.ev.exit_reason
+    }
+    fn gpr(&mut self, reg: u8) -> u64 {
+        u64::from(reg) * 0x100
+    }
+    fn guest_has_sgx(&mut self) -> bool {
+        false
+    }
+    fn l1_wants_exit(&mut self, exit: &Exit) -> bool {
+        self.ev.asked = Some(*exit);
+        self.ev.l1_wants
+    }
+    fn trace_vmexit(&mut self) {}
+    fn trace_hw_vmfail(&mut self, error: u32) {
+        self.ev.hw_vmfail_error = Some(error);
+    }
+    fn count_exit(&mut self, reason: u16) {
+        self.ev.exits_counted.push(reason);
+    }
+}
+
+impl EventState for Model {
+    fn nested_run_pending(&mut self) -> bool {
+        self.ev.run_pending
+    }
+    fn needs_reinjection(&mut self) -> bool {
+        false
+    }
+    fn init_pending(&mut self) -> bool {
+        false
+    }
+    fn sipi_pending(&mut self) -> bool {
+        false
+    }
+    fn clear_sipi(&mut self) {}
+    fn waits_for_sipi(&mut self) -> bool {
+        false
+    }
+    fn exception_vmexit(&mut self) -> Option<LowPriorityDb> {
+        None
+    }
+    fn exception(&mut self) -> Option<LowPriorityDb> {
+        None
+    }
+    fn mtf_pending(&mut self) -> bool {
+        self.mtf_pending
+    }
+    fn preemption_timer_pending(&mut self) -> bool {
+        false
+    }
+    fn smi_pending(&mut self) -> bool {
+        false
+    }
+    fn nmi_pending(&mut self) -> bool {
+        self.ev.nmi
+    }
+    fn exit_on_nmi(&mut self) -> bool {
+        self.ev.exit_on_nmi
+    }
+    fn interrupt_pending(&mut self) -> bool {
+        self.ev.apic_vector.is_some()
+    }
+    fn exit_on_interrupt(&mut self) -> bool {
+        self.ev.exit_on_interrupt
+    }
+    fn ack_on_exit(&mut self) -> bool {
+        self.ev.ack_on_exit
+    }
+    fn take_extint(&mut self) -> Option<u8> {
+        None
+    }
+    fn apic_interrupt(&mut self) -> Option<u8> {
+        self.ev.apic_vector
+    }
+    fn posted_intr_nv(&mut self) -> Option<u8> {
+        None
+    }
+}
+
+impl EventVcpu for Model {
+    fn queued_exception(&mut self) -> Queued {
+        Queued::default()
+    }
+    fn clear_init(&mut self) {}
+    fn sipi_vector(&mut self) -> u8 {
+        0
+    }
+    fn consume_nmi(&mut self) {
+        self.ev.nmi = false;
+        self.ev.nmi_consumed = true;
+    }
+    fn ack_apic_interrupt(&mut self, v: u8) {
+        // Acked after the exit: vmcs12 already has it.
+        assert_ne!({ self.vmcs12.unwrap_or_default().vm_exit_reason }, 0);
+        self.ev.acked = Some(v);
+    }
+    fn take_notification(&mut self, _v: u8) {}
+    fn complete_posted_interrupts(&mut self) -> i32 {
+        self.ev.posted_completed = true;
+        0
+    }
+}

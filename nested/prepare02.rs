@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! vmcs02 from vmcs01 and vmcs12 at a nested VM entry: KVM's
+//! `prepare_vmcs02_constant_state()`, `prepare_vmcs02_early()` (controls:
+//! `merge`), `prepare_vmcs02_rare()` and `prepare_vmcs02()` (L2's
+//! registers into vmcs02 and KVM's model of the vCPU).
+//!
+//! `v` may be the cached vmcs12 itself: nothing here writes vmcs12 or asks
+//! `KvmVcpu::vmcs12()` for it.
+
+use crate::nested::entry_vcpu::{Control, EntryVcpu, L0Caps};
+use crate::nested::merge::{self, L0};
+use crate::nested::paging::{self, TlbTag};
+use crate::nested::vcpu::Stat;
+use crate::vmcs::checks::entry_fail;
+use crate::vmcs::controls::{
+    CpuBased, EntryControls, ExitControls, PinBased, Secondary, Vmcs12Controls,
+};
+use crate::vmcs::encoding::Encoding;
+use crate::vmcs::layout::Vmcs12;
+use crate::vmcs::table::{self, encodings as e};
+
+/// vmcs02 fields that have no vmcs12 counterpart.
+pub mod enc {
+    use crate::vmcs::encoding::Encoding;
+
+    /// Virtualization-exception information address.
+    pub const VE_INFORMATION_ADDRESS: Encoding = Encoding::new(0x202a);
+    /// Notify window.
+    pub const NOTIFY_WINDOW: Encoding = Encoding::new(0x4024);
+}
+
+/// KVM's POSTED_INTR_NESTED_VECTOR: the notification vector of vmcs02.
+pub const POSTED_INTR_NESTED_VECTOR: u16 = 0xf0;
+/// IA32_DEBUGCTL.FREEZE_WHILE_SMM.
+pub const DEBUGCTL_FREEZE_IN_SMM: u64 = 1 << 14;
+/// KVM's INVALID_GPA.
+const INVALID_GPA: u64 = u64::MAX;
+/// "Blocking by NMI" in the interruptibility state.
+const GUEST_INTR_STATE_NMI: u32 = 1 << 3;
+
+const PDPTRS: [Encoding; 4] = [
+    e::GUEST_PDPTR0,
+    e::GUEST_PDPTR1,
+    e::GUEST_PDPTR2,
+    e::GUEST_PDPTR3,
+];
+
+const EOI_EXIT_BITMAPS: [Encoding; 4] = [
+    e::EOI_EXIT_BITMAP0,
+    e::EOI_EXIT_BITMAP1,
+    e::EOI_EXIT_BITMAP2,
+    e::EOI_EXIT_BITMAP3,
+];
+
+/// Copies vmcs12's `fields` to the current VMCS.
+fn copy_to_vmcs02(k: &mut impl EntryVcpu, v: &Vmcs12, fields: &[Encoding]) {
+    for &enc in fields {
+        if let Some(f) = table::lookup(enc) {
+            k.vmwrite(enc, v.get(f.field));
+        }
+    }
+}
+
+/// KVM's `prepare_vmcs02_constant_state()`: vmcs02 fields set once.
+pub fn prepare_vmcs02_constant_state(k: &mut impl EntryVcpu, caps: &L0Caps) {
+    if !k.take_vmcs02_uninitialized() {
+        return;
+    }
+    let sec = Secondary(caps.config.secondary);
+    if sec.contains(Secondary::ENABLE_VMFUNC) {
+        k.vmwrite(e::VM_FUNCTION_CONTROL, 0);
+    }
+    if PinBased(caps.config.pin).contains(PinBased::POSTED_INTR) {
+        k.vmwrite(e::POSTED_INTR_NV, u64::from(POSTED_INTR_NESTED_VECTOR));
+    }
+    let pages = k.vmcs02_pages();
+    if CpuBased(caps.config.exec).contains(CpuBased::USE_MSR_BITMAPS) {
+        // vmcs02's own bitmap: all ones since alloc_loaded_vmcs(); each
+        // entry merges the few bits L1 and L0 may pass through (msr_bitmap).
+        k.vmwrite(e::MSR_BITMAP, pages.msr_bitmap);
+    }
+    if sec.contains(Secondary::ENABLE_PML) {
+        k.vmwrite(e::PML_ADDRESS, 0);
+        k.vmwrite(e::GUEST_PML_INDEX, 0xffff);
+    }
+    if sec.contains(Secondary::ENCLS_EXITING) {
+        k.vmwrite(e::ENCLS_EXITING_BITMAP, INVALID_GPA);
+    }
+    if let Some(window) = pages.notify_window {
+        k.vmwrite(enc::NOTIFY_WINDOW, u64::from(window));
+    }
+    if let Some(ve_info) = pages.ve_info {
+        // vmcs01's #VE information page (KVM_INTEL_PROVE_VE): EPT
+        // violations L0 converts to #VE while L2 runs report there too.
+        k.vmwrite(enc::VE_INFORMATION_ADDRESS, ve_info);
+    }
+    k.vmwrite(e::VM_EXIT_MSR_STORE_ADDR, pages.msr_store);
+    k.vmwrite(e::VM_EXIT_MSR_LOAD_ADDR, pages.msr_load_host);
+    k.vmwrite(e::VM_ENTRY_MSR_LOAD_ADDR, pages.msr_load_guest);
+    k.set_constant_host_state();
+}
+
+/// KVM's `prepare_vmcs02_early_rare()`.
+fn prepare_vmcs02_early_rare(k: &mut impl EntryVcpu, v: &Vmcs12, caps: &L0Caps) {
+    prepare_vmcs02_constant_state(k, caps);
+    k.vmwrite(e::VMCS_LINK_POINTER, INVALID_GPA);
+    if caps.vpid {
+        let vpid02 = k.vpid02();
+        let vpid = if Vmcs12Controls::of(v).sec.contains(Secondary::ENABLE_VPID) && vpid02 != 0 {
+            vpid02
+        } else {
+            k.vpid01()
+        };
+        k.vmwrite(e::VIRTUAL_PROCESSOR_ID, u64::from(vpid));
+    }
+}
+
+/// KVM's `prepare_vmcs02_early()`: vmcs02's controls (merged by
+/// `merge::merge`) and event injection.
+pub fn prepare_vmcs02_early(k: &mut impl EntryVcpu, v: &Vmcs12) {
+    let caps = k.l0_caps();
+    let run_pending = k.run_pending();
+    let l1_efer = k.efer();
+    let guest_efer = merge::l2_efer(v, l1_efer, run_pending);
+    if k.dirty_vmcs12() {
+        prepare_vmcs02_early_rare(k, v, &caps);
+    }
+    let c01 = k.vmcs01_controls();
+    let cfg = caps.config;
+    // The bit stays as it is until get_vmcs12_pages() merges the bitmap.
+    let vmcs02_msr_bitmaps = CpuBased(k.vmcs02_controls().exec).contains(CpuBased::USE_MSR_BITMAPS);
+    let l0 = L0 {
+        pin: PinBased(c01.pin),
+        cpu: CpuBased(c01.exec),
+        secondary: Secondary(c01.secondary),
+        entry: EntryControls(c01.entry),
+        exit: ExitControls(c01.exit),
+        vmcs02_uses_msr_bitmaps: vmcs02_msr_bitmaps,
+        has_secondary: CpuBased(cfg.exec).contains(CpuBased::ACTIVATE_SECONDARY_CONTROLS),
+        has_load_efer: EntryControls(cfg.entry).contains(EntryControls::LOAD_IA32_EFER)
+            && ExitControls(cfg.exit).contains(ExitControls::LOAD_IA32_EFER),
+        umip_emulated: caps.umip_emulated,
+        host_efer: caps.host_efer,
+    };
+    let m = merge::merge(&l0, v, guest_efer);
+    k.clear_pi_pending();
+    k.set_posted_intr_nv(m.posted_intr_nv.unwrap_or(u16::MAX));
+    k.set_control(Control::Pin, m.pin.bits());
+    k.set_l1_tpr_threshold(-1);
+    if let Some(t) = m.tpr_threshold {
+        k.vmwrite(e::TPR_THRESHOLD, u64::from(t));
+    }
+    k.set_control(Control::Exec, m.cpu.bits());
+    if let Some(sec) = m.secondary {
+        if let Some(status) = m.guest_intr_status {
+            k.vmwrite(e::GUEST_INTR_STATUS, u64::from(status));
+        }
+        if sec.contains(Secondary::ENCLS_EXITING) {
+            k.write_encls_bitmap(v);
+        }
+        k.set_control(Control::Secondary, sec.bits());
+    }
+    k.set_control(Control::Entry, m.entry.bits());
+    k.set_control(Control::Exit, m.exit.bits());
+    if run_pending {
+        k.vmwrite(
+            e::VM_ENTRY_INTR_INFO_FIELD,
+            u64::from(v.vm_entry_intr_info_field),
+        );
+        k.vmwrite(
+            e::VM_ENTRY_EXCEPTION_ERROR_CODE,
+            u64::from(v.vm_entry_exception_error_code),
+        );
+        k.vmwrite(
+            e::VM_ENTRY_INSTRUCTION_LEN,
+            u64::from(v.vm_entry_instruction_len),
+        );
+        k.vmwrite(
+            e::GUEST_INTERRUPTIBILITY_INFO,
+            u64::from(v.guest_interruptibility_info),
+        );
+        k.set_nmi_known_unmasked(v.guest_interruptibility_info & GUEST_INTR_STATE_NMI == 0);
+    } else {
+        k.vmwrite(e::VM_ENTRY_INTR_INFO_FIELD, 0);
+    }
+}
+
+/// KVM's `prepare_vmcs02_rare()`: what vmcs02 takes from vmcs12 only when
+/// L1 wrote vmcs12 since the last entry.
+fn prepare_vmcs02_rare(k: &mut impl EntryVcpu, v: &Vmcs12, caps: &L0Caps) {
+    k.load_rare_guest_state();
+    k.reset_segment_cache();
+    if k.enable_ept() {
+        copy_to_vmcs02(k, v, &PDPTRS);
+    }
+    let c = Vmcs12Controls::of(v);
+    if caps.mpx && k.run_pending() && c.entry.contains(EntryControls::LOAD_BNDCFGS) {
+        k.vmwrite(e::GUEST_BNDCFGS, v.guest_bndcfgs);
+    }
+    if c.sec.contains(Secondary::ENABLE_XSAVES) {
+        k.vmwrite(e::XSS_EXIT_BITMAP, v.xss_exit_bitmap);
+    }
+    // L0 intercepting #PF sees every one of them; else vmcs12's filter.
+    let (mask, matched) = if k.need_pf_intercept() {
+        (0, 0)
+    } else {
+        (v.page_fault_error_code_mask, v.page_fault_error_code_match)
+    };
+    k.vmwrite(e::PAGE_FAULT_ERROR_CODE_MASK, u64::from(mask));
+    k.vmwrite(e::PAGE_FAULT_ERROR_CODE_MATCH, u64::from(matched));
+    if Secondary(caps.config.secondary).contains(Secondary::VIRTUAL_INTR_DELIVERY) {
+        copy_to_vmcs02(k, v, &EOI_EXIT_BITMAPS);
+    }
+    k.prepare_tsc_autostore(v);
+    let store = k.autostore_count();
+    let (host, guest) = k.autoload_counts();
+    k.vmwrite(e::VM_EXIT_MSR_STORE_COUNT, u64::from(store));
+    k.vmwrite(e::VM_EXIT_MSR_LOAD_COUNT, u64::from(host));
+    k.vmwrite(e::VM_ENTRY_MSR_LOAD_COUNT, u64::from(guest));
+    k.set_cr4_guest_host_mask();
+}
+
+/// KVM's `nested_read_cr0/4()`: what L2 reads, with L1's mask applied.
+pub fn nested_read_cr(guest: u64, shadow: u64, mask: u64) -> u64 {
+    (guest & !mask) | (shadow & mask)
+}
+
+/// KVM's `vmx_get_l2_tsc_offset/multiplier()`: vmcs12's offset and
+/// multiplier, where they apply.
+pub fn l2_tsc(v: &Vmcs12, default_ratio: u64) -> (u64, u64) {
+    let c = Vmcs12Controls::of(v);
+    if !c.cpu.contains(CpuBased::USE_TSC_OFFSETTING) {
+        return (0, default_ratio);
+    }
+    let mult = if c.sec.contains(Secondary::TSC_SCALING) {
+        v.tsc_multiplier
+    } else {
+        default_ratio
+    };
+    (v.tsc_offset, mult)
+}
+
+/// KVM's `prepare_vmcs02()`: L2's registers into vmcs02 and KVM's vCPU
+/// model. `Err` carries the exit qualification of a VM-entry failure
+/// (SDM 27.3.1, 27.3.2.4).
+pub fn prepare_vmcs02(k: &mut impl EntryVcpu, v: &Vmcs12, from_vmentry: bool) -> Result<(), u64> {
+    let caps = k.l0_caps();
+    let c = Vmcs12Controls::of(v);
+    let mut load_pdptrs12 = false;
+    if k.dirty_vmcs12() {
+        prepare_vmcs02_rare(k, v, &caps);
+        k.set_dirty_vmcs12(false);
+        load_pdptrs12 = true;
+    }
+    let run_pending = k.run_pending();
+    let host_freeze = k.host_freeze_in_smm();
+    if run_pending && c.entry.contains(EntryControls::LOAD_DEBUG_CONTROLS) {
+        k.set_dr7(v.guest_dr7);
+        let supported = k.supported_debugctl();
+        k.vmwrite(
+            e::GUEST_IA32_DEBUGCTL,
+            (v.guest_ia32_debugctl & supported) | host_freeze,
+        );
+    } else {
+        let dr7 = k.dr7();
+        k.set_dr7(dr7);
+        let pre = k.pre_vmenter_debugctl();
+        k.vmwrite(e::GUEST_IA32_DEBUGCTL, pre | host_freeze);
+    }
+    if caps.mpx && (!run_pending || !c.entry.contains(EntryControls::LOAD_BNDCFGS)) {
+        let b = k.pre_vmenter_bndcfgs();
+        k.vmwrite(e::GUEST_BNDCFGS, b);
+    }
+    k.set_rflags(v.guest_rflags);
+    // In guest mode vmx_update_exception_bitmap() adds vmcs12's exception
+    // bitmap to L0's.
+    k.update_exception_bitmap();
+    let owned = k.cr0_guest_owned_bits() & !v.cr0_guest_host_mask;
+    k.set_cr0_guest_owned_bits(owned);
+    k.vmwrite(e::CR0_GUEST_HOST_MASK, !owned);
+    if run_pending && c.entry.contains(EntryControls::LOAD_IA32_PAT) {
+        k.vmwrite(e::GUEST_IA32_PAT, v.guest_ia32_pat);
+        k.set_pat(v.guest_ia32_pat);
+    } else if EntryControls(caps.config.entry).contains(EntryControls::LOAD_IA32_PAT) {
+        let pat = k.pat();
+        k.vmwrite(e::GUEST_IA32_PAT, pat);
+    }
+    // TSC: L1's offset and multiplier composed with vmcs12's.
+    let (l2_offset, l2_mult) = l2_tsc(v, caps.default_tsc_ratio);
+    let (offset, ratio) = k.nested_tsc(l2_offset, l2_mult);
+    k.set_tsc(offset, Some(ratio));
+    k.vmwrite(e::TSC_OFFSET, offset);
+    if k.has_tsc_control() {
+        k.vmwrite(e::TSC_MULTIPLIER, ratio);
+    }
+    paging::transition_tlb_flush(k, TlbTag::of(v), true);
+    if c.has_ept() {
+        k.ept_init_mmu();
+    }
+    k.set_cr0(v.guest_cr0);
+    k.vmwrite(
+        e::CR0_READ_SHADOW,
+        nested_read_cr(v.guest_cr0, v.cr0_read_shadow, v.cr0_guest_host_mask),
+    );
+    k.set_cr4(v.guest_cr4);
+    k.vmwrite(
+        e::CR4_READ_SHADOW,
+        nested_read_cr(v.guest_cr4, v.cr4_read_shadow, v.cr4_guest_host_mask),
+    );
+    let l2_efer = merge::l2_efer(v, k.efer(), run_pending);
+    k.set_efer(l2_efer);
+    // SDM 27.3.1: state KVM cannot run natively is an entry failure.
+    let unrestricted =
+        Secondary(k.vmcs02_controls().secondary).contains(Secondary::UNRESTRICTED_GUEST);
+    if from_vmentry && !unrestricted && !k.guest_state_valid() {
+        k.count(Stat::EntryCheckFail);
+        k.check_failed(c"from_vmentry && !vmx_guest_state_valid(vcpu)");
+        return Err(entry_fail::DEFAULT);
+    }
+    paging::load_cr3(k, v.guest_cr3, c.has_ept(), from_vmentry)?;
+    if k.enable_ept() {
+        k.vmwrite(e::GUEST_CR3, v.guest_cr3);
+    }
+    if load_pdptrs12 && c.has_ept() && k.is_pae_paging() {
+        copy_to_vmcs02(k, v, &PDPTRS);
+    }
+    k.set_rsp(v.guest_rsp);
+    k.set_rip(v.guest_rip);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nested::model::Model;
+    use crate::nested::model_entry::EntryCall;
+    use crate::nested::vcpu::Request;
+
+    fn model(v: Vmcs12) -> Model {
+        let mut m = Model::in_l2(v);
+        m.entry.caps.config.pin = PinBased::POSTED_INTR.bits();
+        m.entry.caps.config.exec =
+            (CpuBased::USE_MSR_BITMAPS | CpuBased::ACTIVATE_SECONDARY_CONTROLS).bits();
+        m.entry.caps.vpid = true;
+        m.entry.pages.msr_bitmap = 0xb000;
+        m.entry.pages.notify_window = Some(9);
+        m.entry.dirty_vmcs12 = true;
+        m.entry.vpid01 = 1;
+        m.entry.guest_state_valid = true;
+        m
+    }
+
+    #[test]
+    fn constant_state_is_written_once() {
+        let mut m = model(Vmcs12::default());
+        let caps = m.entry.caps;
+        prepare_vmcs02_constant_state(&mut m, &caps);
+        assert_eq!(m.field(true, e::MSR_BITMAP), Some(0xb000));
+        assert_eq!(
+            m.field(true, e::POSTED_INTR_NV),
+            Some(u64::from(POSTED_INTR_NESTED_VECTOR))
+        );
+        assert_eq!(m.field(true, enc::NOTIFY_WINDOW), Some(9));
+        assert_eq!(m.field(true, enc::VE_INFORMATION_ADDRESS), None);
+        m.vmcs02.clear();
+        prepare_vmcs02_constant_state(&mut m, &caps);
+        assert!(m.vmcs02.is_empty());
+        let hosts = m
+            .entry
+            .calls
+            .iter()
+            .filter(|&&c| c == EntryCall::ConstantHostState)
+            .count();
+        assert_eq!(hosts, 1);
+    }
+
+    #[test]
+    fn early_vpid_and_event_injection() {
+        let v = Vmcs12 {
+            cpu_based_vm_exec_control: CpuBased::ACTIVATE_SECONDARY_CONTROLS.bits(),
+            secondary_vm_exec_control: Secondary::ENABLE_VPID.bits(),
+            vm_entry_intr_info_field: 0x8000_0b0e,
+            guest_interruptibility_info: GUEST_INTR_STATE_NMI,
+            ..Vmcs12::default()
+        };
+        let mut m = model(v);
+        m.entry.pi_pending = true;
+        // No vpid02: L2 runs with L1's VPID.
+        prepare_vmcs02_early(&mut m, &v);
+        assert_eq!(m.field(true, e::VIRTUAL_PROCESSOR_ID), Some(1));
+        assert_eq!(
+            m.field(true, e::VM_ENTRY_INTR_INFO_FIELD),
+            Some(0),
+            "no entry pending: nothing injected"
+        );
+        assert_eq!(
+            (m.entry.pi_pending, m.entry.posted_intr_nv, m.tpr_threshold),
+            (false, u16::MAX, -1)
+        );
+        m.vpid02 = 5;
+        m.run_pending = true;
+        prepare_vmcs02_early(&mut m, &v);
+        assert_eq!(m.field(true, e::VIRTUAL_PROCESSOR_ID), Some(5));
+        assert_eq!(
+            m.field(true, e::VM_ENTRY_INTR_INFO_FIELD),
+            Some(0x8000_0b0e)
+        );
+        assert_eq!(m.entry.nmi_known_unmasked, Some(false));
+    }
+
+    #[test]
+    fn rare_state_only_when_vmcs12_is_dirty() {
+        let v = Vmcs12 {
+            page_fault_error_code_mask: 3,
+            page_fault_error_code_match: 1,
+            ..Vmcs12::default()
+        };
+        let mut m = model(v);
+        m.entry.need_pf_intercept = true;
+        assert_eq!(prepare_vmcs02(&mut m, &v, true), Ok(()));
+        assert!(!m.entry.dirty_vmcs12);
+        assert!(m.entry.calls.contains(&EntryCall::RareGuestState));
+        assert_eq!(
+            m.field(true, e::PAGE_FAULT_ERROR_CODE_MASK),
+            Some(0),
+            "L0 sees every #PF"
+        );
+        m.entry.calls.clear();
+        assert_eq!(prepare_vmcs02(&mut m, &v, true), Ok(()));
+        assert!(!m.entry.calls.contains(&EntryCall::RareGuestState));
+        let mut m = model(v);
+        assert_eq!(prepare_vmcs02(&mut m, &v, true), Ok(()));
+        assert_eq!(m.field(true, e::PAGE_FAULT_ERROR_CODE_MASK), Some(3));
+        assert_eq!(m.field(true, e::PAGE_FAULT_ERROR_CODE_MATCH), Some(1));
+    }
+
+    #[test]
+    fn registers_crs_and_tsc() {
+        let v = Vmcs12 {
+            guest_cr0: 0x31,
+            cr0_read_shadow: 0x10,
+            cr0_guest_host_mask: 0x10,
+            guest_rip: 0x4000,
+            guest_rflags: 0x2,
+            guest_cr3: 0x7000,
+            cpu_based_vm_exec_control: CpuBased::USE_TSC_OFFSETTING.bits(),
+            tsc_offset: 100,
+            ..Vmcs12::default()
+        };
+        let mut m = model(v);
+        m.l1_tsc = (5, 1);
+        m.entry.caps.default_tsc_ratio = 1 << 48;
+        m.cr0_owned = 0x18;
+        assert_eq!(prepare_vmcs02(&mut m, &v, true), Ok(()));
+        assert_eq!((m.cr0, m.rip, m.rflags), (0x31, 0x4000, 0x2));
+        assert_eq!(m.field(true, e::CR0_READ_SHADOW), Some(0x31 & !0x10 | 0x10));
+        assert_eq!(m.cr0_owned, 0x08, "L1's mask takes CR0.4 away from L2");
+        assert_eq!(m.field(true, e::CR0_GUEST_HOST_MASK), Some(!0x08));
+        assert_eq!(m.tsc, (105, 1 << 48));
+        assert_eq!(m.cr3, Some((0x7000, false)));
+        assert!(m.requests.contains(&Request::TlbFlushGuest));
+    }
+
+    #[test]
+    fn invalid_guest_state_fails_only_a_vmentry() {
+        let v = Vmcs12::default();
+        let mut m = model(v);
+        m.entry.guest_state_valid = false;
+        assert_eq!(prepare_vmcs02(&mut m, &v, true), Err(entry_fail::DEFAULT));
+        assert_eq!(m.stats, [Stat::EntryCheckFail]);
+        let mut m = model(v);
+        m.entry.guest_state_valid = false;
+        assert_eq!(
+            prepare_vmcs02(&mut m, &v, false),
+            Ok(()),
+            "restored state is not re-checked here"
+        );
+        // Unrestricted guest: vmcs02 runs any state.
+        let mut m = model(v);
+        m.entry.guest_state_valid = false;
+        m.entry.vmcs02.secondary = Secondary::UNRESTRICTED_GUEST.bits();
+        assert_eq!(prepare_vmcs02(&mut m, &v, true), Ok(()));
+        // An illegal CR3 fails after the CRs are loaded.
+        let v = Vmcs12 {
+            guest_cr3: 1 << 50,
+            ..Vmcs12::default()
+        };
+        let mut m = model(v);
+        assert_eq!(prepare_vmcs02(&mut m, &v, true), Err(entry_fail::DEFAULT));
+        assert_eq!(m.cr3, None);
+    }
+
+    #[test]
+    fn l2_tsc_terms() {
+        let mut v = Vmcs12::default();
+        assert_eq!(l2_tsc(&v, 7), (0, 7));
+        v.cpu_based_vm_exec_control =
+            (CpuBased::USE_TSC_OFFSETTING | CpuBased::ACTIVATE_SECONDARY_CONTROLS).bits();
+        v.tsc_offset = 3;
+        v.tsc_multiplier = 9;
+        assert_eq!(l2_tsc(&v, 7), (3, 7));
+        v.secondary_vm_exec_control = Secondary::TSC_SCALING.bits();
+        assert_eq!(l2_tsc(&v, 7), (3, 9));
+    }
+}

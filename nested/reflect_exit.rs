@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KVM's `nested_vmx_reflect_vmexit()`: an exit from L2 is L0's to handle
+//! (`l0_wants_exit`) or becomes a nested VM exit to L1 when vmcs12 asks for
+//! it (`reflect::l1_wants_exit`).
+
+use crate::nested::entry_vcpu::EntryVcpu;
+use crate::nested::exit_reason::basic as r;
+use crate::nested::reflect::{self, Exit, L0ExceptionState};
+use crate::nested::vcpu::Stat;
+use crate::nested::vmexit;
+use crate::vmcs::intr_info;
+use crate::vmcs::table::encodings as e;
+
+/// What reflecting an exit needs beyond `EntryVcpu`.
+pub trait ReflectVcpu: EntryVcpu + L0ExceptionState {
+    /// The full exit reason of the last VM exit (`vmx->exit_reason`).
+    fn exit_reason_full(&mut self) -> u32;
+    /// General-purpose register `reg` (0-15).
+    fn gpr(&mut self, reg: u8) -> u64;
+    /// L1's CPUID has SGX (asked only for ENCLS exits).
+    fn guest_has_sgx(&mut self) -> bool;
+    /// `reflect::l1_wants_exit` with vmcs12 and L1 memory; false without
+    /// a vmcs12.
+    fn l1_wants_exit(&mut self, exit: &Exit) -> bool;
+    /// The tracepoint `kvm_nested_vmexit`.
+    fn trace_vmexit(&mut self);
+    /// A hardware VMfail of vmcs02, traced with its VM-instruction error.
+    fn trace_hw_vmfail(&mut self, error: u32);
+    /// Counts an exit from L2 by basic reason.
+    fn count_exit(&mut self, reason: u16);
+}
+
+/// KVM's `nested_vmx_l0_wants_exit()`: exits L0 handles itself, whatever
+/// L1 asked for.
+pub fn l0_wants_exit(k: &mut impl ReflectVcpu, reason: u16, info: u32) -> bool {
+    match reason {
+        r::EXCEPTION_NMI => reflect::l0_wants_exception(info, k),
+        r::EXTERNAL_INTERRUPT
+        | r::MCE_DURING_VMENTRY
+        | r::EPT_VIOLATION
+        | r::EPT_MISCONFIG
+        | r::PREEMPTION_TIMER
+        | r::PML_FULL
+        | r::VMFUNC
+        | r::BUS_LOCK => true,
+        _ => false,
+    }
+}
+
+/// KVM's `nested_vmx_reflect_vmexit()`: true if the exit went to L1.
+pub fn reflect_vmexit(k: &mut impl ReflectVcpu) -> bool {
+    let full = k.exit_reason_full();
+    if k.hw_vmfail() {
+        // A late VMfail of vmcs02: reported to L1 like a VM exit.
+        k.count(Stat::EntryFailure);
+        let err = k.vmread(e::VM_INSTRUCTION_ERROR) as u32;
+        k.trace_hw_vmfail(err);
+        vmexit::nested_vmx_vmexit(k, Some((full, 0, 0)));
+        return true;
+    }
+    k.trace_vmexit();
+    let reason = (full & 0xffff) as u16;
+    let info = k.vmread(e::VM_EXIT_INTR_INFO) as u32;
+    k.count_exit(reason);
+    if l0_wants_exit(k, reason, info) {
+        return false;
+    }
+    let qualification = k.vmread(e::EXIT_QUALIFICATION);
+    let operand = match reason {
+        r::CR_ACCESS => k.gpr(((qualification >> 8) & 0xf) as u8),
+        r::VMREAD | r::VMWRITE => {
+            let i = k.vmread(e::VMX_INSTRUCTION_INFO) as u32;
+            k.gpr(((i >> 28) & 0xf) as u8)
+        }
+        _ => 0,
+    };
+    let exit = Exit {
+        reason,
+        qualification,
+        intr_info: info,
+        rcx: k.gpr(1),
+        rax: k.gpr(0),
+        operand,
+        // Read only for the exit that needs it (a CPUID lookup).
+        guest_has_sgx: reason == r::ENCLS && k.guest_has_sgx(),
+    };
+    if !k.l1_wants_exit(&exit) {
+        return false;
+    }
+    let both = intr_info::VALID | intr_info::DELIVER_CODE;
+    if info & both == both {
+        let code = k.vmread(e::VM_EXIT_INTR_ERROR_CODE) as u32;
+        if let Some(v12) = k.vmcs12() {
+            v12.vm_exit_intr_error_code = code;
+        }
+    }
+    k.count(Stat::Reflected);
+    vmexit::nested_vmx_vmexit(k, Some((full, info, qualification)));
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nested::model::Model;
+    use crate::vmcs::layout::Vmcs12;
+
+    fn l2(reason: u32) -> Model {
+        let mut m = Model::in_l2(Vmcs12::default());
+        m.ev.exit_reason = reason;
+        m
+    }
+
+    #[test]
+    fn l0_keeps_its_exits() {
+        let mut m = l2(u32::from(r::EXTERNAL_INTERRUPT));
+        m.ev.l1_wants = true;
+        assert!(!reflect_vmexit(&mut m));
+        assert!(m.ev.asked.is_none(), "vmcs12 not consulted");
+        assert_eq!(m.ev.exits_counted, [r::EXTERNAL_INTERRUPT]);
+    }
+
+    #[test]
+    fn l1_decides_and_gets_the_exit_information() {
+        let mut m = l2(u32::from(r::CR_ACCESS));
+        m.vmcs02.insert(e::EXIT_QUALIFICATION.value(), 0x310);
+        assert!(!reflect_vmexit(&mut m));
+        let asked = m.ev.asked.unwrap_or_default();
+        assert_eq!(
+            (asked.operand, asked.rcx, asked.rax),
+            (0x300, 0x100, 0),
+            "MOV CR from R3"
+        );
+        let mut m = l2(u32::from(r::EXCEPTION_NMI));
+        let info = intr_info::VALID | intr_info::DELIVER_CODE | intr_info::TYPE_HARD_EXCEPTION | 13;
+        m.vmcs02
+            .insert(e::VM_EXIT_INTR_INFO.value(), u64::from(info));
+        m.vmcs02.insert(e::VM_EXIT_INTR_ERROR_CODE.value(), 0x18);
+        m.ev.l1_wants = true;
+        assert!(reflect_vmexit(&mut m));
+        let v = m.vmcs12.unwrap_or_default();
+        assert_eq!(({ v.vm_exit_reason }, { v.vm_exit_intr_info }), (0, info));
+        assert_eq!({ v.vm_exit_intr_error_code }, 0x18);
+        assert!(m.stats.contains(&Stat::Reflected));
+    }
+
+    #[test]
+    fn late_vmfail_goes_to_l1() {
+        let mut m = l2(0x8000_0021);
+        m.hw_fail = true;
+        m.vmcs02.insert(e::VM_INSTRUCTION_ERROR.value(), 7);
+        assert!(reflect_vmexit(&mut m));
+        assert_eq!(m.ev.hw_vmfail_error, Some(7));
+        assert_eq!(m.stats[0], Stat::EntryFailure);
+        assert!(m.ev.exits_counted.is_empty());
+    }
+}

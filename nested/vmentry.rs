@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A nested VM entry, L1 to L2: KVM's `nested_vmx_run()` (VMLAUNCH and
+//! VMRESUME) and `nested_vmx_enter_non_root_mode()` (SDM Vol. 3C 27
+//! "VM Entries": the checks of 27.2 fail with VMfailValid, those of 27.3
+//! and the MSR loads of 27.4 with a VM-entry failure exit to L1).
+
+use crate::nested::entry_vcpu::EntryVcpu;
+use crate::nested::host_load;
+use crate::nested::insn::{self as rules, RunState};
+use crate::nested::posted_intr::above_ppr;
+use crate::nested::prepare02::{self, DEBUGCTL_FREEZE_IN_SMM};
+use crate::nested::vcpu::{MpState, Request, Stat};
+use crate::vmcs::checks::guest::activity;
+use crate::vmcs::checks::{EntryFailure, EXIT_REASON_FAILED_VMENTRY};
+use crate::vmcs::controls::{CpuBased, EntryControls, PinBased};
+use crate::vmcs::layout::Vmcs12;
+use crate::vmcs::outcome::{Outcome, VmInstructionError};
+use crate::vmcs::table::encodings as e;
+
+/// What a nested entry came to (KVM's `enum nvmx_vmentry_status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entered {
+    /// L2 runs at the next VM entry.
+    L2,
+    /// A VM-entry failure, already reported to L1 as a VM exit.
+    VmExit,
+    /// KVM could not build vmcs02 (L1 memory missing): exit to userspace.
+    InternalError,
+}
+
+/// How far `enter_with` got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// vmcs02 is ready; what remains may write vmcs12.
+    Ready(Pending),
+    /// A VM-entry failure to report to L1.
+    Failed(Failure),
+    /// L1 memory vmcs12 names is missing.
+    InternalError,
+}
+
+/// The rest of an entry, done by `finish_entry` once vmcs12 is no longer
+/// read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// vmcs12's VM-entry MSR-load list (address, count), on VMLAUNCH/VMRESUME.
+    msr_list: Option<(u64, u32)>,
+    /// IA32_PERF_GLOBAL_CTRL to load for L2.
+    perf_global_ctrl: Option<u64>,
+    /// vmcs12's TSC offset, if it applied (undone on failure).
+    tsc_offset: Option<u64>,
+    evaluate_pending_interrupts: bool,
+    /// vmcs12's VMX-preemption timer value, if the timer is active.
+    preemption_timer: Option<u32>,
+}
+
+/// A VM-entry failure (exit reason, qualification) and what to undo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure {
+    reason: u32,
+    qual: u64,
+    in_guest_mode: bool,
+    tsc_offset: Option<u64>,
+}
+
+/// Basic exit reasons of VM-entry failures (SDM Appendix C).
+const EXIT_REASON_INVALID_STATE: u32 = 33;
+const EXIT_REASON_MSR_LOAD_FAIL: u32 = 34;
+/// Interruptibility: blocking by MOV SS.
+const GUEST_INTR_STATE_MOV_SS: u64 = 1 << 1;
+const INTR_INFO_VALID: u32 = 1 << 31;
+const RFLAGS_IF: u64 = 1 << 9;
+
+/// The start of `nested_vmx_run()`, before vmcs12 is read: `Err` is the
+/// exit handler's value for a fault (SDM 31.3: #UD outside VMX operation,
+/// #GP(0) at CPL > 0).
+pub fn run_prologue(k: &mut impl EntryVcpu) -> Result<(), i32> {
+    let (vmxon, cpl) = (k.vmxon(), k.cpl());
+    if let Err(f) = rules::check_permission(vmxon, cpl) {
+        return Err(k.fault(f));
+    }
+    k.pmu_branch_retired();
+    // What L1 wrote to the shadow VMCS since its last exit.
+    if k.shadow_vmcs_enabled() && k.has_current_vmcs() {
+        k.shadow_vmcs_to_vmcs12();
+    }
+    Ok(())
+}
+
+/// KVM's `nested_vmx_run()`: VMLAUNCH (`launch`) or VMRESUME; the exit
+/// handler's return value. `v` is the cached vmcs12 (see `enter_with`),
+/// not read after `enter_with` returns.
+pub fn run(k: &mut impl EntryVcpu, v: &Vmcs12, launch: bool) -> i32 {
+    let s = RunState {
+        launch,
+        has_current_vmcs: k.has_current_vmcs(),
+        current_is_shadow: v.hdr.shadow_vmcs(),
+        blocked_by_mov_ss: k.vmread(e::GUEST_INTERRUPTIBILITY_INFO) & GUEST_INTR_STATE_MOV_SS != 0,
+        launched: v.launch_state != 0,
+    };
+    if let Err(o) = rules::run_precheck(&s) {
+        k.trace_precheck_failed(&o);
+        return k.complete_insn(o);
+    }
+    // SDM 27.2: controls, then host state; each fails with VMfailValid.
+    if let Err(check) = k.check_controls_and_host(v) {
+        k.count(Stat::EntryCheckFail);
+        k.trace_check_failed(check);
+        // These checks fail with VMfailValid (the checks' tests tie each
+        // check's kind to its stage); the entry never goes on past one.
+        let err = match check.failure() {
+            EntryFailure::VmFail(err) => err,
+            EntryFailure::VmExit { .. } => VmInstructionError::EntryInvalidControlField,
+        };
+        return k.complete_insn(Outcome::VmFailValid(err));
+    }
+    k.set_run_pending(true);
+    k.clear_preemption_timer_deadline();
+    let exec = CpuBased(v.cpu_based_vm_exec_control);
+    let halted = v.guest_activity_state == activity::HLT
+        && v.vm_entry_intr_info_field & INTR_INFO_VALID == 0
+        && !exec.contains(CpuBased::NMI_WINDOW_EXITING)
+        && !(exec.contains(CpuBased::INTR_WINDOW_EXITING) && v.guest_rflags & RFLAGS_IF != 0);
+    let wait_sipi = v.guest_activity_state == activity::WAIT_SIPI;
+    let step = enter_with(k, v, true);
+    // `v` is not read after this point.
+    let status = finish_entry(k, step, true);
+    if status != Entered::L2 {
+        k.set_run_pending(false);
+        return match status {
+            Entered::InternalError => k.exit_internal_error(),
+            Entered::VmExit | Entered::L2 => 1,
+        };
+    }
+    // Posted-interrupt processing on VM entry: a notification vector
+    // L1's APIC already has pending is taken as L2's (nested_vmx_run()).
+    if k.posted_intr_nv() != u16::MAX && k.take_pi_notification() {
+        k.make_request(Request::Event);
+    }
+    k.set_l1tf_flush();
+    k.cache_shadow_vmcs12();
+    // An HLT activity state enters L2 halted, unless an event wakes it.
+    if halted {
+        k.set_run_pending(false);
+        return k.emulate_halt();
+    }
+    if wait_sipi {
+        k.set_run_pending(false);
+        k.set_mp_state(MpState::InitReceived);
+    }
+    1
+}
+
+/// The first part of `nested_vmx_enter_non_root_mode()`: vmcs02 from `v`.
+/// It writes nothing to vmcs12, and neither do the KVM functions it calls,
+/// so `v` may be the cached vmcs12 itself; what can write vmcs12 (KVM's MSR
+/// writes in guest mode, failure reports) is `finish_entry`'s.
+pub fn enter_with(k: &mut impl EntryVcpu, v: &Vmcs12, from_vmentry: bool) -> Step {
+    k.trace_vmenter(v);
+    let run_pending = k.run_pending();
+    k.service_tlb_flush_requests();
+    let window = CpuBased(k.vmcs01_controls().exec)
+        .intersects(CpuBased::INTR_WINDOW_EXITING | CpuBased::NMI_WINDOW_EXITING);
+    // With APICv, a virtual interrupt in vmcs01's RVI (vmcs01 is still
+    // current) above L1's PPR is evaluated before L2 runs, as nested.c.
+    let apicv_interrupt = !window && k.apicv_active() && {
+        let rvi = k.vmread(e::GUEST_INTR_STATUS) as u8;
+        above_ppr(rvi, k.apic_ppr())
+    };
+    let evaluate_pending_interrupts = window || apicv_interrupt || k.init_event_pending();
+    let entry = EntryControls(v.vm_entry_controls);
+    if !run_pending || !entry.contains(EntryControls::LOAD_DEBUG_CONTROLS) {
+        let debugctl = k.vmread(e::GUEST_IA32_DEBUGCTL) & !DEBUGCTL_FREEZE_IN_SMM;
+        k.set_pre_vmenter_debugctl(debugctl);
+    }
+    if k.l0_caps().mpx && (!run_pending || !entry.contains(EntryControls::LOAD_BNDCFGS)) {
+        let bndcfgs = k.vmread(e::GUEST_BNDCFGS);
+        k.set_pre_vmenter_bndcfgs(bndcfgs);
+    }
+    if !k.enable_ept() {
+        let cr3 = k.cr3();
+        k.vmwrite(e::GUEST_CR3, cr3);
+    }
+
+    k.switch_vmcs(true);
+    prepare02::prepare_vmcs02_early(k, v);
+
+    let mut failure = None;
+    if from_vmentry {
+        if !k.get_vmcs12_pages(v) {
+            k.switch_vmcs(false);
+            return Step::InternalError;
+        }
+        if let Err(check) = k.check_guest(v) {
+            k.count(Stat::EntryCheckFail);
+            k.trace_check_failed(check);
+            if let EntryFailure::VmExit {
+                reason,
+                qualification,
+            } = check.failure()
+            {
+                failure = Some((u32::from(reason), qualification));
+            }
+        }
+    }
+    let tsc_offset = CpuBased(v.cpu_based_vm_exec_control)
+        .contains(CpuBased::USE_TSC_OFFSETTING)
+        .then_some(v.tsc_offset);
+    if let Some((reason, qual)) = failure {
+        return Step::Failed(Failure {
+            reason,
+            qual,
+            in_guest_mode: false,
+            tsc_offset,
+        });
+    }
+
+    k.enter_guest_mode();
+    if let Err(qual) = prepare02::prepare_vmcs02(k, v, from_vmentry) {
+        return Step::Failed(Failure {
+            reason: EXIT_REASON_INVALID_STATE,
+            qual,
+            in_guest_mode: true,
+            tsc_offset,
+        });
+    }
+    Step::Ready(Pending {
+        msr_list: from_vmentry.then_some((v.vm_entry_msr_load_addr, v.vm_entry_msr_load_count)),
+        perf_global_ctrl: entry
+            .contains(EntryControls::LOAD_IA32_PERF_GLOBAL_CTRL)
+            .then_some(v.guest_ia32_perf_global_ctrl),
+        tsc_offset,
+        evaluate_pending_interrupts,
+        preemption_timer: PinBased(v.pin_based_vm_exec_control)
+            .contains(PinBased::VMX_PREEMPTION_TIMER)
+            .then_some(v.vmx_preemption_timer_value),
+    })
+}
+
+/// The end of `nested_vmx_enter_non_root_mode()`, after vmcs12 was read:
+/// the MSR loads KVM may mirror into vmcs12, or the failure report.
+pub fn finish_entry(k: &mut impl EntryVcpu, step: Step, from_vmentry: bool) -> Entered {
+    let p = match step {
+        Step::InternalError => return Entered::InternalError,
+        Step::Failed(f) => return entry_failed(k, f, from_vmentry),
+        Step::Ready(p) => p,
+    };
+    if let Some(ctrl) = p.perf_global_ctrl {
+        // The value passed the entry checks. No PMU: the MSR does not
+        // exist and KVM skips the load, as here.
+        k.set_perf_global_ctrl(ctrl);
+    }
+    if let Some((gpa, count)) = p.msr_list {
+        let failed = host_load::load_msr_list(k, gpa, count);
+        if failed != 0 {
+            let f = Failure {
+                reason: EXIT_REASON_MSR_LOAD_FAIL,
+                qual: u64::from(failed),
+                in_guest_mode: true,
+                tsc_offset: p.tsc_offset,
+            };
+            return entry_failed(k, f, from_vmentry);
+        }
+    } else {
+        k.make_request(Request::GetNestedStatePages);
+    }
+    if p.evaluate_pending_interrupts {
+        k.make_request(Request::Event);
+    }
+    // Armed only now that the entry cannot fail, so that only a nested VM
+    // exit has to cancel it (as nested.c).
+    k.clear_preemption_timer_expired();
+    if let Some(value) = p.preemption_timer {
+        k.start_preemption_timer(value);
+    }
+    // Every path into L2 (VMLAUNCH/VMRESUME, SMM exit, restored state) is
+    // counted where it succeeds, as kvm_nested_vmenter is emitted on each.
+    k.count(Stat::L2Entry);
+    Entered::L2
+}
+
+/// The failure paths of nested_vmx_enter_non_root_mode(): undo what was
+/// done and report a VM-entry failure to L1 as a VM exit (SDM 27.8).
+fn entry_failed(k: &mut impl EntryVcpu, f: Failure, from_vmentry: bool) -> Entered {
+    if let Some(v12) = k.vmcs12() {
+        v12.exit_qualification = f.qual;
+    }
+    if f.in_guest_mode {
+        if let Some(offset) = f.tsc_offset {
+            let (tsc, _) = k.tsc();
+            k.set_tsc(tsc.wrapping_sub(offset), None);
+        }
+        k.service_tlb_flush_requests();
+        k.leave_guest_mode();
+    }
+    k.switch_vmcs(false);
+    if !from_vmentry {
+        k.ept_uninit_mmu();
+        return Entered::VmExit;
+    }
+    k.unmap_vmcs12_pages();
+    host_load::load_host_state(k);
+    if let Some(v12) = k.vmcs12() {
+        v12.vm_exit_reason = f.reason | EXIT_REASON_FAILED_VMENTRY;
+    }
+    if k.shadow_vmcs_enabled() {
+        k.set_need_shadow_sync();
+    }
+    k.count(Stat::EntryFailure);
+    Entered::VmExit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nested::insn::Fault;
+    use crate::nested::model::{Call, Model};
+    use crate::nested::model_entry::EntryCall;
+    use crate::vmcs::checks::Check;
+
+    /// L1 in VMX operation at CPL 0 with a clear current VMCS `v`.
+    fn l1(v: Vmcs12) -> Model {
+        let mut m = Model::in_l2(v);
+        m.on02 = false;
+        m.entry.vmxon = true;
+        m.entry.current_vmcs = true;
+        m.entry.pages_ok = true;
+        m.entry.guest_state_valid = true;
+        m.entry.dirty_vmcs12 = true;
+        m
+    }
+
+    fn vmlaunch(m: &mut Model) -> i32 {
+        let v = m.vmcs12.unwrap_or_default();
+        if let Err(r) = run_prologue(m) {
+            return r;
+        }
+        run(m, &v, true)
+    }
+
+    #[test]
+    fn prologue_faults() {
+        let mut m = l1(Vmcs12::default());
+        m.entry.vmxon = false;
+        assert_eq!(vmlaunch(&mut m), 1);
+        assert_eq!(m.entry.calls, [EntryCall::Fault(Fault::InvalidOpcode)]);
+        let mut m = l1(Vmcs12::default());
+        m.entry.cpl = 3;
+        vmlaunch(&mut m);
+        assert_eq!(m.entry.calls, [EntryCall::Fault(Fault::GeneralProtection)]);
+    }
+
+    #[test]
+    fn prechecks_and_early_checks_are_vmfails() {
+        let mut m = l1(Vmcs12::default());
+        m.entry.current_vmcs = false;
+        vmlaunch(&mut m);
+        assert_eq!(m.calls, [Call::Complete(Outcome::VmFailInvalid)]);
+        let launched = Vmcs12 {
+            launch_state: 1,
+            ..Vmcs12::default()
+        };
+        let mut m = l1(launched);
+        vmlaunch(&mut m);
+        let e = VmInstructionError::VmlaunchNonclearVmcs;
+        assert_eq!(m.calls, [Call::Complete(Outcome::VmFailValid(e))]);
+        let mut m = l1(Vmcs12::default());
+        m.entry.check_controls = Some(Check::HostCr0);
+        vmlaunch(&mut m);
+        let e = VmInstructionError::EntryInvalidHostStateField;
+        assert_eq!(m.calls, [Call::Complete(Outcome::VmFailValid(e))]);
+        assert!(!m.run_pending && m.stats == [Stat::EntryCheckFail]);
+        assert!(!m.entry.calls.contains(&EntryCall::EnterGuestMode));
+    }
+
+    #[test]
+    fn successful_launch() {
+        let v = Vmcs12 {
+            pin_based_vm_exec_control: PinBased::VMX_PREEMPTION_TIMER.bits(),
+            vmx_preemption_timer_value: 42,
+            ..Vmcs12::default()
+        };
+        let mut m = l1(v);
+        m.entry.timer_expired = true;
+        assert_eq!(vmlaunch(&mut m), 1);
+        assert!(m.run_pending && m.on02);
+        assert_eq!(m.stats, [Stat::L2Entry]);
+        assert!(!m.entry.timer_expired);
+        assert!(m.entry.calls.contains(&EntryCall::StartTimer(42)));
+        assert!(m.entry.calls.contains(&EntryCall::CacheShadow));
+        assert!(!m.requests.contains(&Request::GetNestedStatePages));
+    }
+
+    #[test]
+    fn halted_l2_and_pending_interrupts() {
+        let mut v = Vmcs12 {
+            guest_activity_state: activity::HLT,
+            ..Vmcs12::default()
+        };
+        let mut m = l1(v);
+        m.entry.init_pending = true;
+        vmlaunch(&mut m);
+        assert_eq!(m.entry.calls.last(), Some(&EntryCall::Halt));
+        assert!(!m.run_pending);
+        assert!(m.requests.contains(&Request::Event));
+        // An event to inject keeps L2 running.
+        v.vm_entry_intr_info_field = INTR_INFO_VALID | 0x20;
+        let mut m = l1(v);
+        vmlaunch(&mut m);
+        assert!(m.run_pending);
+        assert!(!m.entry.calls.contains(&EntryCall::Halt));
+    }
+
+    #[test]
+    fn missing_l1_memory_exits_to_userspace() {
+        let mut m = l1(Vmcs12::default());
+        m.entry.pages_ok = false;
+        assert_eq!(vmlaunch(&mut m), 0);
+        assert_eq!(m.entry.calls.last(), Some(&EntryCall::InternalError));
+        assert!(!m.run_pending && !m.on02);
+    }
+
+    #[test]
+    fn guest_state_failure_is_an_entry_failure_exit() {
+        let v = Vmcs12 {
+            host_rip: 0x9000,
+            ..Vmcs12::default()
+        };
+        let mut m = l1(v);
+        m.entry.check_guest = Some(Check::GuestCr0);
+        assert_eq!(vmlaunch(&mut m), 1);
+        let v = m.vmcs12.unwrap();
+        assert_eq!(
+            { v.vm_exit_reason },
+            EXIT_REASON_FAILED_VMENTRY | EXIT_REASON_INVALID_STATE
+        );
+        assert_eq!({ v.exit_qualification }, 0);
+        assert_eq!(m.rip, 0x9000, "L1 resumes at vmcs12's host RIP");
+        assert!(!m.on02 && !m.run_pending);
+        assert!(!m.entry.calls.contains(&EntryCall::EnterGuestMode));
+        assert_eq!(m.stats, [Stat::EntryCheckFail, Stat::EntryFailure]);
+    }
+
+    #[test]
+    fn msr_load_failure_names_the_entry_and_undoes_the_tsc() {
+        let v = Vmcs12 {
+            vm_entry_msr_load_addr: 0x100,
+            vm_entry_msr_load_count: 1,
+            cpu_based_vm_exec_control: CpuBased::USE_TSC_OFFSETTING.bits(),
+            tsc_offset: 10,
+            ..Vmcs12::default()
+        };
+        let mut m = l1(v);
+        m.l1_tsc = (1, 1);
+        vmlaunch(&mut m);
+        let v = m.vmcs12.unwrap();
+        assert_eq!(
+            { v.vm_exit_reason },
+            EXIT_REASON_FAILED_VMENTRY | EXIT_REASON_MSR_LOAD_FAIL
+        );
+        assert_eq!({ v.exit_qualification }, 1);
+        assert_eq!(m.tsc.0, 1, "L1's offset again");
+        assert!(m.calls.contains(&Call::LeaveGuestMode));
+    }
+
+    #[test]
+    fn restored_state_enters_without_msr_loads() {
+        let v = Vmcs12 {
+            vm_entry_msr_load_count: 1,
+            ..Vmcs12::default()
+        };
+        let mut m = l1(v);
+        m.entry.check_guest = Some(Check::GuestCr0);
+        let step = enter_with(&mut m, &v, false);
+        assert_eq!(
+            finish_entry(&mut m, step, false),
+            Entered::L2,
+            "no guest checks here"
+        );
+        assert!(m.requests.contains(&Request::GetNestedStatePages));
+        // A failure of a restore leaves L1's vmcs12 untouched.
+        let v = Vmcs12 {
+            guest_cr3: 1 << 50,
+            ..Vmcs12::default()
+        };
+        let mut m = l1(v);
+        let step = enter_with(&mut m, &v, false);
+        assert_eq!(finish_entry(&mut m, step, false), Entered::VmExit);
+        assert_eq!({ m.vmcs12.unwrap().vm_exit_reason }, 0);
+        assert!(m.calls.contains(&Call::EptUninit));
+    }
+}

@@ -1,0 +1,623 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A nested VM exit, L2 to L1: KVM's `nested_vmx_vmexit()`,
+//! `sync_vmcs02_to_vmcs12()`, `prepare_vmcs12()` and
+//! `nested_vmx_inject_exception_vmexit()` (SDM Vol. 3C 28 "VM Exits").
+//! The order of the steps is nested.c's; every step is a call of
+//! `KvmVcpu`.
+
+use crate::nested::entry_vcpu::EntryVcpu;
+use crate::nested::events;
+use crate::nested::host_load;
+use crate::nested::msr_list;
+use crate::nested::vcpu::{Deferred, KvmVcpu, MpState, Stat};
+use crate::vmcs::checks::guest::activity;
+use crate::vmcs::checks::EXIT_REASON_FAILED_VMENTRY;
+use crate::vmcs::controls::Vmcs12Controls;
+use crate::vmcs::controls::{CpuBased, EntryControls, ExitControls, PinBased, Secondary};
+use crate::vmcs::intr_info;
+use crate::vmcs::outcome::{Outcome, VmInstructionError};
+use crate::vmcs::table::encodings as e;
+use crate::vmcs::x86::vector;
+
+/// VMX-abort indicators (SDM 28.7).
+pub mod abort {
+    /// Saving a guest MSR (VM-exit MSR-store list) failed.
+    pub const SAVE_GUEST_MSR_FAIL: u32 = 1;
+    /// Loading a host PDPTE failed.
+    pub const LOAD_HOST_PDPTE_FAIL: u32 = 2;
+    /// Loading a host MSR (VM-exit MSR-load list) failed.
+    pub const LOAD_HOST_MSR_FAIL: u32 = 4;
+}
+
+/// KVM's `nested_vmx_abort()`: a VMX abort shuts L1 down (KVM does not
+/// write the indicator to vmcs12, and neither does this).
+pub fn vmx_abort(k: &mut impl KvmVcpu, _indicator: u32) {
+    k.make_request(crate::nested::vcpu::Request::TripleFault);
+}
+
+/// KVM's `nested_vmx_vmexit()`. `exit` is `None` for KVM's -1: leave L2
+/// without telling L1 (forced exits), vmcs12 untouched but for L2's state;
+/// else the exit reason, interruption information and qualification.
+pub fn nested_vmx_vmexit(k: &mut impl EntryVcpu, exit: Option<(u32, u32, u64)>) {
+    k.count(Stat::L2Exit);
+    k.clear_mtf_pending();
+    k.set_run_pending(false);
+    // Checking the request clears it (no eVMCS page to map here).
+    let _ = k.take_request(crate::nested::vcpu::Request::GetNestedStatePages);
+    k.service_tlb_flush_requests();
+    if k.enable_ept() && k.is_pae_paging() {
+        k.ept_save_pdptrs();
+    }
+    k.leave_guest_mode();
+    let Some(c) = k.vmcs12().map(|v| Vmcs12Controls::of(v)) else {
+        return;
+    };
+    if c.pin.contains(PinBased::VMX_PREEMPTION_TIMER) {
+        k.cancel_preemption_timer();
+    }
+    if c.cpu.contains(CpuBased::USE_TSC_OFFSETTING) {
+        let (l1_offset, l1_ratio) = k.l1_tsc();
+        let ratio = c.sec.contains(Secondary::TSC_SCALING).then_some(l1_ratio);
+        k.set_tsc(l1_offset, ratio);
+    }
+    let failed = k.hw_vmfail();
+    if !failed {
+        sync_vmcs02_to_vmcs12(k);
+        if let Some((reason, info, qual)) = exit {
+            prepare_vmcs12(k, reason, info, qual);
+        }
+        // Outside sync_vmcs02_to_vmcs12(), which KVM_GET_NESTED_STATE uses
+        // too and which must not write L1 memory (nested.c).
+        k.flush_shadow_vmcs12();
+    }
+    k.clear_event_queues();
+    k.switch_vmcs(false);
+    k.ibpb();
+    // vmcs01 is current again: what L2's run changed in KVM's model.
+    let (host_nr, guest_nr) = k.autoload_counts();
+    k.vmwrite(e::VM_EXIT_MSR_LOAD_COUNT, u64::from(host_nr));
+    k.vmwrite(e::VM_ENTRY_MSR_LOAD_COUNT, u64::from(guest_nr));
+    let (offset, ratio) = k.tsc();
+    k.vmwrite(e::TSC_OFFSET, offset);
+    if k.has_tsc_control() {
+        k.vmwrite(e::TSC_MULTIPLIER, ratio);
+    }
+    let tpr = k.l1_tpr_threshold();
+    if tpr != -1 {
+        k.vmwrite(e::TPR_THRESHOLD, tpr as u64);
+    }
+    for d in [Deferred::VirtualApicMode, Deferred::CpuDirtyLogging] {
+        if k.take_deferred(d) {
+            k.apply_deferred(d);
+        }
+    }
+    k.unmap_vmcs12_pages();
+    for d in [
+        Deferred::ApicAccessPage,
+        Deferred::ApicvStatus,
+        Deferred::HwapicIsr,
+    ] {
+        if k.take_deferred(d) {
+            k.apply_deferred(d);
+        }
+    }
+    if exit.is_some() && k.shadow_vmcs_enabled() {
+        k.set_need_shadow_sync();
+    }
+    k.set_mp_state(MpState::Runnable);
+    if !failed {
+        if exit.is_some() {
+            k.trace_vmexit_inject();
+        }
+        host_load::load_host_state(k);
+        return;
+    }
+    // A hardware VMfail after KVM's checks: L1 sees VMfailValid(invalid
+    // control field) on its VMLAUNCH/VMRESUME, after it, with its own state
+    // as it was (not vmcs12's host state, which would also lose ZF).
+    k.complete(Outcome::VmFailValid(
+        VmInstructionError::EntryInvalidControlField,
+    ));
+    crate::nested::vmfail::restore_host_state(k);
+    k.clear_hw_vmfail();
+    // Counted when KVM's part of the entry succeeded; the CPU's did not.
+    k.count(Stat::L2EntryRefused);
+}
+
+/// KVM's `vmcs12_guest_cr0/4()`: the CR as L2 sees it, from vmcs02's
+/// guest value (bits L2 owns), vmcs12 (bits L1 owns) and the read shadow.
+pub fn guest_cr(hw_cr: u64, shadow: u64, v12_cr: u64, v12_mask: u64, l0_owned: u64) -> u64 {
+    (hw_cr & l0_owned) | (v12_cr & v12_mask) | (shadow & !(v12_mask | l0_owned))
+}
+
+/// vmcs12's activity state for KVM's `mp_state` (SDM 28.3.4).
+pub fn activity_state(mp: MpState) -> u32 {
+    match mp {
+        MpState::Halted => activity::HLT,
+        MpState::InitReceived => activity::WAIT_SIPI,
+        MpState::Runnable => activity::ACTIVE,
+    }
+}
+
+/// KVM's `sync_vmcs02_to_vmcs12()`: L2's state from vmcs02 (current) and
+/// KVM's model into vmcs12 (SDM 28.3 "Saving Guest State"); the rarely
+/// changing part is left for the lazy sync (`vmcs02::rare_sync`).
+pub fn sync_vmcs02_to_vmcs12(k: &mut impl KvmVcpu) {
+    k.set_need_rare_sync();
+    let Some((c, timer_saved)) = k.vmcs12().map(|v| {
+        let c = Vmcs12Controls::of(v);
+        let saved = c.pin.contains(PinBased::VMX_PREEMPTION_TIMER)
+            && c.exit.contains(ExitControls::SAVE_VMX_PREEMPTION_TIMER);
+        (c, saved)
+    }) else {
+        return;
+    };
+    let cr0 = k.vmread(e::GUEST_CR0);
+    let cr0_shadow = k.vmread(e::CR0_READ_SHADOW);
+    let cr4 = k.vmread(e::GUEST_CR4);
+    let cr4_shadow = k.vmread(e::CR4_READ_SHADOW);
+    let (cr0_owned, cr4_owned) = (k.cr0_guest_owned_bits(), k.cr4_guest_owned_bits());
+    let (rsp, rip) = (k.rsp(), k.rip());
+    let cs_ar = k.vmread(e::GUEST_CS_AR_BYTES) as u32;
+    let ss_ar = k.vmread(e::GUEST_SS_AR_BYTES) as u32;
+    let rflags = k.vmread(e::GUEST_RFLAGS);
+    let interruptibility = k.vmread(e::GUEST_INTERRUPTIBILITY_INFO) as u32;
+    let activity = activity_state(k.mp_state());
+    // The timer value left, if vmcs12 saves it (not while the entry itself
+    // is still pending).
+    let timer_value = (timer_saved && !k.run_pending()).then(|| k.preemption_timer_value());
+    // Only the fields vmcs02 has are read (a VMREAD of a field the CPU
+    // lacks fails).
+    let cr3 = k.enable_ept().then(|| k.vmread(e::GUEST_CR3));
+    let pdptrs = (cr3.is_some() && c.has_ept() && k.is_pae_paging()).then(|| {
+        [
+            e::GUEST_PDPTR0,
+            e::GUEST_PDPTR1,
+            e::GUEST_PDPTR2,
+            e::GUEST_PDPTR3,
+        ]
+        .map(|f| k.vmread(f))
+    });
+    let linear = k.vmread(e::GUEST_LINEAR_ADDRESS);
+    let intr_status = c
+        .sec
+        .contains(Secondary::VIRTUAL_INTR_DELIVERY)
+        .then(|| k.vmread(e::GUEST_INTR_STATUS) as u16);
+    let ia32e = EntryControls::IA32E_MODE.bits() & k.vmcs02_entry_controls();
+    let (dr7, efer) = (k.dr7(), k.efer());
+    let Some(v) = k.vmcs12() else {
+        return;
+    };
+    v.guest_cs_ar_bytes = cs_ar;
+    v.guest_ss_ar_bytes = ss_ar;
+    v.guest_cr0 = guest_cr(
+        cr0,
+        cr0_shadow,
+        v.guest_cr0,
+        v.cr0_guest_host_mask,
+        cr0_owned,
+    );
+    v.guest_cr4 = guest_cr(
+        cr4,
+        cr4_shadow,
+        v.guest_cr4,
+        v.cr4_guest_host_mask,
+        cr4_owned,
+    );
+    v.guest_rsp = rsp;
+    v.guest_rip = rip;
+    v.guest_rflags = rflags;
+    v.guest_interruptibility_info = interruptibility;
+    v.guest_activity_state = activity;
+    if let Some(value) = timer_value {
+        v.vmx_preemption_timer_value = value;
+    }
+    if let Some(cr3) = cr3 {
+        v.guest_cr3 = cr3;
+    }
+    if let Some(p) = pdptrs {
+        [
+            v.guest_pdptr0,
+            v.guest_pdptr1,
+            v.guest_pdptr2,
+            v.guest_pdptr3,
+        ] = p;
+    }
+    v.guest_linear_address = linear;
+    if let Some(status) = intr_status {
+        v.guest_intr_status = status;
+    }
+    v.vm_entry_controls = (v.vm_entry_controls & !EntryControls::IA32E_MODE.bits()) | ia32e;
+    if c.exit.contains(ExitControls::SAVE_DEBUG_CONTROLS) {
+        v.guest_dr7 = dr7;
+    }
+    if c.exit.contains(ExitControls::SAVE_IA32_EFER) {
+        v.guest_ia32_efer = efer;
+    }
+}
+
+/// KVM's `prepare_vmcs12()`: the exit information (SDM 28.2), then the
+/// VM-exit MSR-store list (28.4; a failure is a VMX abort).
+pub fn prepare_vmcs12(k: &mut impl KvmVcpu, reason: u32, info: u32, qual: u64) {
+    let ev = k.injected();
+    let exit_len = k.vmread(e::VM_EXIT_INSTRUCTION_LEN) as u32;
+    let insn_info = k.vmread(e::VMX_INSTRUCTION_INFO) as u32;
+    let enclave = k.exit_in_enclave();
+    let Some(v) = k.vmcs12() else {
+        return;
+    };
+    v.vm_exit_reason = reason | enclave;
+    v.exit_qualification = qual;
+    if reason & EXIT_REASON_FAILED_VMENTRY != 0 {
+        return;
+    }
+    v.launch_state = 1;
+    v.vm_entry_intr_info_field &= !intr_info::VALID;
+    let saved = events::save_pending_event((reason & 0xffff) as u16, info, &ev);
+    v.idt_vectoring_info_field = saved.idt_vectoring_info;
+    if let Some(code) = saved.idt_vectoring_error_code {
+        v.idt_vectoring_error_code = code;
+    }
+    if let Some(len) = saved.vm_exit_instruction_len {
+        v.vm_exit_instruction_len = len;
+    }
+    if let Some(len) = saved.vm_entry_instruction_len {
+        v.vm_entry_instruction_len = len;
+    }
+    v.vm_exit_intr_info = info;
+    v.vm_exit_instruction_len = exit_len;
+    v.vmx_instruction_info = insn_info;
+    let (gpa, count) = (v.vm_exit_msr_store_addr, v.vm_exit_msr_store_count);
+    if count == 0 {
+        return;
+    }
+    let max = k.msr_list_max();
+    if msr_list::store_list(k, gpa, count, max).is_err() {
+        vmx_abort(k, abort::SAVE_GUEST_MSR_FAIL);
+    }
+}
+
+/// DR6.BT.
+pub const DR6_BT: u64 = 1 << 15;
+/// The DR6 bits that read 1 when inactive.
+const DR6_ACTIVE_LOW: u64 = 0xffff_0ff0;
+/// "NMI unblocking due to IRET" in the exit interruption information.
+const INTR_INFO_UNBLOCK_NMI: u32 = 1 << 12;
+
+/// The exit for a reflected exception (KVM's
+/// `nested_vmx_inject_exception_vmexit()`, SDM 28.2.2): interruption
+/// information, qualification, and the error code when L2 is in
+/// protected mode. `nmi_unblock` is "no IDT vectoring and NMIs masked".
+pub fn exception_exit(
+    ex: &crate::nested::vcpu::ExceptionVmexit,
+    cr2: u64,
+    dr6: u64,
+    protected_mode: bool,
+    nmi_unblock: bool,
+) -> (u32, u64, Option<u32>) {
+    let vec = u32::from(ex.vector);
+    let qual = match ex.payload {
+        Some(p) => p,
+        None if vec == vector::PF => cr2,
+        None if vec == vector::DB => (dr6 & !DR6_BT) ^ DR6_ACTIVE_LOW,
+        None => 0,
+    };
+    let mut info = vec | intr_info::VALID;
+    let code = ex.error_code.filter(|_| protected_mode).map(|c| c & 0xffff);
+    if code.is_some() {
+        info |= intr_info::DELIVER_CODE;
+    }
+    info |= if vec == vector::BP || vec == vector::OF {
+        intr_info::TYPE_SOFT_EXCEPTION
+    } else {
+        intr_info::TYPE_HARD_EXCEPTION
+    };
+    if nmi_unblock {
+        info |= INTR_INFO_UNBLOCK_NMI;
+    }
+    (info, qual, code)
+}
+
+/// KVM's `nested_vmx_inject_exception_vmexit()`.
+pub fn inject_exception_vmexit(k: &mut impl EntryVcpu) {
+    let ex = k.exception_vmexit();
+    let (cr2, dr6) = k.cr2_dr6();
+    let protected_mode = k.cr0() & 1 != 0;
+    let idt_valid = k
+        .vmcs12()
+        .is_some_and(|v| v.idt_vectoring_info_field & intr_info::VALID != 0);
+    let nmi_unblock = !idt_valid && k.nmi_masked();
+    let (info, qual, code) = exception_exit(&ex, cr2, dr6, protected_mode, nmi_unblock);
+    if let (Some(code), Some(v)) = (code, k.vmcs12()) {
+        v.vm_exit_intr_error_code = code;
+    }
+    nested_vmx_vmexit(k, Some((u32::from(EXCEPTION_NMI), info, qual)));
+}
+
+const EXCEPTION_NMI: u16 = crate::nested::exit_reason::basic::EXCEPTION_NMI;
+
+/// A triple fault in L2 is a VM exit to L1 (KVM's
+/// `nested_vmx_triple_fault()`).
+pub fn triple_fault(k: &mut impl EntryVcpu) {
+    let _ = k.take_request(crate::nested::vcpu::Request::TripleFault);
+    let reason = crate::nested::exit_reason::basic::TRIPLE_FAULT;
+    nested_vmx_vmexit(k, Some((u32::from(reason), 0, 0)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nested::events::Exception;
+    use crate::nested::model::{Call, Model};
+    use crate::nested::vcpu::Injected;
+    use crate::nested::vcpu::{ExceptionVmexit, Request};
+    use crate::vmcs::layout::Vmcs12;
+
+    fn secondary(v: &mut Vmcs12, s: Secondary) {
+        v.cpu_based_vm_exec_control |= CpuBased::ACTIVATE_SECONDARY_CONTROLS.bits();
+        v.secondary_vm_exec_control |= s.bits();
+    }
+
+    #[test]
+    fn sync_composes_crs_and_saves_what_vmcs12_asks() {
+        let mut v = Vmcs12 {
+            guest_cr0: 0xf0,
+            cr0_guest_host_mask: 0x0f,
+            ..Vmcs12::default()
+        };
+        v.guest_cr0 |= 0x05;
+        v.vm_exit_controls =
+            (ExitControls::SAVE_IA32_EFER | ExitControls::SAVE_VMX_PREEMPTION_TIMER).bits();
+        v.pin_based_vm_exec_control = PinBased::VMX_PREEMPTION_TIMER.bits();
+        v.vm_entry_controls = EntryControls::IA32E_MODE.bits();
+        v.guest_dr7 = 0x11;
+        let mut m = Model::in_l2(v);
+        m.vmcs02.insert(e::GUEST_CR0.value(), 0x300);
+        m.vmcs02.insert(e::CR0_READ_SHADOW.value(), 0xa00);
+        m.vmcs02.insert(e::GUEST_RFLAGS.value(), 0x202);
+        m.cr0_owned = 0x100;
+        m.rsp = 0x1000;
+        m.rip = 0x2000;
+        m.efer = 0x500;
+        m.dr7 = 0x400;
+        m.timer_left = 77;
+        m.mp = Some(MpState::Halted);
+        sync_vmcs02_to_vmcs12(&mut m);
+        let v = m.vmcs12.unwrap();
+        // L0's bit from vmcs02, L1's from vmcs12, the rest from the shadow.
+        assert_eq!({ v.guest_cr0 }, 0x100 | 0x05 | 0xa00);
+        assert_eq!(
+            (v.guest_rsp, v.guest_rip, v.guest_rflags),
+            (0x1000, 0x2000, 0x202)
+        );
+        assert_eq!({ v.guest_activity_state }, activity::HLT);
+        assert_eq!({ v.vmx_preemption_timer_value }, 77);
+        assert_eq!({ v.guest_ia32_efer }, 0x500);
+        assert_eq!({ v.guest_dr7 }, 0x11, "no \"save debug controls\"");
+        assert_eq!(
+            v.vm_entry_controls & EntryControls::IA32E_MODE.bits(),
+            0,
+            "vmcs02's IA-32e bit"
+        );
+        assert!(m.need_rare_sync);
+    }
+
+    #[test]
+    fn sync_reads_only_fields_vmcs02_has() {
+        let v = Vmcs12 {
+            pin_based_vm_exec_control: PinBased::VMX_PREEMPTION_TIMER.bits(),
+            vm_exit_controls: ExitControls::SAVE_VMX_PREEMPTION_TIMER.bits(),
+            guest_pdptr0: 9,
+            guest_intr_status: 3,
+            vmx_preemption_timer_value: 5,
+            ..Vmcs12::default()
+        };
+        let mut m = Model::in_l2(v);
+        m.vmcs02.insert(e::GUEST_PDPTR0.value(), 1);
+        m.vmcs02.insert(e::GUEST_INTR_STATUS.value(), 1);
+        m.pae = true;
+        m.ept = true;
+        // The entry is still pending: the timer value is vmcs12's own.
+        m.run_pending = true;
+        sync_vmcs02_to_vmcs12(&mut m);
+        let v = m.vmcs12.unwrap();
+        assert_eq!(
+            (
+                v.guest_pdptr0,
+                v.guest_intr_status,
+                v.vmx_preemption_timer_value
+            ),
+            (9, 3, 5)
+        );
+        // With nested EPT and virtual-interrupt delivery they are read.
+        let mut v = Vmcs12::default();
+        secondary(
+            &mut v,
+            Secondary::ENABLE_EPT | Secondary::VIRTUAL_INTR_DELIVERY,
+        );
+        let mut m2 = Model::in_l2(v);
+        m2.vmcs02 = m.vmcs02.clone();
+        m2.pae = true;
+        m2.ept = true;
+        sync_vmcs02_to_vmcs12(&mut m2);
+        let v = m2.vmcs12.unwrap();
+        assert_eq!((v.guest_pdptr0, v.guest_intr_status), (1, 1));
+    }
+
+    #[test]
+    fn prepare_vmcs12_reports_the_exit_and_saves_the_event() {
+        let v = Vmcs12 {
+            vm_entry_intr_info_field: intr_info::VALID | 3,
+            ..Vmcs12::default()
+        };
+        let mut m = Model::in_l2(v);
+        m.enclave = 1 << 27;
+        m.injected = Some(Injected {
+            exception: Some(Exception {
+                vector: 14,
+                error_code: Some(2),
+            }),
+            ..Injected::default()
+        });
+        m.vmcs02.insert(e::VM_EXIT_INSTRUCTION_LEN.value(), 3);
+        prepare_vmcs12(&mut m, 48, 0, 0x81);
+        let v = m.vmcs12.unwrap();
+        assert_eq!(
+            (v.vm_exit_reason, v.exit_qualification),
+            (48 | 1 << 27, 0x81)
+        );
+        assert_eq!({ v.launch_state }, 1);
+        assert_eq!(v.vm_entry_intr_info_field & intr_info::VALID, 0);
+        assert_eq!(
+            { v.idt_vectoring_info_field },
+            intr_info::VALID | intr_info::DELIVER_CODE | intr_info::TYPE_HARD_EXCEPTION | 14
+        );
+        assert_eq!(
+            (v.idt_vectoring_error_code, v.vm_exit_instruction_len),
+            (2, 3)
+        );
+    }
+
+    #[test]
+    fn failed_entry_reports_only_reason_and_qualification() {
+        let mut m = Model::in_l2(Vmcs12::default());
+        prepare_vmcs12(&mut m, EXIT_REASON_FAILED_VMENTRY | 33, 0, 4);
+        let v = m.vmcs12.unwrap();
+        assert_eq!(
+            (v.vm_exit_reason, v.exit_qualification, v.launch_state),
+            (EXIT_REASON_FAILED_VMENTRY | 33, 4, 0)
+        );
+    }
+
+    #[test]
+    fn msr_store_failure_is_a_vmx_abort() {
+        let v = Vmcs12 {
+            vm_exit_msr_store_addr: 0x1000,
+            vm_exit_msr_store_count: 1,
+            ..Vmcs12::default()
+        };
+        let mut m = Model::in_l2(v);
+        prepare_vmcs12(&mut m, 10, 0, 0);
+        assert_eq!(m.requests, [Request::TripleFault]);
+    }
+
+    #[test]
+    fn exit_sequence_order() {
+        let v = Vmcs12 {
+            cpu_based_vm_exec_control: CpuBased::USE_TSC_OFFSETTING.bits(),
+            ..Vmcs12::default()
+        };
+        let mut m = Model::in_l2(v);
+        m.shadow = true;
+        m.l1_tsc = (5, 6);
+        m.tsc = (50, 60);
+        m.tpr_threshold = 4;
+        m.deferred = std::vec![Deferred::HwapicIsr, Deferred::VirtualApicMode];
+        nested_vmx_vmexit(&mut m, Some((10, 0, 0)));
+        assert_eq!(
+            m.tsc,
+            (5, 60),
+            "the offset is L1's; the ratio only with scaling"
+        );
+        let pos = |c: Call| m.calls.iter().position(|&x| x == c).unwrap();
+        assert!(pos(Call::LeaveGuestMode) < pos(Call::SwitchVmcs(false)));
+        assert!(pos(Call::FlushShadow) < pos(Call::SwitchVmcs(false)));
+        assert!(pos(Call::Apply(Deferred::VirtualApicMode)) < pos(Call::UnmapPages));
+        assert!(pos(Call::UnmapPages) < pos(Call::Apply(Deferred::HwapicIsr)));
+        assert!(pos(Call::TraceInject) < pos(Call::Segment(crate::nested::vcpu::Sreg::Cs, 0)));
+        assert_eq!(m.field(false, e::TSC_OFFSET), Some(5));
+        assert_eq!(m.field(false, e::TPR_THRESHOLD), Some(4));
+        assert!(m.need_shadow_sync && m.deferred.is_empty());
+        assert_eq!(m.mp, Some(MpState::Runnable));
+        assert_eq!(m.stats, [Stat::L2Exit]);
+    }
+
+    #[test]
+    fn forced_exit_tells_l1_nothing() {
+        let mut m = Model::in_l2(Vmcs12::default());
+        m.shadow = true;
+        nested_vmx_vmexit(&mut m, None);
+        assert!(!m.need_shadow_sync);
+        assert!(!m.calls.contains(&Call::TraceInject));
+        assert_eq!({ m.vmcs12.unwrap().vm_exit_reason }, 0);
+        assert!(
+            m.calls.contains(&Call::EmulationRequired),
+            "L1's state is loaded"
+        );
+    }
+
+    #[test]
+    fn late_vmfail_restores_l1_with_vmfailvalid() {
+        let mut m = Model::in_l2(Vmcs12::default());
+        m.hw_fail = true;
+        m.rip = 0x1234;
+        nested_vmx_vmexit(&mut m, Some((EXIT_REASON_FAILED_VMENTRY | 33, 0, 0)));
+        let fail = Outcome::VmFailValid(VmInstructionError::EntryInvalidControlField);
+        assert!(m.calls.contains(&Call::Complete(fail)));
+        assert_eq!(m.restored_cr3, Some(0), "L1's CR3 from vmcs01");
+        assert!(!m.hw_fail);
+        assert!(!m.need_rare_sync, "vmcs12 is not synced");
+        assert_eq!(m.rip, 0x1234, "no host state from vmcs12");
+        assert_eq!(m.stats, [Stat::L2Exit, Stat::L2EntryRefused]);
+    }
+
+    #[test]
+    fn exception_exit_information() {
+        let pf = ExceptionVmexit {
+            vector: 14,
+            error_code: Some(0x1_0005),
+            payload: None,
+        };
+        let (info, qual, code) = exception_exit(&pf, 0xdead, 0, true, false);
+        assert_eq!(
+            info,
+            intr_info::VALID | intr_info::DELIVER_CODE | intr_info::TYPE_HARD_EXCEPTION | 14
+        );
+        assert_eq!((qual, code), (0xdead, Some(5)));
+        // Real mode: no error code.
+        assert_eq!(exception_exit(&pf, 0, 0, false, false).2, None);
+        let db = ExceptionVmexit {
+            vector: 1,
+            ..ExceptionVmexit::default()
+        };
+        assert_eq!(
+            exception_exit(&db, 0, 0xffff_4ff0 | DR6_BT, true, false).1,
+            0x4000
+        );
+        let with_payload = ExceptionVmexit {
+            payload: Some(7),
+            ..db
+        };
+        assert_eq!(exception_exit(&with_payload, 0, 0, true, false).1, 7);
+        let bp = ExceptionVmexit {
+            vector: 3,
+            ..ExceptionVmexit::default()
+        };
+        let (info, _, _) = exception_exit(&bp, 0, 0, true, true);
+        assert_eq!(
+            info,
+            intr_info::VALID | intr_info::TYPE_SOFT_EXCEPTION | INTR_INFO_UNBLOCK_NMI | 3
+        );
+    }
+
+    #[test]
+    fn reflected_exception_goes_through_the_exit() {
+        let mut m = Model::in_l2(Vmcs12::default());
+        m.exception = ExceptionVmexit {
+            vector: 13,
+            error_code: Some(8),
+            payload: None,
+        };
+        m.cr0 = 1;
+        m.nmi_masked = true;
+        inject_exception_vmexit(&mut m);
+        let v = m.vmcs12.unwrap();
+        assert_eq!({ v.vm_exit_reason }, 0);
+        assert_eq!({ v.vm_exit_intr_error_code }, 8);
+        assert_eq!(
+            v.vm_exit_intr_info & INTR_INFO_UNBLOCK_NMI,
+            INTR_INFO_UNBLOCK_NMI
+        );
+    }
+}
