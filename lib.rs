@@ -8,7 +8,7 @@
 
 #![no_std]
 
-#[cfg(test)]
+#[cfg(any(test, feature = "model"))]
 extern crate std;
 
 pub mod evmcs;

@@ -13,12 +13,12 @@ pub mod host_state;
 pub mod insn;
 pub mod invalidate;
 pub mod merge;
-#[cfg(test)]
-mod model;
-#[cfg(test)]
-mod model_entry;
-#[cfg(test)]
-mod model_events;
+#[cfg(any(test, feature = "model"))]
+pub mod model;
+#[cfg(any(test, feature = "model"))]
+pub mod model_entry;
+#[cfg(any(test, feature = "model"))]
+pub mod model_events;
 pub mod msr_bitmap;
 pub mod msr_list;
 pub mod paging;

@@ -4,6 +4,8 @@
 //! map per VMCS (vmcs01, vmcs02), KVM's state as plain fields, and a log of
 //! the calls a test asserts on (test only).
 
+#![allow(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::ffi::CStr;
 use std::vec::Vec;
@@ -19,7 +21,7 @@ use crate::vmcs::outcome::Outcome;
 
 /// A call with an effect outside the modelled state, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Call {
+pub enum Call {
     SwitchVmcs(bool),
     LeaveGuestMode,
     ServiceTlb,
@@ -40,71 +42,71 @@ pub(crate) enum Call {
 
 /// The model.
 #[derive(Default)]
-pub(crate) struct Model {
-    pub(crate) vmcs01: BTreeMap<u16, u64>,
-    pub(crate) vmcs02: BTreeMap<u16, u64>,
-    pub(crate) on02: bool,
-    pub(crate) vmcs12: Option<Vmcs12>,
-    pub(crate) rsp: u64,
-    pub(crate) rip: u64,
-    pub(crate) rflags: u64,
-    pub(crate) cr0: u64,
-    pub(crate) cr4: u64,
-    pub(crate) efer: u64,
-    pub(crate) dr7: u64,
-    pub(crate) pat: u64,
-    pub(crate) mp: Option<MpState>,
-    pub(crate) cr0_owned: u64,
-    pub(crate) cr4_owned: u64,
-    pub(crate) freeze: u64,
-    pub(crate) tsc: (u64, u64),
-    pub(crate) l1_tsc: (u64, u64),
-    pub(crate) tsc_control: bool,
-    pub(crate) ept: bool,
-    pub(crate) shadow: bool,
-    pub(crate) entry_ctls02: u32,
-    pub(crate) run_pending: bool,
-    pub(crate) mtf_pending: bool,
-    pub(crate) hw_fail: bool,
-    pub(crate) tpr_threshold: i32,
-    pub(crate) need_shadow_sync: bool,
-    pub(crate) need_rare_sync: bool,
-    pub(crate) deferred: Vec<Deferred>,
-    pub(crate) requests: Vec<Request>,
-    pub(crate) pae: bool,
-    pub(crate) timer_left: u32,
-    pub(crate) autoload: (u32, u32),
-    pub(crate) enclave: u32,
-    pub(crate) injected: Option<Injected>,
-    pub(crate) exception: ExceptionVmexit,
-    pub(crate) cr2: u64,
-    pub(crate) dr6: u64,
-    pub(crate) nmi_masked: bool,
-    pub(crate) maxphyaddr: u32,
-    pub(crate) pdptrs_ok: bool,
-    pub(crate) cr3: Option<(u64, bool)>,
-    pub(crate) last_vpid: u16,
-    pub(crate) vpid02: u16,
-    pub(crate) failed_checks: Vec<&'static CStr>,
-    pub(crate) calls: Vec<Call>,
-    pub(crate) stats: Vec<Stat>,
+pub struct Model {
+    pub vmcs01: BTreeMap<u16, u64>,
+    pub vmcs02: BTreeMap<u16, u64>,
+    pub on02: bool,
+    pub vmcs12: Option<Vmcs12>,
+    pub rsp: u64,
+    pub rip: u64,
+    pub rflags: u64,
+    pub cr0: u64,
+    pub cr4: u64,
+    pub efer: u64,
+    pub dr7: u64,
+    pub pat: u64,
+    pub mp: Option<MpState>,
+    pub cr0_owned: u64,
+    pub cr4_owned: u64,
+    pub freeze: u64,
+    pub tsc: (u64, u64),
+    pub l1_tsc: (u64, u64),
+    pub tsc_control: bool,
+    pub ept: bool,
+    pub shadow: bool,
+    pub entry_ctls02: u32,
+    pub run_pending: bool,
+    pub mtf_pending: bool,
+    pub hw_fail: bool,
+    pub tpr_threshold: i32,
+    pub need_shadow_sync: bool,
+    pub need_rare_sync: bool,
+    pub deferred: Vec<Deferred>,
+    pub requests: Vec<Request>,
+    pub pae: bool,
+    pub timer_left: u32,
+    pub autoload: (u32, u32),
+    pub enclave: u32,
+    pub injected: Option<Injected>,
+    pub exception: ExceptionVmexit,
+    pub cr2: u64,
+    pub dr6: u64,
+    pub nmi_masked: bool,
+    pub maxphyaddr: u32,
+    pub pdptrs_ok: bool,
+    pub cr3: Option<(u64, bool)>,
+    pub last_vpid: u16,
+    pub vpid02: u16,
+    pub failed_checks: Vec<&'static CStr>,
+    pub calls: Vec<Call>,
+    pub stats: Vec<Stat>,
     /// L1 memory: MSR-list entries by GPA.
-    pub(crate) msr_entries: BTreeMap<u64, MsrEntry>,
+    pub msr_entries: BTreeMap<u64, MsrEntry>,
     /// MSRs of the vCPU; a missing one refuses access.
-    pub(crate) msrs: BTreeMap<u32, u64>,
-    pub(crate) msr_list_max: u32,
-    pub(crate) guest_debug: u32,
-    pub(crate) efer_in_areas: Option<u64>,
-    pub(crate) restored_cr3: Option<u64>,
+    pub msrs: BTreeMap<u32, u64>,
+    pub msr_list_max: u32,
+    pub guest_debug: u32,
+    pub efer_in_areas: Option<u64>,
+    pub restored_cr3: Option<u64>,
     /// Reflection and events (model_events.rs).
-    pub(crate) ev: crate::nested::model_events::EventModel,
+    pub ev: crate::nested::model_events::EventModel,
     /// The entry side (model_entry.rs).
-    pub(crate) entry: crate::nested::model_entry::EntryModel,
+    pub entry: crate::nested::model_entry::EntryModel,
 }
 
 impl Model {
     /// A model in L2 with vmcs12 `v`, vmcs02 current.
-    pub(crate) fn in_l2(v: Vmcs12) -> Self {
+    pub fn in_l2(v: Vmcs12) -> Self {
         Model {
             vmcs12: Some(v),
             on02: true,
@@ -125,7 +127,7 @@ impl Model {
     }
 
     /// A field of vmcs01 or vmcs02.
-    pub(crate) fn field(&self, on02: bool, f: Encoding) -> Option<u64> {
+    pub fn field(&self, on02: bool, f: Encoding) -> Option<u64> {
         let m = if on02 { &self.vmcs02 } else { &self.vmcs01 };
         m.get(&f.value()).copied()
     }

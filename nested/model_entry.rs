@@ -3,6 +3,8 @@
 //! The model vCPU (model.rs) for nested VM entries: `EntryVcpu`, with the
 //! SDM checks answered by the model's own settings (model only).
 
+#![allow(missing_docs)]
+
 use crate::nested::entry_vcpu::{Control, Controls, EntryVcpu, L0Caps, Vmcs02Pages};
 use crate::nested::insn::Fault;
 use crate::nested::model::{Call, Model};
@@ -12,7 +14,7 @@ use crate::vmcs::outcome::Outcome;
 
 /// A call of a VM entry with an effect outside the modelled state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EntryCall {
+pub enum EntryCall {
     /// `fault`.
     Fault(Fault),
     /// `set_control`.
@@ -59,37 +61,37 @@ pub(crate) enum EntryCall {
 
 /// The entry side of the model: its settings and its log.
 #[derive(Default)]
-pub(crate) struct EntryModel {
-    pub(crate) caps: L0Caps,
-    pub(crate) vmcs01: Controls,
-    pub(crate) vmcs02: Controls,
-    pub(crate) vmcs02_initialized: bool,
-    pub(crate) pages: Vmcs02Pages,
-    pub(crate) vpid01: u16,
-    pub(crate) dirty_vmcs12: bool,
-    pub(crate) pi_pending: bool,
-    pub(crate) posted_intr_nv: u16,
-    pub(crate) nmi_known_unmasked: Option<bool>,
-    pub(crate) need_pf_intercept: bool,
-    pub(crate) autostore: u32,
-    pub(crate) supported_debugctl: u64,
-    pub(crate) pre_debugctl: u64,
-    pub(crate) pre_bndcfgs: u64,
-    pub(crate) guest_state_valid: bool,
-    pub(crate) cr3: u64,
-    pub(crate) vmxon: bool,
-    pub(crate) cpl: u8,
-    pub(crate) current_vmcs: bool,
-    pub(crate) apicv: bool,
-    pub(crate) ppr: u32,
-    pub(crate) init_pending: bool,
-    pub(crate) pages_ok: bool,
-    pub(crate) check_controls: Option<Check>,
-    pub(crate) check_guest: Option<Check>,
-    pub(crate) timer_deadline: bool,
-    pub(crate) timer_expired: bool,
-    pub(crate) pi_notification: bool,
-    pub(crate) calls: std::vec::Vec<EntryCall>,
+pub struct EntryModel {
+    pub caps: L0Caps,
+    pub vmcs01: Controls,
+    pub vmcs02: Controls,
+    pub vmcs02_initialized: bool,
+    pub pages: Vmcs02Pages,
+    pub vpid01: u16,
+    pub dirty_vmcs12: bool,
+    pub pi_pending: bool,
+    pub posted_intr_nv: u16,
+    pub nmi_known_unmasked: Option<bool>,
+    pub need_pf_intercept: bool,
+    pub autostore: u32,
+    pub supported_debugctl: u64,
+    pub pre_debugctl: u64,
+    pub pre_bndcfgs: u64,
+    pub guest_state_valid: bool,
+    pub cr3: u64,
+    pub vmxon: bool,
+    pub cpl: u8,
+    pub current_vmcs: bool,
+    pub apicv: bool,
+    pub ppr: u32,
+    pub init_pending: bool,
+    pub pages_ok: bool,
+    pub check_controls: Option<Check>,
+    pub check_guest: Option<Check>,
+    pub timer_deadline: bool,
+    pub timer_expired: bool,
+    pub pi_notification: bool,
+    pub calls: std::vec::Vec<EntryCall>,
 }
 
 impl EntryVcpu for Model {

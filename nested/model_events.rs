@@ -3,6 +3,8 @@
 //! The model vCPU (model.rs) for exit reflection and pending events
 //! (model only).
 
+#![allow(missing_docs)]
+
 use crate::nested::check_events::{EventVcpu, Queued};
 use crate::nested::model::Model;
 use crate::nested::pending::{EventState, LowPriorityDb};
@@ -11,21 +13,21 @@ use crate::nested::reflect_exit::ReflectVcpu;
 
 /// The settings and log of reflection and events.
 #[derive(Default)]
-pub(crate) struct EventModel {
-    pub(crate) exit_reason: u32,
-    pub(crate) l1_wants: bool,
-    pub(crate) asked: Option<Exit>,
-    pub(crate) exits_counted: std::vec::Vec<u16>,
-    pub(crate) hw_vmfail_error: Option<u32>,
-    pub(crate) run_pending: bool,
-    pub(crate) nmi: bool,
-    pub(crate) exit_on_nmi: bool,
-    pub(crate) apic_vector: Option<u8>,
-    pub(crate) exit_on_interrupt: bool,
-    pub(crate) ack_on_exit: bool,
-    pub(crate) acked: Option<u8>,
-    pub(crate) nmi_consumed: bool,
-    pub(crate) posted_completed: bool,
+pub struct EventModel {
+    pub exit_reason: u32,
+    pub l1_wants: bool,
+    pub asked: Option<Exit>,
+    pub exits_counted: std::vec::Vec<u16>,
+    pub hw_vmfail_error: Option<u32>,
+    pub run_pending: bool,
+    pub nmi: bool,
+    pub exit_on_nmi: bool,
+    pub apic_vector: Option<u8>,
+    pub exit_on_interrupt: bool,
+    pub ack_on_exit: bool,
+    pub acked: Option<u8>,
+    pub nmi_consumed: bool,
+    pub posted_completed: bool,
 }
 
 impl L0ExceptionState for Model {

@@ -118,13 +118,12 @@ fn prepare_vmcs02_early_rare(k: &mut impl EntryVcpu, v: &Vmcs12, caps: &L0Caps) 
 
 /// KVM's `prepare_vmcs02_early()`: vmcs02's controls (merged by
 /// `merge::merge`) and event injection.
-pub fn prepare_vmcs02_early(k: &mut impl EntryVcpu, v: &Vmcs12) {
-    let caps = k.l0_caps();
+pub fn prepare_vmcs02_early(k: &mut impl EntryVcpu, v: &Vmcs12, caps: &L0Caps) {
     let run_pending = k.run_pending();
     let l1_efer = k.efer();
     let guest_efer = merge::l2_efer(v, l1_efer, run_pending);
     if k.dirty_vmcs12() {
-        prepare_vmcs02_early_rare(k, v, &caps);
+        prepare_vmcs02_early_rare(k, v, caps);
     }
     let c01 = k.vmcs01_controls();
     let cfg = caps.config;
@@ -244,12 +243,16 @@ pub fn l2_tsc(v: &Vmcs12, default_ratio: u64) -> (u64, u64) {
 /// KVM's `prepare_vmcs02()`: L2's registers into vmcs02 and KVM's vCPU
 /// model. `Err` carries the exit qualification of a VM-entry failure
 /// (SDM 27.3.1, 27.3.2.4).
-pub fn prepare_vmcs02(k: &mut impl EntryVcpu, v: &Vmcs12, from_vmentry: bool) -> Result<(), u64> {
-    let caps = k.l0_caps();
+pub fn prepare_vmcs02(
+    k: &mut impl EntryVcpu,
+    v: &Vmcs12,
+    caps: &L0Caps,
+    from_vmentry: bool,
+) -> Result<(), u64> {
     let c = Vmcs12Controls::of(v);
     let mut load_pdptrs12 = false;
     if k.dirty_vmcs12() {
-        prepare_vmcs02_rare(k, v, &caps);
+        prepare_vmcs02_rare(k, v, caps);
         k.set_dirty_vmcs12(false);
         load_pdptrs12 = true;
     }
@@ -387,7 +390,8 @@ mod tests {
         let mut m = model(v);
         m.entry.pi_pending = true;
         // No vpid02: L2 runs with L1's VPID.
-        prepare_vmcs02_early(&mut m, &v);
+        let caps = m.entry.caps;
+        prepare_vmcs02_early(&mut m, &v, &caps);
         assert_eq!(m.field(true, e::VIRTUAL_PROCESSOR_ID), Some(1));
         assert_eq!(
             m.field(true, e::VM_ENTRY_INTR_INFO_FIELD),
@@ -400,7 +404,8 @@ mod tests {
         );
         m.vpid02 = 5;
         m.run_pending = true;
-        prepare_vmcs02_early(&mut m, &v);
+        let caps = m.entry.caps;
+        prepare_vmcs02_early(&mut m, &v, &caps);
         assert_eq!(m.field(true, e::VIRTUAL_PROCESSOR_ID), Some(5));
         assert_eq!(
             m.field(true, e::VM_ENTRY_INTR_INFO_FIELD),
@@ -418,7 +423,8 @@ mod tests {
         };
         let mut m = model(v);
         m.entry.need_pf_intercept = true;
-        assert_eq!(prepare_vmcs02(&mut m, &v, true), Ok(()));
+        let caps = m.entry.caps;
+        assert_eq!(prepare_vmcs02(&mut m, &v, &caps, true), Ok(()));
         assert!(!m.entry.dirty_vmcs12);
         assert!(m.entry.calls.contains(&EntryCall::RareGuestState));
         assert_eq!(
@@ -427,10 +433,12 @@ mod tests {
             "L0 sees every #PF"
         );
         m.entry.calls.clear();
-        assert_eq!(prepare_vmcs02(&mut m, &v, true), Ok(()));
+        let caps = m.entry.caps;
+        assert_eq!(prepare_vmcs02(&mut m, &v, &caps, true), Ok(()));
         assert!(!m.entry.calls.contains(&EntryCall::RareGuestState));
         let mut m = model(v);
-        assert_eq!(prepare_vmcs02(&mut m, &v, true), Ok(()));
+        let caps = m.entry.caps;
+        assert_eq!(prepare_vmcs02(&mut m, &v, &caps, true), Ok(()));
         assert_eq!(m.field(true, e::PAGE_FAULT_ERROR_CODE_MASK), Some(3));
         assert_eq!(m.field(true, e::PAGE_FAULT_ERROR_CODE_MATCH), Some(1));
     }
@@ -452,7 +460,8 @@ mod tests {
         m.l1_tsc = (5, 1);
         m.entry.caps.default_tsc_ratio = 1 << 48;
         m.cr0_owned = 0x18;
-        assert_eq!(prepare_vmcs02(&mut m, &v, true), Ok(()));
+        let caps = m.entry.caps;
+        assert_eq!(prepare_vmcs02(&mut m, &v, &caps, true), Ok(()));
         assert_eq!((m.cr0, m.rip, m.rflags), (0x31, 0x4000, 0x2));
         assert_eq!(m.field(true, e::CR0_READ_SHADOW), Some(0x31 & !0x10 | 0x10));
         assert_eq!(m.cr0_owned, 0x08, "L1's mask takes CR0.4 away from L2");
@@ -467,12 +476,17 @@ mod tests {
         let v = Vmcs12::default();
         let mut m = model(v);
         m.entry.guest_state_valid = false;
-        assert_eq!(prepare_vmcs02(&mut m, &v, true), Err(entry_fail::DEFAULT));
+        let caps = m.entry.caps;
+        assert_eq!(
+            prepare_vmcs02(&mut m, &v, &caps, true),
+            Err(entry_fail::DEFAULT)
+        );
         assert_eq!(m.stats, [Stat::EntryCheckFail]);
         let mut m = model(v);
         m.entry.guest_state_valid = false;
+        let caps = m.entry.caps;
         assert_eq!(
-            prepare_vmcs02(&mut m, &v, false),
+            prepare_vmcs02(&mut m, &v, &caps, false),
             Ok(()),
             "restored state is not re-checked here"
         );
@@ -480,14 +494,19 @@ mod tests {
         let mut m = model(v);
         m.entry.guest_state_valid = false;
         m.entry.vmcs02.secondary = Secondary::UNRESTRICTED_GUEST.bits();
-        assert_eq!(prepare_vmcs02(&mut m, &v, true), Ok(()));
+        let caps = m.entry.caps;
+        assert_eq!(prepare_vmcs02(&mut m, &v, &caps, true), Ok(()));
         // An illegal CR3 fails after the CRs are loaded.
         let v = Vmcs12 {
             guest_cr3: 1 << 50,
             ..Vmcs12::default()
         };
         let mut m = model(v);
-        assert_eq!(prepare_vmcs02(&mut m, &v, true), Err(entry_fail::DEFAULT));
+        let caps = m.entry.caps;
+        assert_eq!(
+            prepare_vmcs02(&mut m, &v, &caps, true),
+            Err(entry_fail::DEFAULT)
+        );
         assert_eq!(m.cr3, None);
     }
 

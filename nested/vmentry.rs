@@ -174,7 +174,8 @@ pub fn enter_with(k: &mut impl EntryVcpu, v: &Vmcs12, from_vmentry: bool) -> Ste
         let debugctl = k.vmread(e::GUEST_IA32_DEBUGCTL) & !DEBUGCTL_FREEZE_IN_SMM;
         k.set_pre_vmenter_debugctl(debugctl);
     }
-    if k.l0_caps().mpx && (!run_pending || !entry.contains(EntryControls::LOAD_BNDCFGS)) {
+    let caps = k.l0_caps();
+    if caps.mpx && (!run_pending || !entry.contains(EntryControls::LOAD_BNDCFGS)) {
         let bndcfgs = k.vmread(e::GUEST_BNDCFGS);
         k.set_pre_vmenter_bndcfgs(bndcfgs);
     }
@@ -184,7 +185,7 @@ pub fn enter_with(k: &mut impl EntryVcpu, v: &Vmcs12, from_vmentry: bool) -> Ste
     }
 
     k.switch_vmcs(true);
-    prepare02::prepare_vmcs02_early(k, v);
+    prepare02::prepare_vmcs02_early(k, v, &caps);
 
     let mut failure = None;
     if from_vmentry {
@@ -217,7 +218,7 @@ pub fn enter_with(k: &mut impl EntryVcpu, v: &Vmcs12, from_vmentry: bool) -> Ste
     }
 
     k.enter_guest_mode();
-    if let Err(qual) = prepare02::prepare_vmcs02(k, v, from_vmentry) {
+    if let Err(qual) = prepare02::prepare_vmcs02(k, v, &caps, from_vmentry) {
         return Step::Failed(Failure {
             reason: EXIT_REASON_INVALID_STATE,
             qual,

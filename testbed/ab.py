@@ -499,13 +499,14 @@ def main():
                     print(f"[ab] check: {backend} {t}: expected {expect}, got {got}")
                     failed = True
                 # L2: a PASS that entered L2, as counted by the backend itself.
-                l2 = by[(backend, t)][4] if (backend, t) in by else 0
+                row = by.get((backend, t), ())
+                l2 = row[4] if len(row) > 4 else 0
                 if expect in ("L2", "PML") and (got != "PASS" or not isinstance(l2, int) or l2 <= 0):
                     print(f"[ab] check: {backend} {t}: expected PASS with L2 entries, "
                           f"got {got} with {l2}")
                     failed = True
                 # PML: and rnvmx wrote L2's dirty GPAs to L1's PML buffer.
-                pml = by[(backend, t)][7] if (backend, t) in by else 0
+                pml = row[7] if len(row) > 7 else 0
                 if expect == "PML" and (not isinstance(pml, int) or pml <= 0):
                     print(f"[ab] check: {backend} {t}: expected GPAs logged to L1's "
                           f"PML buffer, got {pml}")
