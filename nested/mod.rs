@@ -17,6 +17,7 @@ pub mod pml;
 pub mod posted_intr;
 pub mod preemption_timer;
 pub mod reflect;
+pub mod rsm;
 pub mod state;
 pub mod vmcs02;
 pub mod vmfunc;
