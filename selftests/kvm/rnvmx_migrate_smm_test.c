@@ -5,7 +5,9 @@
  * while the SMI handler runs (KVM_STATE_NESTED_SMM_VMXON and
  * KVM_STATE_NESTED_SMM_GUEST_MODE), restored on the other backend, whose RSM
  * returns to L2, which syncs and returns to L1. Both backends must read the
- * state saved in SMM back byte for byte alike.
+ * state saved in SMM back byte for byte alike. The same for an SMI while L1
+ * is in VMX root operation (KVM_STATE_NESTED_SMM_VMXON only), C->Rust and
+ * Rust->C.
  *
  * Then RSM's re-check of vmcs12: a state saved in SMM with vmcs12 changed
  * (a VM-entry MSR-load list that is not 16-byte aligned, which a VM entry
@@ -50,6 +52,7 @@ static void l1_guest_code(struct vmx_pages *vmx)
 	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
 	GUEST_ASSERT(load_vmcs(vmx));
 	prepare_vmcs(vmx, l2_guest_code, &l2_stack[L2_STACK]);
+	GUEST_SYNC(10);
 	GUEST_ASSERT(!vmlaunch());
 	GUEST_ASSERT_EQ(vmreadz(VM_EXIT_REASON), EXIT_REASON_VMCALL);
 	GUEST_DONE();
@@ -93,12 +96,12 @@ static struct kvm_vm *create_vm(struct kvm_vcpu **vcpu, bool rust)
 	return vm;
 }
 
-/* Runs L2 to its first sync, raises an SMI and runs into the handler. */
-static void run_into_smm(struct kvm_vcpu *vcpu)
+/* Runs the guest to sync `stage`, raises an SMI and runs into the handler. */
+static void run_into_smm(struct kvm_vcpu *vcpu, uint64_t stage)
 {
 	struct kvm_vcpu_events events;
 
-	expect_sync(vcpu, 1);
+	expect_sync(vcpu, stage);
 	vcpu_events_get(vcpu, &events);
 	events.smi.pending = 1;
 	events.flags |= KVM_VCPUEVENT_VALID_SMM;
@@ -111,31 +114,40 @@ static void run_into_smm(struct kvm_vcpu *vcpu)
 	TEST_ASSERT(events.smi.smm, "not in SMM at the SMI handler");
 }
 
-static void expect_smm_flags(uint32_t flags)
+static void expect_smm_flags(uint32_t flags, bool from_l2)
 {
 	TEST_ASSERT_EQ(flags & 0xffff, 0);
-	TEST_ASSERT_EQ(flags >> 16, KVM_STATE_NESTED_SMM_VMXON | KVM_STATE_NESTED_SMM_GUEST_MODE);
+	TEST_ASSERT_EQ(flags >> 16, KVM_STATE_NESTED_SMM_VMXON |
+		       (from_l2 ? KVM_STATE_NESTED_SMM_GUEST_MODE : 0));
 }
 
-/* Case (d): L2 in SMM on `from`, RSM back into L2 on `to`. */
-static void run_smm(bool from, bool to)
+/*
+ * Case (d): L2 (or, with !from_l2, L1 in VMX root operation before its
+ * VMLAUNCH) in SMM on `from`, RSM back into it on `to`.
+ */
+static void run_smm(bool from, bool to, bool from_l2)
 {
+	const char *where = from_l2 ? "in SMM from L2" : "in SMM from VMX root";
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	uint64_t entries;
 	uint32_t flags;
 
 	vm = create_vm(&vcpu, from);
-	run_into_smm(vcpu);
-	vcpu = migrate(vm, vcpu, from, to, "in SMM from L2", &flags);
-	expect_smm_flags(flags);
+	if (from_l2)
+		expect_sync(vcpu, 10);
+	run_into_smm(vcpu, from_l2 ? 1 : 10);
+	vcpu = migrate(vm, vcpu, from, to, where, &flags);
+	expect_smm_flags(flags, from_l2);
 	entries = rnvmx_counter("l2_entries");
+	if (!from_l2)
+		expect_sync(vcpu, 1);
 	expect_sync(vcpu, 2);
-	/* RSM entered L2 on the new backend: rnvmx counts it there. */
+	/* L2 entered (by RSM, or L1's VMLAUNCH) on the new backend: rnvmx counts it there. */
 	TEST_ASSERT(to == (rnvmx_counter("l2_entries") > entries),
 		    "L2 entries on rnvmx after RSM on %s", backend_name(to));
 	rnvmx_run_to_done(vm, vcpu);
-	printf("ok: (d) in SMM from L2, %s -> %s: RSM returned to L2, which ran to its end\n",
+	printf("ok: (d) %s, %s -> %s: RSM returned, L2 ran to its end\n", where,
 	       backend_name(from), backend_name(to));
 }
 
@@ -151,12 +163,13 @@ static void run_smm_changed_vmcs12(bool from, bool to)
 	uint32_t count = 1;
 
 	vm = create_vm(&vcpu, from);
-	run_into_smm(vcpu);
+	expect_sync(vcpu, 10);
+	run_into_smm(vcpu, 1);
 	state = vcpu_save_state(vcpu);
 	vmcs12 = state->nested.data.vmx[0].vmcs12;
 	memcpy(vmcs12 + VMCS12_VM_ENTRY_MSR_LOAD_ADDR, &addr, sizeof(addr));
 	memcpy(vmcs12 + VMCS12_VM_ENTRY_MSR_LOAD_COUNT, &count, sizeof(count));
-	expect_smm_flags(compare_backends(vm, state, "vmcs12 changed in SMM"));
+	expect_smm_flags(compare_backends(vm, state, "vmcs12 changed in SMM"), true);
 	printf("vmcs12 changed in SMM: %s -> %s\n", backend_name(from), backend_name(to));
 	vcpu = restore_on(vm, state, to);
 	kvm_x86_state_cleanup(state);
@@ -184,10 +197,12 @@ int main(void)
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_SMM));
 	TEST_REQUIRE(!access(RNVMX_BIND, W_OK));
 	setbuf(stdout, NULL);
-	run_smm(false, true);
-	run_smm(true, false);
-	run_smm(true, true);
-	run_smm(false, false);
+	run_smm(false, true, true);
+	run_smm(true, false, true);
+	run_smm(true, true, true);
+	run_smm(false, false, true);
+	run_smm(false, true, false);
+	run_smm(true, false, false);
 	run_smm_changed_vmcs12(false, true);
 	run_smm_changed_vmcs12(true, true);
 	run_smm_changed_vmcs12(true, false);
