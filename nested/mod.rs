@@ -29,6 +29,7 @@ pub mod preemption_timer;
 pub mod prepare02;
 pub mod reflect;
 pub mod reflect_exit;
+pub mod rsm;
 pub mod state;
 pub mod vcpu;
 pub mod vmcs02;

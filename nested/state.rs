@@ -11,7 +11,8 @@
 //! A failure in the second phase leaves the vCPU in VMX operation, as in
 //! KVM; a backend reproduces that order to stay bit-compatible.
 
-use crate::vmcs::checks::{check_controls, check_guest_state, check_host_state, Check, Vcpu};
+use super::rsm::check_restored_vmcs12;
+use crate::vmcs::checks::{Check, Vcpu};
 use crate::vmcs::controls::{Secondary, Vmcs12Controls};
 use crate::vmcs::layout::{Vmcs12, VMCS12_REVISION, VMCS12_SIZE};
 use crate::vmcs::x86::{page_address_valid, INVALID_GPA};
@@ -306,21 +307,11 @@ pub fn check_vmcs12_part(
     if h.flags & GUEST_MODE == 0 {
         return Ok(Restore::Vmcs12Loaded);
     }
-    if wants_shadow_vmcs12(vmcs12) {
-        // KVM compares against sizeof(user data vmcs12) = 4 KiB + sizeof(vmcs12).
-        let shadow = shadow
-            .filter(|_| size >= SHADOW_VMCS12_OFFSET + core::mem::size_of::<Vmcs12>())
-            .ok_or(StateError::ShadowVmcs12Missing)?;
-        if shadow.hdr.revision_id() != VMCS12_REVISION || !shadow.hdr.shadow_vmcs() {
-            return Err(StateError::ShadowVmcs12Revision);
-        }
-    }
+    // KVM compares against sizeof(user data vmcs12) = 4 KiB + sizeof(vmcs12).
+    let shadow = shadow.filter(|_| size >= SHADOW_VMCS12_OFFSET + core::mem::size_of::<Vmcs12>());
     // KVM sets nested_run_pending from RUN_PENDING before these checks:
     // `vcpu` must report it so (it decides whether guest EFER is checked).
-    check_controls(vmcs12, vcpu)
-        .and_then(|()| check_host_state(vmcs12, vcpu))
-        .and_then(|()| check_guest_state(vmcs12, vcpu))
-        .map_err(StateError::EntryCheck)?;
+    check_restored_vmcs12(vmcs12, shadow, vcpu)?;
     Ok(Restore::GuestMode {
         run_pending: h.flags & RUN_PENDING != 0,
         mtf_pending: h.flags & MTF_PENDING != 0,

@@ -422,11 +422,24 @@ unsafe extern "C" fn enter_non_root_mode(
     from_vmentry: bool,
 ) -> bindings::nvmx_vmentry_status {
     // SAFETY: per the callback contract.
-    let r = unsafe { with(vcpu, |nv| entry::enter_non_root_mode(nv, from_vmentry)) };
+    let r = unsafe {
+        with(vcpu, |nv| {
+            if from_vmentry {
+                Some(entry::enter_non_root_mode(nv, true))
+            } else {
+                // RSM into L2 (vmx_leave_smm), which re-checks vmcs12 first.
+                restore::rsm_enter_l2(nv)
+            }
+        })
+    };
     match r {
-        Entered::L2 => bindings::nvmx_vmentry_status_NVMX_VMENTRY_SUCCESS,
-        Entered::VmExit => bindings::nvmx_vmentry_status_NVMX_VMENTRY_VMEXIT,
-        Entered::InternalError => bindings::nvmx_vmentry_status_NVMX_VMENTRY_KVM_INTERNAL_ERROR,
+        // Non-zero: vmx_leave_smm fails the RSM, L1 triple-faults.
+        None => bindings::nvmx_vmentry_status_NVMX_VMENTRY_VMFAIL,
+        Some(Entered::L2) => bindings::nvmx_vmentry_status_NVMX_VMENTRY_SUCCESS,
+        Some(Entered::VmExit) => bindings::nvmx_vmentry_status_NVMX_VMENTRY_VMEXIT,
+        Some(Entered::InternalError) => {
+            bindings::nvmx_vmentry_status_NVMX_VMENTRY_KVM_INTERNAL_ERROR
+        }
     }
 }
 

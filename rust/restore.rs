@@ -13,11 +13,14 @@ use kernel::{ffi, prelude::*, uaccess::UserSlice};
 use crate::bindings;
 use crate::entry::{self, CheckVcpu, Entered};
 use crate::lifecycle;
+use crate::nested::rsm::{self, RsmToL2};
 use crate::nested::state::{
-    self, flags, Header, Restore, SetStateEnv, SHADOW_VMCS12_OFFSET, VMCS12_OFFSET,
+    self, flags, Header, Restore, SetStateEnv, StateError, SHADOW_VMCS12_OFFSET, VMCS12_OFFSET,
 };
 use crate::nvcpu::{Nv, INVALID_GPA};
 use crate::shadow_vmcs;
+use crate::stats;
+use crate::trace;
 use crate::vmcs::layout::{Vmcs12, VMCS12_REVISION};
 
 /// Reads `len` bytes of the state at `offset` from userspace into `dst`.
@@ -158,4 +161,30 @@ pub(crate) fn get_nested_state_pages(nv: &mut Nv) -> bool {
         return false;
     };
     entry::get_vmcs12_pages(nv, v)
+}
+
+/// vmx_leave_smm()'s entry into L2 when SMM was entered from L2 (the only
+/// caller of the backend's `enter_non_root_mode`). vmcs12 may have changed
+/// while in SMM, so the core first decides whether it may still be entered
+/// (upstream's re-check, `nested::rsm`); `None`: it may not, the RSM fails
+/// and KVM's emulator shuts L1 down, before any of L2's state is loaded.
+pub(crate) fn rsm_enter_l2(nv: &mut Nv) -> Option<Entered> {
+    if let RsmToL2::Shutdown(e) = rsm_check(nv) {
+        stats::RSM_CHECK_FAILS.inc();
+        if let StateError::EntryCheck(check) = e {
+            trace::check_failed(check);
+        }
+        return None;
+    }
+    Some(entry::enter_non_root_mode(nv, false))
+}
+
+/// The core's decision on the vmcs12 and shadow vmcs12 KVM holds (copies,
+/// since the check reads the vCPU too; dropped before L2 is entered).
+fn rsm_check(nv: &mut Nv) -> RsmToL2 {
+    let Some(v) = nv.vmcs12_copy() else {
+        return RsmToL2::Shutdown(StateError::Vmcs12Missing);
+    };
+    let shadow = nv.shadow_vmcs12().map(|s| *s);
+    rsm::rsm_to_l2(&v, shadow.as_ref(), &mut CheckVcpu::new(nv))
 }

@@ -61,6 +61,8 @@ pub(crate) static VMENTER_EVENTS: Counter = Counter::new();
 pub(crate) static PML_LOGGED: Counter = Counter::new();
 /// Posted-interrupt notifications for L2 completed (PIR moved to the IRR).
 pub(crate) static POSTED_INTR_COMPLETIONS: Counter = Counter::new();
+/// RSMs into L2 refused because vmcs12 failed a check (L1 shut down).
+pub(crate) static RSM_CHECK_FAILS: Counter = Counter::new();
 /// VMREAD/VMWRITE failures on the hardware VMCS (should stay 0).
 pub(crate) static VMCS_ERRORS: Counter = Counter::new();
 
@@ -75,7 +77,7 @@ pub(crate) fn count_exit(reason: u16) {
     }
 }
 
-const FILES: [(&CStr, &Counter); 15] = [
+const FILES: [(&CStr, &Counter); 16] = [
     (c_str!("vm_bindings"), &VM_BINDINGS),
     (c_str!("vcpus"), &VCPUS),
     (c_str!("l2_entries"), &L2_ENTRIES),
@@ -91,6 +93,7 @@ const FILES: [(&CStr, &Counter); 15] = [
     (c_str!("pml_logged"), &PML_LOGGED),
     (c_str!("vmenter_events"), &VMENTER_EVENTS),
     (c_str!("posted_intr_completions"), &POSTED_INTR_COMPLETIONS),
+    (c_str!("rsm_check_fails"), &RSM_CHECK_FAILS),
 ];
 
 /// The `rnvmx` debugfs directory; removed with everything in it on drop.

@@ -14,21 +14,26 @@
  * same bytes for the same restored state (header, vmcs12, shadow vmcs12).
  * Then it goes on in a new VM on the backend the run's sequence names, so
  * that each run moves the guest C->Rust, Rust->C and Rust->Rust (and C->C).
+ *
+ * Case (c), a VM entry pending: L1 loops VMRESUME <-> VMCALL with L2 while
+ * the host sets off SIGALRM at varying delays, until a KVM_RUN returns
+ * -EINTR between KVM's emulation of VMLAUNCH/VMRESUME and the entry into L2
+ * (vcpu_run()'s exit-request check sees the signal with nested_run_pending
+ * set), i.e. KVM_GET_NESTED_STATE reports KVM_STATE_NESTED_RUN_PENDING. That
+ * state moves to the other backend, whose KVM_RUN completes the entry; L2
+ * syncs once more and returns to L1, in each direction.
  * Exit status: 0 pass, 4 skip.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include <signal.h>
+#include <sys/time.h>
 
-#include "test_util.h"
-#include "kvm_util.h"
-#include "processor.h"
 #include "vmx.h"
+#include "rnvmx_migrate.h"
+#include "rnvmx_util.h"
 
-#define BIND "/sys/module/rnvmx/parameters/bind"
-#define BINDINGS "/sys/kernel/debug/rnvmx/vm_bindings"
 #define L2_STACK 64
+/* KVM_RUNs tried with a timed signal before case (c) gives up. */
+#define PENDING_TRIES 3000
 
 static void l2_guest_code(void)
 {
@@ -58,77 +63,6 @@ static void l1_guest_code(struct vmx_pages *vmx)
 	GUEST_DONE();
 }
 
-static uint64_t bindings(void)
-{
-	FILE *f = fopen(BINDINGS, "r");
-	unsigned long long n = 0;
-
-	TEST_ASSERT(f, "no " BINDINGS);
-	TEST_ASSERT(fscanf(f, "%llu", &n) == 1, "cannot read " BINDINGS);
-	fclose(f);
-	return n;
-}
-
-static void bind(bool rust)
-{
-	FILE *f = fopen(BIND, "w");
-
-	TEST_ASSERT(f, "cannot open " BIND);
-	fputs(rust ? "Y" : "N", f);
-	TEST_ASSERT(!fclose(f), "cannot write " BIND);
-}
-
-/* A new VM on `rust`'s backend, with `state` loaded; checks its binding. */
-static struct kvm_vcpu *restore_on(struct kvm_vm *vm, struct kvm_x86_state *state, bool rust)
-{
-	uint64_t before = bindings();
-	struct kvm_vcpu *vcpu;
-
-	kvm_vm_release(vm);
-	bind(rust);
-	vcpu = vm_recreate_with_one_vcpu(vm);
-	TEST_ASSERT_EQ(bindings() - before, rust ? 1 : 0);
-	vcpu_load_state(vcpu, state);
-	return vcpu;
-}
-
-static struct kvm_nested_state *get_nested(struct kvm_vcpu *vcpu)
-{
-	int size = vm_check_cap(vcpu->vm, KVM_CAP_NESTED_STATE);
-	struct kvm_nested_state *s = calloc(1, size);
-
-	TEST_ASSERT(s, "calloc");
-	s->size = size;
-	vcpu_nested_state_get(vcpu, s);
-	return s;
-}
-
-/* The same restored state reads back the same on both backends. */
-static void compare_backends(struct kvm_vm *vm, struct kvm_x86_state *state, int stage)
-{
-	struct kvm_nested_state *c, *r;
-	struct kvm_vcpu *vcpu;
-	uint32_t i, diffs = 0;
-
-	vcpu = restore_on(vm, state, false);
-	c = get_nested(vcpu);
-	vcpu = restore_on(vm, state, true);
-	r = get_nested(vcpu);
-	TEST_ASSERT_EQ(c->size, r->size);
-	for (i = 0; i < c->size; i++) {
-		if (((uint8_t *)c)[i] != ((uint8_t *)r)[i]) {
-			if (diffs++ < 16)
-				printf("stage %d: nested state byte %u: C %#x, Rust %#x\n", stage, i,
-				       ((uint8_t *)c)[i], ((uint8_t *)r)[i]);
-		}
-	}
-	TEST_ASSERT(!diffs, "stage %d: %u bytes of KVM_GET_NESTED_STATE differ", stage, diffs);
-	printf("stage %d: %u bytes of nested state (flags %#x) equal on both backends\n", stage,
-	       c->size, c->flags);
-	free(c);
-	free(r);
-}
-
 /* One run: the guest starts on seq[0] and moves to seq[k] at sync k. */
 static void run(const bool *seq, int nseq)
 {
@@ -143,8 +77,7 @@ static void run(const bool *seq, int nseq)
 	vcpu_alloc_vmx(vm, &vmx_gva);
 	vcpu_args_set(vcpu, 1, vmx_gva);
 	for (stage = 1;; stage++) {
-		struct kvm_x86_state *state;
-		bool to;
+		char name[16];
 
 		vcpu_run(vcpu);
 		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
@@ -156,19 +89,139 @@ static void run(const bool *seq, int nseq)
 		case UCALL_DONE:
 			kvm_vm_free(vm);
 			TEST_ASSERT_EQ(stage, 6);
+			printf("ok: (a) VMX operation and (b) L2, stages 1-5, starting on %s, %s\n",
+			       backend_name(seq[0]), seq[1] == seq[0] ? "staying" : "alternating");
 			return;
 		default:
 			TEST_FAIL("unexpected ucall %lu", uc.cmd);
 		}
 		TEST_ASSERT_EQ(uc.args[1], stage);
-		state = vcpu_save_state(vcpu);
-		compare_backends(vm, state, stage);
-		to = seq[stage < nseq ? stage : nseq - 1];
-		printf("stage %d: %s -> %s\n", stage, seq[stage - 1 < nseq ? stage - 1 : nseq - 1] ?
-		       "Rust" : "C", to ? "Rust" : "C");
-		vcpu = restore_on(vm, state, to);
-		kvm_x86_state_cleanup(state);
+		snprintf(name, sizeof(name), "stage %d", stage);
+		vcpu = migrate(vm, vcpu, seq[stage - 1 < nseq ? stage - 1 : nseq - 1],
+			       seq[stage < nseq ? stage : nseq - 1], name, NULL);
 	}
+}
+
+/* Set by the host to end case (c)'s loop (guest memory, read by L1 and L2). */
+static bool stop_loop;
+
+static void l2_loop_code(void)
+{
+	while (!READ_ONCE(stop_loop))
+		vmcall();
+	GUEST_SYNC(11);
+	vmcall();
+}
+
+static void l1_loop_code(struct vmx_pages *vmx)
+{
+	unsigned long l2_stack[L2_STACK];
+
+	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
+	GUEST_ASSERT(load_vmcs(vmx));
+	prepare_vmcs(vmx, l2_loop_code, &l2_stack[L2_STACK]);
+	GUEST_SYNC(10);
+	GUEST_ASSERT(!vmlaunch());
+	for (;;) {
+		GUEST_ASSERT_EQ(vmreadz(VM_EXIT_REASON), EXIT_REASON_VMCALL);
+		vmwrite(GUEST_RIP, vmreadz(GUEST_RIP) + vmreadz(VM_EXIT_INSTRUCTION_LEN));
+		if (READ_ONCE(stop_loop))
+			break;
+		GUEST_ASSERT(!vmresume());
+	}
+	GUEST_DONE();
+}
+
+static void on_alarm(int sig)
+{
+}
+
+static void run_expect_sync(struct kvm_vcpu *vcpu, uint64_t stage)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+	case UCALL_SYNC:
+		TEST_ASSERT_EQ(uc.args[1], stage);
+		break;
+	default:
+		TEST_FAIL("unexpected ucall %lu, expected sync %lu", uc.cmd, stage);
+	}
+}
+
+/*
+ * KVM_RUNs with a SIGALRM armed at varying delays until one returns with the
+ * VM entry pending; returns how many it took, 0 if none did.
+ */
+static int catch_run_pending(struct kvm_vcpu *vcpu)
+{
+	struct itimerval off = {};
+	int i;
+
+	for (i = 0; i < PENDING_TRIES; i++) {
+		struct itimerval t = { .it_value.tv_usec = 20 + (i * 37) % 2000 };
+		struct kvm_nested_state *s;
+		bool pending;
+		int rc;
+
+		TEST_ASSERT(!setitimer(ITIMER_REAL, &t, NULL), "setitimer");
+		rc = __vcpu_run(vcpu);
+		TEST_ASSERT(!setitimer(ITIMER_REAL, &off, NULL), "setitimer");
+		if (rc == 0) {
+			struct ucall uc;
+
+			/* Neither L1 nor L2 exits to userspace before stop_loop. */
+			if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+				REPORT_GUEST_ASSERT(uc);
+			TEST_FAIL("KVM_RUN exited with reason %u, ucall %lu",
+				  vcpu->run->exit_reason, uc.cmd);
+		}
+		TEST_ASSERT(rc == -1 && errno == EINTR, "KVM_RUN: %d, errno %d", rc, errno);
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_INTR);
+		s = get_nested(vcpu);
+		TEST_ASSERT(s->flags & KVM_STATE_NESTED_GUEST_MODE ||
+			    !(s->flags & KVM_STATE_NESTED_RUN_PENDING), "run pending outside L2");
+		pending = s->flags & KVM_STATE_NESTED_RUN_PENDING;
+		free(s);
+		if (pending)
+			return i + 1;
+	}
+	return 0;
+}
+
+/* Case (c): the guest caught on `from` with a VM entry pending, moved to `to`. */
+static void run_pending(bool from, bool to)
+{
+	char name[32];
+	vm_vaddr_t vmx_gva;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	uint32_t flags;
+	int tries;
+
+	bind(from);
+	vm = vm_create_with_one_vcpu(&vcpu, l1_loop_code);
+	vcpu_alloc_vmx(vm, &vmx_gva);
+	vcpu_args_set(vcpu, 1, vmx_gva);
+	stop_loop = false;
+	sync_global_to_guest(vm, stop_loop);
+	run_expect_sync(vcpu, 10);
+	tries = catch_run_pending(vcpu);
+	stop_loop = true;
+	sync_global_to_guest(vm, stop_loop);
+	TEST_ASSERT(tries, "no KVM_RUN returned with KVM_STATE_NESTED_RUN_PENDING in %d tries",
+		    PENDING_TRIES);
+	snprintf(name, sizeof(name), "run pending (%d tries)", tries);
+	vcpu = migrate(vm, vcpu, from, to, name, &flags);
+	TEST_ASSERT(flags & KVM_STATE_NESTED_RUN_PENDING, "RUN_PENDING lost on restore");
+	run_expect_sync(vcpu, 11);
+	rnvmx_run_to_done(vm, vcpu);
+	printf("ok: (c) VM entry pending, %s -> %s (caught after %d KVM_RUNs): L2 ran to its end\n",
+	       backend_name(from), backend_name(to), tries);
 }
 
 int main(void)
@@ -178,15 +231,22 @@ int main(void)
 	/* Rust->Rust at every stage; C->C at every stage. */
 	static const bool rust[] = { true, true, true, true, true, true };
 	static const bool c[] = { false, false, false, false, false, false };
+	struct sigaction alarm_action = { .sa_handler = on_alarm };
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
-	TEST_REQUIRE(!access(BIND, W_OK));
+	TEST_REQUIRE(!access(RNVMX_BIND, W_OK));
 	setbuf(stdout, NULL);
+	/* No SA_RESTART: KVM_RUN is never restarted anyway (-EINTR). */
+	TEST_ASSERT(!sigaction(SIGALRM, &alarm_action, NULL), "sigaction");
 	run(alternate, 6);
 	run(rust, 6);
 	run(c, 6);
+	run_pending(false, true);
+	run_pending(true, false);
+	run_pending(true, true);
+	run_pending(false, false);
 	bind(true);
-	printf("PASS: L2 migrated C->Rust, Rust->C, Rust->Rust and C->C in VMX operation and in L2\n");
+	printf("PASS: L2 migrated C->Rust, Rust->C, Rust->Rust and C->C in VMX operation, in L2 and with a VM entry pending\n");
 	return 0;
 }
