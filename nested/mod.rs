@@ -11,6 +11,7 @@ pub mod exit_reason;
 pub mod host_load;
 pub mod host_state;
 pub mod insn;
+pub mod insn_exec;
 pub mod invalidate;
 pub mod merge;
 #[cfg(any(test, feature = "model"))]
@@ -19,6 +20,8 @@ pub mod model;
 pub mod model_entry;
 #[cfg(any(test, feature = "model"))]
 pub mod model_events;
+#[cfg(any(test, feature = "model"))]
+pub mod model_insn;
 pub mod msr_bitmap;
 pub mod msr_list;
 pub mod paging;

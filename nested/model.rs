@@ -96,8 +96,12 @@ pub struct Model {
     pub msrs: BTreeMap<u32, u64>,
     pub msr_list_max: u32,
     pub guest_debug: u32,
+    /// RAX..R15.
+    pub gprs: [u64; 16],
     pub efer_in_areas: Option<u64>,
     pub restored_cr3: Option<u64>,
+    /// The VMX instructions (model_insn.rs).
+    pub insn: crate::nested::model_insn::InsnModel,
     /// Reflection and events (model_events.rs).
     pub ev: crate::nested::model_events::EventModel,
     /// The entry side (model_entry.rs).
@@ -114,6 +118,7 @@ impl Model {
             maxphyaddr: 46,
             pdptrs_ok: true,
             msr_list_max: 512,
+            gprs: core::array::from_fn(|r| r as u64 * 0x100),
             ..Model::default()
         }
     }
@@ -172,6 +177,12 @@ impl KvmVcpu for Model {
     }
     fn vmcs12(&mut self) -> Option<&mut Vmcs12> {
         self.vmcs12.as_mut()
+    }
+    fn gpr(&mut self, reg: u8) -> u64 {
+        self.gprs.get(usize::from(reg)).copied().unwrap_or(0)
+    }
+    fn exit_reason_full(&mut self) -> u32 {
+        self.ev.exit_reason
     }
     fn rsp(&mut self) -> u64 {
         self.rsp

@@ -43,12 +43,6 @@ impl L0ExceptionState for Model {
 }
 
 impl ReflectVcpu for Model {
-    fn exit_reason_full(&mut self) -> u32 {
-        self.ev.exit_reason
-    }
-    fn gpr(&mut self, reg: u8) -> u64 {
-        u64::from(reg) * 0x100
-    }
     fn guest_has_sgx(&mut self) -> bool {
         false
     }

@@ -14,10 +14,6 @@ use crate::vmcs::table::encodings as e;
 
 /// What reflecting an exit needs beyond `EntryVcpu`.
 pub trait ReflectVcpu: EntryVcpu + L0ExceptionState {
-    /// The full exit reason of the last VM exit (`vmx->exit_reason`).
-    fn exit_reason_full(&mut self) -> u32;
-    /// General-purpose register `reg` (0-15).
-    fn gpr(&mut self, reg: u8) -> u64;
     /// L1's CPUID has SGX (asked only for ENCLS exits).
     fn guest_has_sgx(&mut self) -> bool;
     /// `reflect::l1_wants_exit` with vmcs12 and L1 memory; false without

@@ -119,6 +119,10 @@ pub trait KvmVcpu: MsrAccess {
     /// The cached vmcs12, if L1 has a current VMCS.
     fn vmcs12(&mut self) -> Option<&mut Vmcs12>;
 
+    /// General-purpose register `reg` (0-15; `kvm_register_read()`).
+    fn gpr(&mut self, reg: u8) -> u64;
+    /// The full exit reason of the last VM exit (`vmx->exit_reason`).
+    fn exit_reason_full(&mut self) -> u32;
     /// `kvm_rsp_read()`.
     fn rsp(&mut self) -> u64;
     /// `kvm_rip_read()`.

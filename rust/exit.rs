@@ -41,12 +41,6 @@ impl reflect::L0ExceptionState for Nv {
 }
 
 impl ReflectVcpu for Nv {
-    fn exit_reason_full(&mut self) -> u32 {
-        self.exit_reason()
-    }
-    fn gpr(&mut self, reg: u8) -> u64 {
-        Nv::gpr(self, reg)
-    }
     fn guest_has_sgx(&mut self) -> bool {
         // SAFETY: the vCPU is ours (Nv invariant).
         unsafe { bindings::rnvmx_guest_has_sgx(self.raw()) }

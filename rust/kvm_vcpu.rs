@@ -98,6 +98,12 @@ impl KvmVcpu for Nv {
     fn vmcs12(&mut self) -> Option<&mut Vmcs12> {
         Nv::vmcs12(self)
     }
+    fn gpr(&mut self, reg: u8) -> u64 {
+        Nv::gpr(self, reg)
+    }
+    fn exit_reason_full(&mut self) -> u32 {
+        self.exit_reason()
+    }
     fn rsp(&mut self) -> u64 {
         Nv::rsp(self)
     }

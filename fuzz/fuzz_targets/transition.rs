@@ -3,7 +3,8 @@
 //! Fuzzes the core's nested transitions on L1-controlled vmcs12s and
 //! random vCPU states: VMLAUNCH/VMRESUME (`vmentry`, `prepare02`), entries
 //! from restored state, exits from L2 (`reflect_exit`, `vmexit`,
-//! `host_load`, `vmfail`) and pending events (`check_events`), in random
+//! `host_load`, `vmfail`), pending events (`check_events`) and the VMX
+//! instructions (`insn_exec`), in random
 //! order on the cargo tests' model vCPU. Besides not panicking, after
 //! every exit vmcs01 is current and no entry is pending, and every
 //! successful entry leaves vmcs02 current.
@@ -18,6 +19,7 @@ use common::u64_at;
 
 use rnvmx::nested::check_events;
 use rnvmx::nested::host_load;
+use rnvmx::nested::insn_exec;
 use rnvmx::nested::model::Model;
 use rnvmx::nested::reflect_exit;
 use rnvmx::nested::vcpu::Stat;
@@ -82,6 +84,19 @@ fn model(data: &[u8]) -> Model {
     m.ev.nmi = u64_at(data, 7) & (1 << 41) != 0;
     m.ev.exit_on_nmi = u64_at(data, 7) & (1 << 42) != 0;
     m.ev.run_pending = m.run_pending;
+    let insn = u64_at(data, 8);
+    m.insn.cr4 = insn & 0x2000;
+    m.insn.feature_control = insn >> 60;
+    m.insn.current_vmptr = if insn & 1 != 0 { u64::MAX } else { insn & 0xf000 };
+    m.insn.vmxon_ptr = (insn >> 16) & 0xf000;
+    m.insn.guest_mode = insn & 2 != 0;
+    m.insn.long_mode = insn & 4 != 0;
+    m.insn.msrs.cr0_fixed1 = u64::MAX;
+    m.insn.msrs.cr4_fixed1 = u64::MAX;
+    m.insn.msrs.misc_low = (insn >> 32) as u32;
+    for (i, d) in data.iter().take(64).enumerate() {
+        m.insn.mem.insert(0x1000 * (i as u64 % 4) + i as u64, *d);
+    }
     for (i, d) in data.iter().rev().take(8).enumerate() {
         let gpa = 0x1000 + 16 * i as u64;
         m.msr_entries.insert(
@@ -108,7 +123,7 @@ fuzz_target!(|data: &[u8]| {
     let mut m = model(data);
     let ops = data.get(..data.len().min(16)).unwrap_or(&[]);
     for &op in ops {
-        match op % 7 {
+        match op % 9 {
             0 => {
                 let v = m.vmcs12.unwrap_or_default();
                 if vmentry::run_prologue(&mut m).is_ok() {
@@ -142,6 +157,24 @@ fuzz_target!(|data: &[u8]| {
                 let _ = check_events::check_events(&mut m);
             }
             5 => host_load::load_host_state(&mut m),
+            6 => {
+                m.insn.operand = (op & 0x40 != 0).then_some(u64::from(op) << 4);
+                let r = match (op >> 4) % 9 {
+                    0 => insn_exec::vmxon(&mut m),
+                    1 => insn_exec::vmxoff(&mut m),
+                    2 => insn_exec::vmclear(&mut m),
+                    3 => insn_exec::vmptrld(&mut m),
+                    4 => insn_exec::vmptrst(&mut m),
+                    5 => insn_exec::vmread(&mut m),
+                    6 => insn_exec::vmwrite(&mut m),
+                    7 => insn_exec::invept(&mut m),
+                    _ => insn_exec::invvpid(&mut m),
+                };
+                assert!(r <= 1, "a handler's value is 1, 0 or an errno");
+            }
+            7 => {
+                let _ = insn_exec::vmfunc(&mut m);
+            }
             _ => {
                 vmexit::inject_exception_vmexit(&mut m);
                 after_exit(&m);
