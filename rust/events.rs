@@ -41,15 +41,15 @@ impl pending::EventState for Nv {
         unsafe { bindings::rnvmx_event_needs_reinjection(self.raw()) }
     }
     fn init_pending(&mut self) -> bool {
-        // SAFETY: as above.
+        // SAFETY: the vCPU is ours and loaded (Nv invariant).
         unsafe { bindings::rnvmx_apic_event_pending(self.raw(), KVM_APIC_INIT) }
     }
     fn sipi_pending(&mut self) -> bool {
-        // SAFETY: as above.
+        // SAFETY: the vCPU is ours and loaded (Nv invariant).
         unsafe { bindings::rnvmx_apic_event_pending(self.raw(), KVM_APIC_SIPI) }
     }
     fn clear_sipi(&mut self) {
-        // SAFETY: as above.
+        // SAFETY: the vCPU is ours and loaded (Nv invariant).
         unsafe { bindings::rnvmx_apic_event_clear(self.raw(), KVM_APIC_SIPI) };
     }
     fn waits_for_sipi(&mut self) -> bool {
@@ -68,11 +68,11 @@ impl pending::EventState for Nv {
         timer::pending(self)
     }
     fn smi_pending(&mut self) -> bool {
-        // SAFETY: as above.
+        // SAFETY: the vCPU is ours and loaded (Nv invariant).
         self.arch().smi_pending && !unsafe { bindings::rnvmx_is_smm(self.raw()) }
     }
     fn nmi_pending(&mut self) -> bool {
-        // SAFETY: as above.
+        // SAFETY: the vCPU is ours and loaded (Nv invariant).
         self.arch().nmi_pending != 0 && !unsafe { bindings::vmx_nmi_blocked(self.raw()) }
     }
     fn exit_on_nmi(&mut self) -> bool {
@@ -80,7 +80,7 @@ impl pending::EventState for Nv {
     }
     fn interrupt_pending(&mut self) -> bool {
         let vcpu = self.raw();
-        // SAFETY: as above.
+        // SAFETY: the vCPU is ours and loaded (Nv invariant).
         unsafe {
             bindings::kvm_cpu_has_interrupt(vcpu) != 0 && !bindings::vmx_interrupt_blocked(vcpu)
         }
@@ -94,12 +94,13 @@ impl pending::EventState for Nv {
         })
     }
     fn take_extint(&mut self) -> Option<u8> {
-        // SAFETY: as above; acknowledges the PIC's interrupt, as KVM.
+        // SAFETY: the vCPU is ours and loaded (Nv invariant); acknowledges the PIC's interrupt, as
+        // KVM.
         let v = unsafe { bindings::kvm_cpu_get_extint(self.raw()) };
         u8::try_from(v).ok()
     }
     fn apic_interrupt(&mut self) -> Option<u8> {
-        // SAFETY: as above; no side effect.
+        // SAFETY: the vCPU is ours and loaded (Nv invariant); no side effect.
         let v = unsafe { bindings::kvm_apic_has_interrupt(self.raw()) };
         u8::try_from(v).ok()
     }

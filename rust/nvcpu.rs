@@ -311,142 +311,146 @@ impl Nv {
     }
 
     pub(crate) fn enter_guest_mode(&mut self) {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_enter_guest_mode(self.vcpu) }
     }
 
     pub(crate) fn leave_guest_mode(&mut self) {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_leave_guest_mode(self.vcpu) }
     }
 
     /// `kvm_register_read()`: general-purpose register `reg` (0-15).
     pub(crate) fn gpr(&mut self, reg: u8) -> u64 {
-        // SAFETY: as above; `reg` is 0-15 (a 4-bit instruction-info field).
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant); `reg` is 0-15 (a 4-bit
+        // instruction-info field).
         unsafe { bindings::rnvmx_register_read(self.vcpu, ffi::c_int::from(reg & 0xf)) as u64 }
     }
 
     /// `kvm_register_write()`.
     pub(crate) fn set_gpr(&mut self, reg: u8, value: u64) {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe {
             bindings::rnvmx_register_write(self.vcpu, ffi::c_int::from(reg & 0xf), value as usize)
         }
     }
 
     pub(crate) fn rip(&mut self) -> u64 {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_rip_read(self.vcpu) as u64 }
     }
 
     pub(crate) fn set_rip(&mut self, v: u64) {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_rip_write(self.vcpu, v as usize) }
     }
 
     pub(crate) fn rsp(&mut self) -> u64 {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_rsp_read(self.vcpu) as u64 }
     }
 
     pub(crate) fn set_rsp(&mut self, v: u64) {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_rsp_write(self.vcpu, v as usize) }
     }
 
     pub(crate) fn rflags(&mut self) -> u64 {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::vmx_get_rflags(self.vcpu) as u64 }
     }
 
     pub(crate) fn set_rflags(&mut self, v: u64) {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::vmx_set_rflags(self.vcpu, v as usize) }
     }
 
     pub(crate) fn cpl(&mut self) -> u8 {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         let cpl = unsafe { bindings::vmx_get_cpl(self.vcpu) };
         (cpl & 3) as u8
     }
 
     pub(crate) fn cr0(&mut self) -> u64 {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_read_cr0(self.vcpu) as u64 }
     }
 
     pub(crate) fn cr4(&mut self) -> u64 {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_read_cr4(self.vcpu) as u64 }
     }
 
     pub(crate) fn set_cr0(&mut self, v: u64) {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::vmx_set_cr0(self.vcpu, v as usize) }
     }
 
     pub(crate) fn set_cr4(&mut self, v: u64) {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::vmx_set_cr4(self.vcpu, v as usize) }
     }
 
     pub(crate) fn set_efer(&mut self, v: u64) {
         self.arch().efer = v;
-        // SAFETY: as above. vmx_set_efer() fails only for an EFER the vCPU
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant). vmx_set_efer() fails only
+        // for an EFER the vCPU
         // cannot use; vmcs12 checks have rejected those before.
         let _ = unsafe { bindings::vmx_set_efer(self.vcpu, v) };
     }
 
     pub(crate) fn set_dr7(&mut self, v: u64) {
-        // SAFETY: as above; DR7 is always a valid debug register index.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant); DR7 is always a valid
+        // debug register index.
         let _ = unsafe { bindings::kvm_set_dr(self.vcpu, 7, v as usize) };
     }
 
     pub(crate) fn is_64_bit_mode(&mut self) -> bool {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_is_64_bit_mode(self.vcpu) }
     }
 
     pub(crate) fn is_pae_paging(&mut self) -> bool {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_is_pae_paging(self.vcpu) }
     }
 
     pub(crate) fn maxphyaddr(&mut self) -> u32 {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         let m = unsafe { bindings::rnvmx_maxphyaddr(self.vcpu) };
         m.clamp(0, 52) as u32
     }
 
     pub(crate) fn legal_cr3(&mut self, cr3: u64) -> bool {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_legal_cr3(self.vcpu, cr3 as usize) }
     }
 
     pub(crate) fn make_request(&mut self, req: u32) {
-        // SAFETY: as above; `req` is one of KVM's KVM_REQ_* values.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant); `req` is one of KVM's
+        // KVM_REQ_* values.
         unsafe { bindings::rnvmx_make_request(req, self.vcpu) }
     }
 
     pub(crate) fn check_request(&mut self, req: u32) -> bool {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_check_request(req, self.vcpu) }
     }
 
     pub(crate) fn clear_request(&mut self, req: u32) {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_clear_request(req, self.vcpu) }
     }
 
     // --- exceptions and instruction completion ----------------------------
 
     pub(crate) fn queue_exception(&mut self, vector: u32) {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::kvm_queue_exception(self.vcpu, vector) }
     }
 
     pub(crate) fn queue_exception_e(&mut self, vector: u32, error_code: u32) {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::kvm_queue_exception_e(self.vcpu, vector, error_code) }
     }
 
@@ -464,7 +468,7 @@ impl Nv {
 
     /// `kvm_skip_emulated_instruction()`.
     pub(crate) fn skip_instruction(&mut self) -> ffi::c_int {
-        // SAFETY: as above.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant).
         unsafe { bindings::kvm_skip_emulated_instruction(self.vcpu) }
     }
 
@@ -500,7 +504,8 @@ impl Nv {
 
     /// Writes L1 guest-physical memory.
     pub(crate) fn write_gpa(&mut self, gpa: u64, buf: &[u8]) -> bool {
-        // SAFETY: as above; `buf` is valid for reads of its length.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant); `buf` is valid for reads
+        // of its length.
         let r = unsafe {
             bindings::kvm_vcpu_write_guest(self.vcpu, gpa, buf.as_ptr().cast(), buf.len())
         };
@@ -514,7 +519,8 @@ impl Nv {
         let qual = hw::read(e::EXIT_QUALIFICATION);
         let info = hw::read(e::VMX_INSTRUCTION_INFO) as u32;
         let mut gva: bindings::gva_t = 0;
-        // SAFETY: as above; `gva` is a valid out-pointer.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant); `gva` is a valid
+        // out-pointer.
         let r = unsafe {
             bindings::get_vmx_mem_address(
                 self.vcpu,
@@ -534,7 +540,8 @@ impl Nv {
     /// Reads `buf.len()` bytes at linear address `gva` (CPL 0 access).
     pub(crate) fn read_gva(&mut self, gva: u64, buf: &mut [u8]) -> Result<(), Raised> {
         let mut e = bindings::x86_exception::default();
-        // SAFETY: as above; `buf` and `e` are valid for writes.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant); `buf` and `e` are valid
+        // for writes.
         let r = unsafe {
             bindings::kvm_read_guest_virt(
                 self.vcpu,
@@ -550,7 +557,8 @@ impl Nv {
     /// Writes `buf` at linear address `gva` (CPL 0 access).
     pub(crate) fn write_gva(&mut self, gva: u64, buf: &[u8]) -> Result<(), Raised> {
         let mut e = bindings::x86_exception::default();
-        // SAFETY: as above; KVM only reads `buf`, through a mutable pointer
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant); KVM only reads `buf`,
+        // through a mutable pointer
         // its prototype asks for.
         let r = unsafe {
             bindings::kvm_write_guest_virt_system(
@@ -572,7 +580,8 @@ impl Nv {
         if r == X86EMUL_CONTINUE {
             return Ok(());
         }
-        // SAFETY: as above; `e` is the exception KVM filled in.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant); `e` is the exception KVM
+        // filled in.
         let ret = unsafe { bindings::kvm_handle_memory_failure(self.vcpu, r, e) };
         Err(if ret == 0 {
             Raised::Userspace
@@ -655,7 +664,8 @@ impl Nv {
         unsafe { bindings::vmx_vcpu_load_vmcs(self.vcpu, cpu, v01) };
         f(self);
         self.vmx().loaded_vmcs = v01;
-        // SAFETY: as above; back to vmcs01, then preemption on again.
+        // SAFETY: `self.vcpu` is live, loaded and ours (type invariant); back to vmcs01, then
+        // preemption on again.
         unsafe {
             bindings::vmx_vcpu_load_vmcs(self.vcpu, cpu, v02);
             bindings::rnvmx_put_cpu();
