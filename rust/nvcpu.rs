@@ -394,8 +394,7 @@ impl Nv {
     pub(crate) fn set_efer(&mut self, v: u64) {
         self.arch().efer = v;
         // SAFETY: `self.vcpu` is live, loaded and ours (type invariant). vmx_set_efer() fails only
-        // for an EFER the vCPU
-        // cannot use; vmcs12 checks have rejected those before.
+        // for an EFER the vCPU cannot use; vmcs12 checks have rejected those before.
         let _ = unsafe { bindings::vmx_set_efer(self.vcpu, v) };
     }
 
@@ -558,8 +557,7 @@ impl Nv {
     pub(crate) fn write_gva(&mut self, gva: u64, buf: &[u8]) -> Result<(), Raised> {
         let mut e = bindings::x86_exception::default();
         // SAFETY: `self.vcpu` is live, loaded and ours (type invariant); KVM only reads `buf`,
-        // through a mutable pointer
-        // its prototype asks for.
+        // through the mutable pointer its prototype asks for.
         let r = unsafe {
             bindings::kvm_write_guest_virt_system(
                 self.vcpu,
