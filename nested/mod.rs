@@ -7,7 +7,7 @@
 pub mod check_events;
 pub mod entry_vcpu;
 pub mod events;
-pub mod exit_reason;
+pub use crate::vmcs::exit_reason;
 pub mod host_load;
 pub mod host_state;
 pub mod insn;

@@ -10,7 +10,6 @@ use kernel::ffi;
 
 use crate::bindings;
 use crate::hw;
-use crate::insn::msrs;
 use crate::nested::msr_list;
 use crate::nested::vmentry;
 use crate::nvcpu::{Control, MapSlot, Nv, INVALID_GPA};
@@ -40,7 +39,7 @@ pub(crate) struct CheckVcpu<'a> {
 
 impl<'a> CheckVcpu<'a> {
     pub(crate) fn new(nv: &'a mut Nv) -> Self {
-        let msrs = *msrs(nv);
+        let msrs = *nv.vmx_msrs();
         let maxphyaddr = nv.maxphyaddr();
         let vcpu = nv.raw();
         // SAFETY: the vCPU is ours (Nv invariant); these read its state.
@@ -213,5 +212,5 @@ pub(crate) fn get_vmcs12_pages(nv: &mut Nv, v: &Vmcs12) -> bool {
 
 /// The number of entries an MSR list may have (IA32_VMX_MISC).
 pub(crate) fn msr_list_max(nv: &mut Nv) -> u32 {
-    msr_list::max_entries(u64::from(msrs(nv).misc_low))
+    msr_list::max_entries(u64::from(nv.vmx_msrs().misc_low))
 }

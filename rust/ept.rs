@@ -9,7 +9,6 @@ use kernel::ffi;
 
 use crate::bindings;
 use crate::exit;
-use crate::insn::msrs;
 use crate::nested::exit_reason::basic as r;
 use crate::nested::pml;
 use crate::nvcpu::Nv;
@@ -114,7 +113,7 @@ pub(crate) fn init_mmu(nv: &mut Nv) {
 /// KVM's `nested_ept_new_eptp()`: the shadow EPT MMU for vmcs12's EPT
 /// pointer (at entry, and after L2 switched it with VMFUNC).
 pub(crate) fn new_eptp(nv: &mut Nv) {
-    let caps = msrs(nv).ept_caps;
+    let caps = nv.vmx_msrs().ept_caps;
     let execonly = caps & VMX_EPT_EXECUTE_ONLY_BIT != 0;
     let level = if caps & VMX_EPT_1GB_PAGE_BIT != 0 {
         3

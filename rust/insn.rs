@@ -33,21 +33,13 @@ pub(crate) fn fault(nv: &mut Nv, f: Fault) -> ffi::c_int {
     }
 }
 
-pub(crate) fn msrs(nv: &mut Nv) -> &NestedVmxMsrs {
-    let m: *const bindings::nested_vmx_msrs = &nv.nested().msrs;
-    // SAFETY: `NestedVmxMsrs` is `struct nested_vmx_msrs` field for field
-    // (asserted in bindings.rs); the borrow of `nv` keeps it alive and
-    // unaliased by writes.
-    unsafe { &*m.cast::<NestedVmxMsrs>() }
-}
-
 fn wrap(r: Result<u64, Raised>) -> Result<u64, i32> {
     r.map_err(Raised::ret)
 }
 
 impl InsnVcpu for Nv {
     fn vmx_msrs(&mut self) -> NestedVmxMsrs {
-        *msrs(self)
+        *self.vmx_msrs()
     }
     fn cr4(&mut self) -> u64 {
         Nv::cr4(self)

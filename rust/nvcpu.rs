@@ -120,6 +120,15 @@ impl Nv {
         &mut self.vmx().nested
     }
 
+    /// L1's VMX capability MSRs (`nested.msrs`).
+    pub(crate) fn vmx_msrs(&mut self) -> &crate::vmcs::caps::NestedVmxMsrs {
+        let m: *const bindings::nested_vmx_msrs = &self.nested().msrs;
+        // SAFETY: `NestedVmxMsrs` is `struct nested_vmx_msrs` field for field
+        // (asserted in bindings.rs); the borrow of `self` keeps it alive and
+        // unaliased by writes.
+        unsafe { &*m.cast::<crate::vmcs::caps::NestedVmxMsrs>() }
+    }
+
     /// The cached vmcs12 (`get_vmcs12()`), allocated while in VMX operation.
     pub(crate) fn vmcs12(&mut self) -> Option<&mut Vmcs12> {
         let p = self.nested().cached_vmcs12;

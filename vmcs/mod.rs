@@ -7,6 +7,7 @@ pub mod caps;
 pub mod checks;
 pub mod controls;
 pub mod encoding;
+pub mod exit_reason;
 pub mod intr_info;
 pub mod layout;
 pub mod outcome;

@@ -24,7 +24,7 @@ use super::caps::NestedVmxMsrs;
 use super::layout::{Vmcs12, VmcsHdr};
 use super::outcome::VmInstructionError;
 use super::x86;
-use crate::nested::exit_reason::basic::INVALID_STATE;
+use crate::vmcs::exit_reason::basic::INVALID_STATE;
 
 /// What the checks need to know about the vCPU and L1 beyond vmcs12.
 pub trait Vcpu {

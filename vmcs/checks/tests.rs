@@ -465,14 +465,14 @@ fn failures_by_group() {
     assert_eq!(
         Check::GuestCr0.failure(),
         EntryFailure::VmExit {
-            reason: crate::nested::exit_reason::basic::INVALID_STATE,
+            reason: crate::vmcs::exit_reason::basic::INVALID_STATE,
             qualification: entry_fail::DEFAULT
         }
     );
     assert_eq!(
         Check::LinkPointerRevision.failure(),
         EntryFailure::VmExit {
-            reason: crate::nested::exit_reason::basic::INVALID_STATE,
+            reason: crate::vmcs::exit_reason::basic::INVALID_STATE,
             qualification: entry_fail::VMCS_LINK_PTR
         }
     );
