@@ -25,7 +25,7 @@ pub enum Call {
     SwitchVmcs(bool),
     LeaveGuestMode,
     ServiceTlb,
-    EptSavePdptrs,
+    EptLoadPdptrs,
     Ibpb,
     CancelTimer,
     ClearEvents,
@@ -312,6 +312,9 @@ impl KvmVcpu for Model {
     fn make_request(&mut self, r: Request) {
         self.requests.push(r);
     }
+    fn clear_request(&mut self, r: Request) {
+        self.requests.retain(|&x| x != r);
+    }
     fn take_request(&mut self, r: Request) -> bool {
         let before = self.requests.len();
         self.requests.retain(|&x| x != r);
@@ -327,8 +330,8 @@ impl KvmVcpu for Model {
         self.on02 = to02;
         self.calls.push(Call::SwitchVmcs(to02));
     }
-    fn ept_save_pdptrs(&mut self) {
-        self.calls.push(Call::EptSavePdptrs);
+    fn ept_load_pdptrs(&mut self) {
+        self.calls.push(Call::EptLoadPdptrs);
     }
     fn ibpb(&mut self) {
         self.calls.push(Call::Ibpb);

@@ -211,6 +211,8 @@ pub trait KvmVcpu: MsrAccess {
 
     /// `kvm_make_request()`.
     fn make_request(&mut self, r: Request);
+    /// `kvm_clear_request()`.
+    fn clear_request(&mut self, r: Request);
     /// `kvm_check_request()`: tests and clears.
     fn take_request(&mut self, r: Request) -> bool;
     /// `kvm_service_local_tlb_flush_requests()`.
@@ -219,8 +221,9 @@ pub trait KvmVcpu: MsrAccess {
     fn leave_guest_mode(&mut self);
     /// `vmx_switch_vmcs()`: vmcs02 current if `to02`, else vmcs01.
     fn switch_vmcs(&mut self, to02: bool);
-    /// `vmx_ept_load_pdptrs()`: the PDPTEs back from vmcs02.
-    fn ept_save_pdptrs(&mut self);
+    /// `vmx_ept_load_pdptrs()`: KVM's PDPTE cache loaded from vmcs02's
+    /// guest PDPTEs (the CPU's, which L2's run may have changed).
+    fn ept_load_pdptrs(&mut self);
     /// `indirect_branch_prediction_barrier()` if L1 may use SPEC_CTRL.
     fn ibpb(&mut self);
     /// Cancels the emulated VMX-preemption timer.

@@ -88,10 +88,28 @@ pub fn run_prologue(k: &mut impl EntryVcpu) -> Result<(), i32> {
     Ok(())
 }
 
-/// KVM's `nested_vmx_run()`: VMLAUNCH (`launch`) or VMRESUME; the exit
-/// handler's return value. `v` is the cached vmcs12 (see `enter_with`),
-/// not read after `enter_with` returns.
-pub fn run(k: &mut impl EntryVcpu, v: &Vmcs12, launch: bool) -> i32 {
+/// What the part of VMLAUNCH/VMRESUME that reads vmcs12 came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStart {
+    /// The instruction completes with this outcome (a precheck or an SDM
+    /// 27.2 check failed).
+    Complete(Outcome),
+    /// The entry goes on: how far it got, and L2's activity state.
+    Entry {
+        /// `enter_with`'s result.
+        step: Step,
+        /// L2 enters halted (HLT activity state, no event to wake it).
+        halted: bool,
+        /// L2 enters waiting for a SIPI.
+        wait_sipi: bool,
+    },
+}
+
+/// KVM's `nested_vmx_run()`, the part that reads vmcs12 (`v`, which may be
+/// the cached vmcs12 itself): the prechecks, the SDM 27.2 checks, and
+/// vmcs02 built by `enter_with`. Nothing here writes vmcs12 or asks for it
+/// with `KvmVcpu::vmcs12()`; `run_finish` does what may.
+pub fn run_start(k: &mut impl EntryVcpu, v: &Vmcs12, launch: bool) -> RunStart {
     let s = RunState {
         launch,
         has_current_vmcs: k.has_current_vmcs(),
@@ -101,7 +119,7 @@ pub fn run(k: &mut impl EntryVcpu, v: &Vmcs12, launch: bool) -> i32 {
     };
     if let Err(o) = rules::run_precheck(&s) {
         k.trace_precheck_failed(&o);
-        return k.complete_insn(o);
+        return RunStart::Complete(o);
     }
     // SDM 27.2: controls, then host state; each fails with VMfailValid.
     if let Err(check) = k.check_controls_and_host(v) {
@@ -113,7 +131,7 @@ pub fn run(k: &mut impl EntryVcpu, v: &Vmcs12, launch: bool) -> i32 {
             EntryFailure::VmFail(err) => err,
             EntryFailure::VmExit { .. } => VmInstructionError::EntryInvalidControlField,
         };
-        return k.complete_insn(Outcome::VmFailValid(err));
+        return RunStart::Complete(Outcome::VmFailValid(err));
     }
     k.set_run_pending(true);
     k.clear_preemption_timer_deadline();
@@ -123,8 +141,25 @@ pub fn run(k: &mut impl EntryVcpu, v: &Vmcs12, launch: bool) -> i32 {
         && !exec.contains(CpuBased::NMI_WINDOW_EXITING)
         && !(exec.contains(CpuBased::INTR_WINDOW_EXITING) && v.guest_rflags & RFLAGS_IF != 0);
     let wait_sipi = v.guest_activity_state == activity::WAIT_SIPI;
-    let step = enter_with(k, v, true);
-    // `v` is not read after this point.
+    RunStart::Entry {
+        step: enter_with(k, v, true),
+        halted,
+        wait_sipi,
+    }
+}
+
+/// The rest of KVM's `nested_vmx_run()`, once vmcs12 is no longer read:
+/// the instruction's outcome, the MSR loads, or L2 running; the exit
+/// handler's return value.
+pub fn run_finish(k: &mut impl EntryVcpu, start: RunStart) -> i32 {
+    let (step, halted, wait_sipi) = match start {
+        RunStart::Complete(o) => return k.complete_insn(o),
+        RunStart::Entry {
+            step,
+            halted,
+            wait_sipi,
+        } => (step, halted, wait_sipi),
+    };
     let status = finish_entry(k, step, true);
     if status != Entered::L2 {
         k.set_run_pending(false);
@@ -337,7 +372,8 @@ mod tests {
         if let Err(r) = run_prologue(m) {
             return r;
         }
-        run(m, &v, true)
+        let start = run_start(m, &v, true);
+        run_finish(m, start)
     }
 
     #[test]

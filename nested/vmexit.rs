@@ -47,7 +47,7 @@ pub fn nested_vmx_vmexit(k: &mut impl EntryVcpu, exit: Option<(u32, u32, u64)>) 
     let _ = k.take_request(crate::nested::vcpu::Request::GetNestedStatePages);
     k.service_tlb_flush_requests();
     if k.enable_ept() && k.is_pae_paging() {
-        k.ept_save_pdptrs();
+        k.ept_load_pdptrs();
     }
     k.leave_guest_mode();
     let Some(c) = k.vmcs12().map(|v| Vmcs12Controls::of(v)) else {
@@ -153,24 +153,30 @@ pub fn sync_vmcs02_to_vmcs12(k: &mut impl KvmVcpu) {
     }) else {
         return;
     };
-    let cr0 = k.vmread(e::GUEST_CR0);
-    let cr0_shadow = k.vmread(e::CR0_READ_SHADOW);
-    let cr4 = k.vmread(e::GUEST_CR4);
-    let cr4_shadow = k.vmread(e::CR4_READ_SHADOW);
+    // KVM's state first (calls into KVM), then the VMREADs, so that the
+    // values read stay in registers until they are stored.
     let (cr0_owned, cr4_owned) = (k.cr0_guest_owned_bits(), k.cr4_guest_owned_bits());
     let (rsp, rip) = (k.rsp(), k.rip());
-    let cs_ar = k.vmread(e::GUEST_CS_AR_BYTES) as u32;
-    let ss_ar = k.vmread(e::GUEST_SS_AR_BYTES) as u32;
-    let rflags = k.vmread(e::GUEST_RFLAGS);
-    let interruptibility = k.vmread(e::GUEST_INTERRUPTIBILITY_INFO) as u32;
     let activity = activity_state(k.mp_state());
     // The timer value left, if vmcs12 saves it (not while the entry itself
     // is still pending).
     let timer_value = (timer_saved && !k.run_pending()).then(|| k.preemption_timer_value());
+    let ept = k.enable_ept();
+    let pae = ept && c.has_ept() && k.is_pae_paging();
+    let ia32e = EntryControls::IA32E_MODE.bits() & k.vmcs02_entry_controls();
+    let (dr7, efer) = (k.dr7(), k.efer());
+    let cr0 = k.vmread(e::GUEST_CR0);
+    let cr0_shadow = k.vmread(e::CR0_READ_SHADOW);
+    let cr4 = k.vmread(e::GUEST_CR4);
+    let cr4_shadow = k.vmread(e::CR4_READ_SHADOW);
+    let cs_ar = k.vmread(e::GUEST_CS_AR_BYTES) as u32;
+    let ss_ar = k.vmread(e::GUEST_SS_AR_BYTES) as u32;
+    let rflags = k.vmread(e::GUEST_RFLAGS);
+    let interruptibility = k.vmread(e::GUEST_INTERRUPTIBILITY_INFO) as u32;
     // Only the fields vmcs02 has are read (a VMREAD of a field the CPU
     // lacks fails).
-    let cr3 = k.enable_ept().then(|| k.vmread(e::GUEST_CR3));
-    let pdptrs = (cr3.is_some() && c.has_ept() && k.is_pae_paging()).then(|| {
+    let cr3 = ept.then(|| k.vmread(e::GUEST_CR3));
+    let pdptrs = pae.then(|| {
         [
             e::GUEST_PDPTR0,
             e::GUEST_PDPTR1,
@@ -184,8 +190,6 @@ pub fn sync_vmcs02_to_vmcs12(k: &mut impl KvmVcpu) {
         .sec
         .contains(Secondary::VIRTUAL_INTR_DELIVERY)
         .then(|| k.vmread(e::GUEST_INTR_STATUS) as u16);
-    let ia32e = EntryControls::IA32E_MODE.bits() & k.vmcs02_entry_controls();
-    let (dr7, efer) = (k.dr7(), k.efer());
     let Some(v) = k.vmcs12() else {
         return;
     };
@@ -340,7 +344,7 @@ const EXCEPTION_NMI: u16 = crate::nested::exit_reason::basic::EXCEPTION_NMI;
 /// A triple fault in L2 is a VM exit to L1 (KVM's
 /// `nested_vmx_triple_fault()`).
 pub fn triple_fault(k: &mut impl EntryVcpu) {
-    let _ = k.take_request(crate::nested::vcpu::Request::TripleFault);
+    k.clear_request(crate::nested::vcpu::Request::TripleFault);
     let reason = crate::nested::exit_reason::basic::TRIPLE_FAULT;
     nested_vmx_vmexit(k, Some((u32::from(reason), 0, 0)));
 }

@@ -135,14 +135,19 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
     if let Err(r) = vmentry::run_prologue(nv) {
         return r;
     }
-    // SAFETY: `v` is read until the core's `enter_with` returns, and
-    // nothing writes vmcs12 meanwhile (vmentry.rs, prepare02.rs: no write
-    // of vmcs12 and no `KvmVcpu::vmcs12()` call before it); the writes that
-    // follow (`complete`, `finish_entry`) come after its last use.
-    let Some(v) = (unsafe { nv.vmcs12_unbounded() }) else {
-        return nv.ud();
+    let start = {
+        // SAFETY: `v` lives in this block only, through the core's
+        // `run_start`, which writes no part of vmcs12 and makes no `&mut`
+        // to it (it never calls `KvmVcpu::vmcs12()`; KVM's MMU callbacks
+        // read the EPT pointer through a raw pointer, `vmcs12_ept_pointer`),
+        // nor do the KVM functions it calls. What may write vmcs12
+        // (`complete`, the MSR loads, failure reports) is `run_finish`'s.
+        let Some(v) = (unsafe { nv.vmcs12_unbounded() }) else {
+            return nv.ud();
+        };
+        vmentry::run_start(nv, v, launch)
     };
-    vmentry::run(nv, v, launch)
+    vmentry::run_finish(nv, start)
 }
 
 /// KVM's `nested_vmx_enter_non_root_mode()`. `from_vmentry` is false when

@@ -120,6 +120,7 @@ impl EntryVcpu for Nv {
         // alive.
         unsafe { (*p).nmi_known_unmasked = unmasked };
     }
+    #[inline]
     fn load_rare_guest_state(&mut self) {
         if let Some(l) = crate::fields::lists() {
             for s in l.rare_entry.iter() {
@@ -134,6 +135,7 @@ impl EntryVcpu for Nv {
         // SAFETY: the vCPU is ours (Nv invariant).
         unsafe { bindings::rnvmx_need_pf_intercept(self.raw()) }
     }
+    #[inline]
     fn prepare_tsc_autostore(&mut self, v: &Vmcs12) {
         crate::msr_autostore::prepare_tsc(self, v)
     }
@@ -221,6 +223,7 @@ impl EntryVcpu for Nv {
     fn trace_check_failed(&mut self, c: Check) {
         crate::trace::check_failed(c)
     }
+    #[inline]
     fn check_controls_and_host(&mut self, v: &Vmcs12) -> Result<(), Check> {
         let cv = CheckVcpu::new(self);
         checks::check_controls(v, &cv)

@@ -33,7 +33,7 @@ const INVALID_PAGE: u64 = !0;
 unsafe extern "C" fn get_eptp(vcpu: *mut bindings::kvm_vcpu) -> ffi::c_ulong {
     // SAFETY: per this function's contract.
     let mut nv = unsafe { Nv::new(vcpu) };
-    nv.vmcs12_ref().map_or(0, |v| v.ept_pointer as ffi::c_ulong)
+    nv.vmcs12_ept_pointer().unwrap_or(0) as ffi::c_ulong
 }
 
 /// KVM's `nested_ept_inject_page_fault()`: an EPT violation or
@@ -68,7 +68,7 @@ unsafe extern "C" fn inject_page_fault(
                 | (gva & EPT_VIOLATION_GVA_MASK);
             (r::EPT_VIOLATION, q)
         };
-        let eptp = nv.vmcs12_ref().map_or(0, |v| v.ept_pointer);
+        let eptp = nv.vmcs12_ept_pointer().unwrap_or(0);
         invalidate_addr(&mut nv, eptp, f.address);
         r
     };
@@ -122,7 +122,7 @@ pub(crate) fn new_eptp(nv: &mut Nv) {
     } else {
         1
     };
-    let eptp = nv.vmcs12_ref().map_or(0, |v| v.ept_pointer);
+    let eptp = nv.vmcs12_ept_pointer().unwrap_or(0);
     let ad = eptp & VMX_EPTP_AD_ENABLE_BIT != 0;
     let vcpu = nv.raw();
     // SAFETY: the vCPU is ours (Nv invariant); its MMU is the guest MMU.

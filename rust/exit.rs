@@ -45,6 +45,7 @@ impl ReflectVcpu for Nv {
         // SAFETY: the vCPU is ours (Nv invariant).
         unsafe { bindings::rnvmx_guest_has_sgx(self.raw()) }
     }
+    #[inline]
     fn l1_wants_exit(&mut self, exit: &Exit) -> bool {
         self.vmcs12_and_mem()
             .is_some_and(|(v, mem)| reflect::l1_wants_exit(v, exit, &mut L1Mem(mem)))

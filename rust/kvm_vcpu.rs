@@ -286,6 +286,9 @@ impl KvmVcpu for Nv {
     fn make_request(&mut self, r: Request) {
         Nv::make_request(self, request(r))
     }
+    fn clear_request(&mut self, r: Request) {
+        Nv::clear_request(self, request(r))
+    }
     fn take_request(&mut self, r: Request) -> bool {
         Nv::check_request(self, request(r))
     }
@@ -299,7 +302,7 @@ impl KvmVcpu for Nv {
     fn switch_vmcs(&mut self, to02: bool) {
         Nv::switch_vmcs(self, to02)
     }
-    fn ept_save_pdptrs(&mut self) {
+    fn ept_load_pdptrs(&mut self) {
         // SAFETY: the vCPU is ours (Nv invariant) with vmcs02 current.
         unsafe { bindings::vmx_ept_load_pdptrs(self.raw()) };
     }
@@ -397,7 +400,7 @@ impl KvmVcpu for Nv {
         let ept = crate::entry::enable_ept();
         let vcpu = self.raw();
         // SAFETY: the vCPU is ours (Nv invariant) and vmcs01 is current, for
-        // each call below; ept_save_pdptrs() reads vmcs01's PDPTRs.
+        // each call below; ept_load_pdptrs() reads vmcs01's PDPTRs.
         unsafe {
             bindings::rnvmx_register_mark_available(vcpu, bindings::kvm_reg_VCPU_EXREG_CR3 as i32);
             if ept && bindings::rnvmx_is_pae_paging(vcpu) {

@@ -292,6 +292,22 @@ impl Nv {
         self.vmcs12().map(|v| &*v)
     }
 
+    /// vmcs12's EPT pointer, read without making a reference to vmcs12:
+    /// KVM's MMU asks for it (`get_eptp`, `new_eptp`) while the entry code
+    /// holds a shared reference to vmcs12 (`vmcs12_unbounded`).
+    pub(crate) fn vmcs12_ept_pointer(&mut self) -> Option<u64> {
+        let p = self.nested().cached_vmcs12.cast::<u8>();
+        if p.is_null() {
+            return None;
+        }
+        const OFFSET: usize = core::mem::offset_of!(Vmcs12, ept_pointer);
+        // SAFETY: a non-null `cached_vmcs12` is this backend's VMCS12_SIZE
+        // allocation (lifecycle.rs); the field lies inside it (offset_of on
+        // the layout asserted against C); a plain unaligned read through a
+        // raw pointer, which aliases no Rust reference mutably.
+        Some(unsafe { p.add(OFFSET).cast::<u64>().read_unaligned() })
+    }
+
     /// The cached vmcs12, shared, not tied to this object: for reading
     /// vmcs12 across calls into KVM without copying it.
     ///

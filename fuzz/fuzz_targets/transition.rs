@@ -129,7 +129,8 @@ fuzz_target!(|data: &[u8]| {
                 if vmentry::run_prologue(&mut m).is_ok() {
                     let launch = op & 0x80 != 0;
                     let before = m.stats.len();
-                    vmentry::run(&mut m, &v, launch);
+                    let start = vmentry::run_start(&mut m, &v, launch);
+                    vmentry::run_finish(&mut m, start);
                     let entered = m.stats.get(before..).unwrap_or(&[]).contains(&Stat::L2Entry);
                     if entered {
                         assert!(m.on02, "L2 entered: vmcs02 is current");
