@@ -400,7 +400,7 @@ impl KvmVcpu for Nv {
         let ept = crate::entry::enable_ept();
         let vcpu = self.raw();
         // SAFETY: the vCPU is ours (Nv invariant) and vmcs01 is current, for
-        // each call below; ept_load_pdptrs() reads vmcs01's PDPTRs.
+        // each call below; ept_save_pdptrs() reads vmcs01's PDPTRs.
         unsafe {
             bindings::rnvmx_register_mark_available(vcpu, bindings::kvm_reg_VCPU_EXREG_CR3 as i32);
             if ept && bindings::rnvmx_is_pae_paging(vcpu) {
