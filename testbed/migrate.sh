@@ -59,9 +59,11 @@ migrate_once() {
 	m_from=$1 m_to=$2 m_name=qemu_migrate_$1_to_$2
 	say "BEGIN test=$m_name"
 	echo > $TRACE/trace
-	trace_events 1
+	# The counters before the trace starts and after it stops: L2 runs all
+	# along, and rnvmx counts vmenter events only while the event is on.
 	m_e0=$(counter l2_entries) m_v0=$(counter vmenter_events) m_s0=$(counter state_saves_l2)
 	exit_snapshot /tmp/x0
+	trace_events 1
 	m_t0=$(now) m_c0=$work_chunk
 	: > /tmp/mon.log
 	mon stop
@@ -70,6 +72,9 @@ migrate_once() {
 	m_mig=$(sed -n 's/.*Migration status: \([a-z]*\).*/\1/p' /tmp/mon.log | tail -n 1)
 	mon quit
 	wait $qemu 2>/dev/null
+	m_ts=$(now)
+	# Nested entries after this line in the trace are the target's.
+	echo qemu_migrate_target > $TRACE/trace_marker
 	m_s1=$(counter state_saves_l2)
 	m_size=$(wc -c < /tmp/mig 2>/dev/null || echo 0)
 	bind_to $m_to
@@ -85,14 +90,18 @@ migrate_once() {
 		! mon_wait 'VM status: running' 30 "info status" || m_target=running
 	fi
 	m_b1=$(counter vm_bindings) m_r1=$(counter state_restores_l2)
+	m_tl=$(now)
 	rm -f /tmp/mig
 	# Two chunks that the target computed whole.
 	work_wait $((m_c0 + 2)) 120 && mig_alive=1 || mig_alive=
 	trace_events 0
 	m_t1=$(now) m_e1=$(counter l2_entries) m_v1=$(counter vmenter_events)
 	m_x=$(exit_delta /tmp/x0)
+	m_split=$(awk '/tracing_mark_write: qemu_migrate_target/ { t = 1; next }
+		/ kvm_nested_vmenter: / { n[t]++ }
+		END { printf "tp_vmenter_src=%d tp_vmenter_dst=%d", n[0], n[1] }' $TRACE/trace)
 	m_saves=$((m_s1 - m_s0)) m_restores=$((m_r1 - m_r0)) m_bind=$((m_b1 - m_b0))
-	mig_line="secs=$(echo "$m_t1 $m_t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=- tp_overrun=$(tp_overrun) rust_l2=$((m_e1 - m_e0)) rust_vmenter=$((m_v1 - m_v0)) rust_bind=$m_bind rust_saves_l2=$m_saves rust_restores_l2=$m_restores mig=${m_mig:-none} mig_bytes=$m_size target=$m_target chunks=$((work_chunk - m_c0)) from_rust=$(tf $m_from) to_rust=$(tf $m_to)"
+	mig_line="secs=$(echo "$m_t1 $m_t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=- tp_overrun=$(tp_overrun) rust_l2=$((m_e1 - m_e0)) rust_vmenter=$((m_v1 - m_v0)) rust_bind=$m_bind rust_saves_l2=$m_saves rust_restores_l2=$m_restores $m_split mig=${m_mig:-none} mig_bytes=$m_size save_secs=$(echo "$m_ts $m_t0" | awk '{printf "%.2f", $1 - $2}') load_secs=$(echo "$m_tl $m_ts" | awk '{printf "%.2f", $1 - $2}') target=$m_target chunks=$((work_chunk - m_c0)) from_rust=$(tf $m_from) to_rust=$(tf $m_to)"
 	mig_ok=
 	if [ "$m_mig" = completed ] && [ "$m_target" = running ] && [ -n "$mig_alive" ] &&
 		[ "$m_bind" = "$(tf $m_to)" ] &&
