@@ -184,7 +184,7 @@ l1_end() {
 # is the pipe /tmp/l1.{in,out}, its monitor /tmp/mon.{in,out}.
 l1_qemu() {
 	/qemu/qemu-system-x86_64 -L /qemu/share -nodefaults -no-user-config -accel kvm \
-		-cpu max,+vmx -m 768 -smp 1 -display none -no-reboot \
+		-cpu max,+vmx -m 256 -smp 1 -display none -no-reboot \
 		-kernel /l1/bzImage -initrd /l1/initrd.gz \
 		-chardev pipe,id=l1con,path=/tmp/l1 -serial chardev:l1con \
 		-chardev pipe,id=mon,path=/tmp/mon -mon chardev=mon,mode=readline \

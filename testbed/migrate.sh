@@ -39,12 +39,19 @@ mon_setup() {
 }
 
 # Follows L1 (l1_follow) until its workload has reported chunk $1, for at
-# most $2 seconds.
+# most $2 seconds; work_at is when the last chunk was seen, work_secs the
+# time between the last two.
 work_wait() {
-	ww_n=$(($2 * 2))
+	ww_n=$(($2 * 5))
 	while [ "$work_chunk" -lt "$1" ] && [ $ww_n -gt 0 ] && kill -0 $qemu 2>/dev/null; do
-		sleep 0.5
+		sleep 0.2
+		ww_c=$work_chunk
 		l1_follow
+		if [ "$work_chunk" != "$ww_c" ]; then
+			ww_t=$(now)
+			work_secs=$(echo "$ww_t ${work_at:-0}" | awk '{printf "%.2f", $1 - $2}')
+			work_at=$ww_t
+		fi
 		ww_n=$((ww_n - 1))
 	done
 	[ "$work_chunk" -ge "$1" ]
@@ -64,6 +71,10 @@ migrate_once() {
 	m_e0=$(counter l2_entries) m_v0=$(counter vmenter_events) m_s0=$(counter state_saves_l2)
 	exit_snapshot /tmp/x0
 	trace_events 1
+	# Between two of L1's results, L1 handles the guest's report (outside
+	# L2): stop it in the middle of a chunk, half a chunk after one ended.
+	work_wait $((work_chunk + 1)) 60
+	sleep "$(echo "${work_secs:-1}" | awk '{ s = $1 / 2; printf "%.2f", s > 5 ? 5 : s }')"
 	m_t0=$(now) m_c0=$work_chunk
 	: > /tmp/mon.log
 	mon stop
@@ -97,7 +108,7 @@ migrate_once() {
 	trace_events 0
 	m_t1=$(now) m_e1=$(counter l2_entries) m_v1=$(counter vmenter_events)
 	m_x=$(exit_delta /tmp/x0)
-	m_split=$(awk '/tracing_mark_write: qemu_migrate_target/ { t = 1; next }
+	m_split=$(awk 'BEGIN { t = 0 } /tracing_mark_write: qemu_migrate_target/ { t = 1; next }
 		/ kvm_nested_vmenter: / { n[t]++ }
 		END { printf "tp_vmenter_src=%d tp_vmenter_dst=%d", n[0], n[1] }' $TRACE/trace)
 	m_saves=$((m_s1 - m_s0)) m_restores=$((m_r1 - m_r0)) m_bind=$((m_b1 - m_b0))

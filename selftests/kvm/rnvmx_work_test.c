@@ -29,7 +29,7 @@
 #define P ((1ULL << 61) - 1)
 #define A 0x5deece66dULL
 #define SEED 0x1234567ULL
-#define CHUNK (1ULL << 20)
+#define CHUNK (1ULL << 22)
 #define SLOTS (1ULL << 14)
 #define MAX_CHUNKS 2000
 
