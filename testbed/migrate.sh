@@ -116,7 +116,9 @@ migrate_once() {
 	l1_qemu -incoming "exec:cat /tmp/mig"
 	# Paused once the state is in ("paused (inmigrate)" before), as the
 	# source was: go on.
-	m_target=stopped m_tp=
+	m_target=stopped m_tp= m_tq=
+	# QEMU's monitor answers first (QEMU up), then the state is in.
+	! mon_wait 'VM status' $MON_WAIT "info status" || m_tq=$(now)
 	if mon_wait 'VM status: paused($|[^ ])' $MON_WAIT "info status"; then
 		m_tp=$(now)
 		: > /tmp/mon.log
@@ -136,7 +138,7 @@ migrate_once() {
 		/ kvm_nested_vmenter: / { n[t]++ }
 		END { printf "tp_vmenter_src=%d tp_vmenter_dst=%d", n[0], n[1] }' $TRACE/trace)
 	m_saves=$((m_s1 - m_s0)) m_restores=$((m_r1 - m_r0)) m_bind=$((m_b1 - m_b0))
-	mig_line="secs=$(echo "$m_t1 $m_t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=- tp_overrun=$(tp_overrun) rust_l2=$((m_e1 - m_e0)) rust_vmenter=$((m_v1 - m_v0)) rust_bind=$m_bind rust_saves_l2=$m_saves rust_restores_l2=$m_restores $m_split src_last=$m_last stops=$m_stops mig=${m_mig:-none} mig_bytes=$m_size save_secs=$(echo "$m_ts $m_t0" | awk '{printf "%.2f", $1 - $2}') load_secs=$(echo "$m_tl $m_ts" | awk '{printf "%.2f", $1 - $2}') paused_secs=$(echo "${m_tp:-0} $m_ts" | awk '{printf "%.2f", $1 - $2}') target=$m_target chunks=$((work_chunk - m_c0)) from_rust=$(tf $m_from) to_rust=$(tf $m_to)"
+	mig_line="secs=$(echo "$m_t1 $m_t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=- tp_overrun=$(tp_overrun) rust_l2=$((m_e1 - m_e0)) rust_vmenter=$((m_v1 - m_v0)) rust_bind=$m_bind rust_saves_l2=$m_saves rust_restores_l2=$m_restores $m_split src_last=$m_last stops=$m_stops mig=${m_mig:-none} mig_bytes=$m_size save_secs=$(echo "$m_ts $m_t0" | awk '{printf "%.2f", $1 - $2}') load_secs=$(echo "$m_tl $m_ts" | awk '{printf "%.2f", $1 - $2}') up_secs=$(echo "${m_tq:-0} $m_ts" | awk '{printf "%.2f", $1 - $2}') paused_secs=$(echo "${m_tp:-0} $m_ts" | awk '{printf "%.2f", $1 - $2}') target=$m_target chunks=$((work_chunk - m_c0)) from_rust=$(tf $m_from) to_rust=$(tf $m_to)"
 	mig_ok=
 	if [ "$m_mig" = completed ] && [ "$m_target" = running ] && [ -n "$mig_alive" ] &&
 		[ "$m_bind" = "$(tf $m_to)" ] &&
