@@ -236,6 +236,9 @@ fn get_state_of(
             return EFAULT.to_errno();
         }
     }
+    if g.header.flags & state::flags::GUEST_MODE != 0 {
+        stats::STATE_SAVES_L2.inc();
+    }
     needed as ffi::c_int
 }
 
@@ -276,9 +279,17 @@ unsafe extern "C" fn set_state(
             unsafe { with(vcpu, lifecycle::leave_nested) };
             0
         }
-        // SAFETY: per the callback contract; `user` is userspace's state,
-        // read only through UserSlice (checked copies).
-        Ok(true) => unsafe { with(vcpu, |nv| restore::set_vmx_state(nv, &h, &env, user)) },
+        // A restore into L2 is counted: what a migration to this backend
+        // with a live L2 does.
+        Ok(true) => {
+            // SAFETY: per the callback contract; `user` is userspace's state,
+            // read only through UserSlice (checked copies).
+            let ret = unsafe { with(vcpu, |nv| restore::set_vmx_state(nv, &h, &env, user)) };
+            if ret == 0 && h.flags & state::flags::GUEST_MODE != 0 {
+                stats::STATE_RESTORES_L2.inc();
+            }
+            ret
+        }
     }
 }
 

@@ -65,6 +65,13 @@ pub(crate) static POSTED_INTR_COMPLETIONS: Counter = Counter::new();
 pub(crate) static RSM_CHECK_FAILS: Counter = Counter::new();
 /// VMREAD/VMWRITE failures on the hardware VMCS (should stay 0).
 pub(crate) static VMCS_ERRORS: Counter = Counter::new();
+/// KVM_GET_NESTED_STATE calls that returned a state with L2 running
+/// (KVM_STATE_NESTED_GUEST_MODE): what a migration away from this backend
+/// with a live L2 saves.
+pub(crate) static STATE_SAVES_L2: Counter = Counter::new();
+/// KVM_SET_NESTED_STATE calls that restored a state into L2
+/// (KVM_STATE_NESTED_GUEST_MODE) successfully.
+pub(crate) static STATE_RESTORES_L2: Counter = Counter::new();
 
 /// Hardware exits from L2, by basic exit reason (SDM Appendix C).
 const NR_REASONS: usize = 80;
@@ -77,7 +84,7 @@ pub(crate) fn count_exit(reason: u16) {
     }
 }
 
-const FILES: [(&CStr, &Counter); 16] = [
+const FILES: [(&CStr, &Counter); 18] = [
     (c_str!("vm_bindings"), &VM_BINDINGS),
     (c_str!("vcpus"), &VCPUS),
     (c_str!("l2_entries"), &L2_ENTRIES),
@@ -94,6 +101,8 @@ const FILES: [(&CStr, &Counter); 16] = [
     (c_str!("vmenter_events"), &VMENTER_EVENTS),
     (c_str!("posted_intr_completions"), &POSTED_INTR_COMPLETIONS),
     (c_str!("rsm_check_fails"), &RSM_CHECK_FAILS),
+    (c_str!("state_saves_l2"), &STATE_SAVES_L2),
+    (c_str!("state_restores_l2"), &STATE_RESTORES_L2),
 ];
 
 /// The `rnvmx` debugfs directory; removed with everything in it on drop.

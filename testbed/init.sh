@@ -93,6 +93,8 @@ run_bench() {
 	counters
 }
 
+. /tests/migrate.sh
+
 # Every counter of the module, for the record.
 counters() {
 	[ -d $RN ] || return 0
@@ -134,6 +136,18 @@ l1_follow() {
 			go ;;
 		@@RNVMX-ERROR*)
 			say "ERROR in L1: $line" ;;
+		@@RNVMX-WORK*)
+			t=${line#*chunk=}
+			work_chunk=${t%% *} ;;
+		# L1's workload for the qemu_migrate_* rows (testbed/migrate.sh):
+		# migrated while it runs, from the main loop.
+		@@RNVMX-BEGIN\ test=rnvmx_work_test*)
+			mig_pending=1
+			go ;;
+		@@RNVMX-END\ test=rnvmx_work_test\ *)
+			rc=${line#* rc=}; rc=${rc%% *}
+			l1_work_end "$rc"
+			go ;;
 		@@RNVMX-BEGIN*)
 			t=${line#*test=}
 			l1_begin "l1/$t"
@@ -166,40 +180,64 @@ l1_end() {
 	l1_reported="$l1_reported $1"
 	say "END test=l1/$1 rc=$2 secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=- tp_overrun=$(tp_overrun) rust_l2=$((e1 - e0)) rust_vmenter=$((v1 - v0)) rust_bind=$((b1 - b0)) rust_msr_writes=$((w1 - w0)) rust_pml=$((p1 - p0)) rust_exits=$x-"
 }
+# QEMU with L1; extra arguments (-incoming) appended. Its serial console
+# is the pipe /tmp/l1.{in,out}, its monitor /tmp/mon.{in,out}.
+l1_qemu() {
+	/qemu/qemu-system-x86_64 -L /qemu/share -nodefaults -no-user-config -accel kvm \
+		-cpu max,+vmx -m 256 -smp 1 -display none -no-reboot \
+		-kernel /l1/bzImage -initrd /l1/initrd.gz \
+		-chardev pipe,id=l1con,path=/tmp/l1 -serial chardev:l1con \
+		-chardev pipe,id=mon,path=/tmp/mon -mon chardev=mon,mode=readline \
+		-append "console=ttyS0,115200 mitigations=off nokaslr panic=-1 tsc_early_khz=50000 rnvmx_tb_backend=c rnvmx_tb_handshake=1 rnvmx_tb_tests=$l1_tests" \
+		"$@" >> /tmp/qemu.out 2>&1 < /dev/null &
+	qemu=$!
+}
 run_l1() {
 	l1_tests=
 	for t in "$@"; do
 		t=${t#l1/}
-		[ "$t" = boot ] || l1_tests="$l1_tests,$t"
+		case "$t" in
+		boot) ;;
+		qemu_migrate_*) l1_work=1 ;;
+		*) l1_tests="$l1_tests,$t" ;;
+		esac
 	done
+	# The workload the migrations run under, last.
+	[ -z "$l1_work" ] || l1_tests="$l1_tests,rnvmx_work_test"
 	l1_tests=${l1_tests#,}
 	echo 1 > /proc/sys/vm/overcommit_memory
 	: > /tmp/l1.log
+	: > /tmp/qemu.out
 	rm -f /tmp/l1.in /tmp/l1.out
 	mkfifo /tmp/l1.in /tmp/l1.out
+	# Read-write opens: they do not block, and keep the FIFOs open while
+	# one QEMU quits and the next (a migration's target) starts. fd 3 is
+	# L1's console input: "go" once L0 has counted what L1 just reported.
+	exec 3<> /tmp/l1.in 5<> /tmp/l1.out
 	cat /tmp/l1.out > /tmp/l1.log &
 	drain=$!
-	seen=0 l1_done= l1_reported=
+	mon_setup
+	seen=0 l1_done= l1_reported= mig_pending= work_chunk=0 work_reported=
 	# The VM binds once, when QEMU starts: every l1/ row counts from here.
 	b0=$(counter vm_bindings)
 	l1_begin l1/boot
-	/qemu/qemu-system-x86_64 -L /qemu/share -nodefaults -no-user-config -accel kvm \
-		-cpu max,+vmx -m 768 -smp 1 -display none -no-reboot \
-		-kernel /l1/bzImage -initrd /l1/initrd.gz \
-		-chardev pipe,id=l1con,path=/tmp/l1 -serial chardev:l1con \
-		-append "console=ttyS0,115200 mitigations=off nokaslr panic=-1 tsc_early_khz=50000 rnvmx_tb_backend=c rnvmx_tb_handshake=1 rnvmx_tb_tests=$l1_tests" \
-		> /tmp/qemu.out 2>&1 &
-	qemu=$!
-	# L1's console input: "go" once L0 has counted what L1 just reported.
-	exec 3> /tmp/l1.in
+	l1_qemu
 	while [ -z "$l1_done" ] && kill -0 $qemu 2>/dev/null; do
 		sleep 0.5
 		l1_follow
+		if [ -n "$mig_pending" ]; then
+			mig_pending=
+			# L1's workload runs in L2 once it has reported a chunk;
+			# QEMU's VM is on rnvmx if it was bound.
+			cur=c
+			[ $(($(counter vm_bindings) - b0)) = 0 ] || cur=rust
+			if work_wait 1 120; then l1_migrations $cur; else echo stop >&3; fi
+		fi
 	done
 	l1_follow
-	exec 3>&-
+	exec 3>&- 4>&- 5>&- 6>&-
 	kill $qemu 2>/dev/null; wait $qemu 2>/dev/null
-	kill $drain 2>/dev/null; wait $drain 2>/dev/null
+	kill $drain $mon_drain 2>/dev/null; wait $drain $mon_drain 2>/dev/null
 	sed 's/^/| qemu: /' /tmp/qemu.out
 	# L1's log: its tests' output, and its kernel log (prefixed "@L1 ",
 	# which ab.py checks as it checks L0's).
@@ -207,14 +245,18 @@ run_l1() {
 	[ -n "$l1_done" ] || say "ERROR L1 ended before reporting DONE"
 	# What L1 never reported fails visibly.
 	for t in "$@"; do
+		case "$t" in qemu_migrate_*) continue ;; esac
 		case " $l1_reported " in *" ${t#l1/} "*) ;; *) l1_end "${t#l1/}" 125 ;; esac
 	done
+	[ -z "$l1_work" ] || [ -n "$work_reported" ] || l1_work_end 125
 }
 
 l1=
 for t in $tests; do
 	case "$t" in
 	l1/*) l1="$l1 $t" ;;
+	# Rust boot only (rnvmx's bind chooses each QEMU's backend).
+	qemu_migrate_*) [ "$backend" != rust ] || l1="$l1 $t" ;;
 	*) run_test "$t" ;;
 	esac
 done

@@ -24,7 +24,7 @@ common() {
 	cp "$TOP/testbed/init.sh" "$r/init"
 	cp "$KBUILD/virt/lib/irqbypass.ko" "$KBUILD/arch/x86/kvm/kvm.ko" \
 		"$KBUILD/arch/x86/kvm/kvm-intel.ko" "$r/lib/modules/"
-	cp "$ST/rnvmx_tpcount" "$TOP/testbed/tp-entries.awk" "$r/tests/"
+	cp "$ST/rnvmx_tpcount" "$TOP/testbed/tp-entries.awk" "$TOP/testbed/migrate.sh" "$r/tests/"
 }
 
 pack() { # ROOT OUT
@@ -48,6 +48,8 @@ common "$R1"
 for t in $(l1_test_names); do
 	if [ -f "$TOP/selftests/kvm/$t.c" ]; then cp "$ST/$t" "$R1/tests/"; else cp "$ST/x86_64/$t" "$R1/tests/"; fi
 done
+# The workload of the qemu_migrate_* rows (testbed/migrate.sh).
+cp "$ST/rnvmx_work_test" "$R1/tests/"
 pack "$R1" "$CACHE/l1-initrd.gz"
 
 # L0.

@@ -18,6 +18,6 @@ log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 # The stock selftests of testbed/tests.txt L0 runs, one name a line, and
 # those L1 runs (listed as l1/NAME), without the prefix.
-test_names() { awk '!/^#/ && NF && $1 !~ /^l1\// { print $1 }' "$TOP/testbed/tests.txt"; }
+test_names() { awk '!/^#/ && NF && $1 !~ /^(l1\/|qemu_migrate_)/ { print $1 }' "$TOP/testbed/tests.txt"; }
 l1_test_names() { awk '!/^#/ && NF && $1 ~ /^l1\// && $1 != "l1/boot" { sub(/^l1\//, "", $1); print $1 }' "$TOP/testbed/tests.txt"; }
 hash_of() { { cat "$@" 2>/dev/null || true; } | sha256sum | cut -c1-16; }

@@ -127,6 +127,35 @@ class Status(unittest.TestCase):
     def test_project_tests_judge_themselves(self):
         self.assertEqual(ab.status_of("rust", "rnvmx_lifecycle", self.fields(0))[0], "PASS")
 
+    def migration(self, rc=0, **kw):
+        """A qemu_migrate_ row's END fields (testbed/migrate.sh), C->Rust."""
+        f = self.fields(rc, tp=40, rust_l2=30, bind=1, rust_vmenter=30, rust_saves_l2=0,
+                        rust_restores_l2=1, tp_vmenter_src=10, tp_vmenter_dst=30,
+                        mig="completed", target="running", chunks=2, from_rust=0,
+                        to_rust=1, work_rc=0, mig_bytes=1000, tries=1)
+        f.update({k: str(v) for k, v in kw.items()})
+        return {k: str(v) for k, v in f.items()}
+
+    def test_migration_proven(self):
+        self.assertEqual(ab.status_of("rust", "qemu_migrate_c_to_rust", self.migration())[0], "PASS")
+        # Rust->C: rnvmx saved L2, emitted the source's entries, the target's none.
+        f = self.migration(rust_bind=0, rust_saves_l2=1, rust_restores_l2=0, from_rust=1, to_rust=0,
+                           rust_vmenter=10, rust_l2=10)
+        self.assertEqual(ab.status_of("rust", "qemu_migrate_rust_to_c", f)[0], "PASS")
+
+    def test_migration_needs_each_proof(self):
+        for bad in ({"rc": 1}, {"mig": "failed"}, {"target": "stopped"}, {"rust_bind": 0},
+                    {"rust_restores_l2": 0}, {"rust_l2": 0}, {"tp_vmenter_dst": 0},
+                    {"rust_vmenter": 40}, {"chunks": 1}, {"work_rc": 1}):
+            with self.subTest(bad=bad):
+                f = self.migration(**bad)
+                self.assertEqual(ab.status_of("rust", "qemu_migrate_c_to_rust", f)[0], "FAIL")
+        # From Rust: rnvmx must have saved a state with L2 running.
+        f = self.migration(from_rust=1, rust_saves_l2=0, rust_vmenter=40)
+        self.assertEqual(ab.status_of("rust", "qemu_migrate_rust_to_rust", f)[0], "FAIL")
+        f["rust_saves_l2"] = "1"
+        self.assertEqual(ab.status_of("rust", "qemu_migrate_rust_to_rust", f)[0], "PASS")
+
 
 if __name__ == "__main__":
     unittest.main()
