@@ -40,6 +40,8 @@ KERNEL_CMDLINE = ("console=ttyS0,115200 mitigations=off nokaslr panic=-1 "
 # nested_lockstep_test's seed, cases per family and first case (RNVMX_LOCKSTEP
 # or --lockstep): make ab and make check run this slice (~20 s of guest time).
 LOCKSTEP = os.environ.get("RNVMX_LOCKSTEP", "1,2048,0")
+# nested_state_blob_test's seed, cases and first case (RNVMX_BLOBS or --blobs).
+BLOBS = os.environ.get("RNVMX_BLOBS", "1,2048,0")
 
 # Kernel log lines that fail a run ...
 BAD = re.compile(r"WARNING:|BUG:|Oops|Kernel panic|kernel BUG|"
@@ -122,6 +124,7 @@ def make_iso(workdir, backend, tests):
         "DEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL /bzImage\n"
         f"  APPEND initrd=/initrd.gz {KERNEL_CMDLINE} rnvmx_tb_backend={backend} "
         f"{'rnvmx_lockstep=' + LOCKSTEP + ' ' if LOCKSTEP else ''}"
+        f"{'rnvmx_blobs=' + BLOBS + ' ' if BLOBS else ''}"
         f"rnvmx_tb_tests={','.join(tests)}\n")
     iso = workdir / "boot.iso"
     subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-o", str(iso),
@@ -299,6 +302,15 @@ def status_of(backend, test, f):
         elif rust_l2 > tp or (tp > 0) != (rust_l2 > 0):
             status = "FAIL"
             notes.append(f"tracepoint shows {tp} L2 entries, rnvmx counted {rust_l2}")
+    # nested_state_blob_test counts the KVM_SET_NESTED_STATE calls that got
+    # past x86.c's checks: rnvmx must have handled each of them.
+    sets = f.get("blob_sets", "-")
+    if status == "PASS" and sets != "-" and f.get("rust_set_state") != sets:
+        status = "FAIL"
+        notes.append(f"{sets} KVM_SET_NESTED_STATE calls reached the backend, "
+                     f"rnvmx handled {f.get('rust_set_state', '-')}")
+    elif status == "PASS" and sets != "-":
+        notes.append(f"rnvmx handled {sets} KVM_SET_NESTED_STATE calls")
     exits = f.get("rust_exits", "").rstrip("-").rstrip(",")
     if exits:
         notes.append("exits " + exits)
@@ -399,12 +411,15 @@ def main():
     ap.add_argument("--backends", default="c,rust")
     ap.add_argument("--tests", help="comma-separated subset of testbed/tests.txt")
     ap.add_argument("--lockstep", help="nested_lockstep_test's SEED,CASES,FIRST")
+    ap.add_argument("--blobs", help="nested_state_blob_test's SEED,CASES,FIRST")
     ap.add_argument("--check", action="store_true",
                     help="fail unless the C backend meets testbed/tests.txt")
     args = ap.parse_args()
-    global LOCKSTEP
+    global LOCKSTEP, BLOBS
     if args.lockstep:
         LOCKSTEP = args.lockstep
+    if args.blobs:
+        BLOBS = args.blobs
 
     catalogue = read_tests()
     tests = [t for t, _, _ in catalogue]
@@ -467,7 +482,8 @@ def main():
     ls_bad = False
     if "c" in ls and "rust" in ls:
         lines, ls_bad = lockstep.report(
-            lockstep.compare(ls["c"], ls["rust"], lockstep.read_accepted()), LOCKSTEP)
+            lockstep.compare(ls["c"], ls["rust"], lockstep.read_accepted()),
+            {"blob": BLOBS, None: LOCKSTEP})
         print()
         for line in lines:
             print(f"[ab] {line}")

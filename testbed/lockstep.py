@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 """Lockstep comparison of nested_lockstep_test's per-case results
-(selftests/kvm/nested_lockstep_test.c) between the C and the Rust backend.
+(selftests/kvm/nested_lockstep_test.c), and of nested_state_blob_test's
+(family "blob", selftests/kvm/nested_state_blob_test.c), between the C and
+the Rust backend.
 
 Each boot prints, per batch of cases,
     @@RNVMX-LS family=F first=N hashes=H,H,...
@@ -52,17 +54,27 @@ def compare(c, rust, accepted):
     return result
 
 
+# Per family, the make target and variable that run one case again (the
+# lockstep families: make lockstep LOCKSTEP=...).
+REPRODUCE = {"blob": "blobs BLOBS"}
+
+
 def report(result, seed_spec):
-    """Lines for the A/B output; and whether a difference is unexplained."""
+    """Lines for the A/B output; and whether a difference is unexplained.
+    seed_spec: the run's SEED,CASES,FIRST, or {family: spec} with the key
+    None for the families not named."""
+    specs = seed_spec if isinstance(seed_spec, dict) else {None: seed_spec}
     lines, bad = [], False
     for fam, (n, diffs) in result.items():
         unexplained = [d for d in diffs if d[3] is None]
         bad = bad or bool(unexplained)
         lines.append(f"lockstep {fam}: {n} cases compared, {len(diffs)} differ "
                      f"({len(unexplained)} unexplained)")
+        seed = specs.get(fam, specs.get(None, "1")).split(",")[0]
+        target = REPRODUCE.get(fam, "lockstep LOCKSTEP")
         for case, h1, h2, reason in diffs[:20]:
             what = f"accepted: {reason}" if reason else \
-                f"reproduce: make lockstep LOCKSTEP={seed_spec.split(',')[0]},1,{case}"
+                f"reproduce: make {target}={seed},1,{case}"
             lines.append(f"  {fam} case {case}: c {h1} rust {h2}; {what}")
         if len(diffs) > 20:
             lines.append(f"  ... {len(diffs) - 20} more")

@@ -36,6 +36,19 @@ class LockstepTest(unittest.TestCase):
         same = lockstep.compare({"insn": {5: "a"}}, {"insn": {5: "a"}}, {})
         self.assertEqual(same["insn"], (1, []))
 
+    def test_blob_family_reproduces_with_its_own_seed(self):
+        res = lockstep.compare({"blob": {9: "a"}, "insn": {2: "a"}},
+                               {"blob": {9: "b"}, "insn": {2: "b"}}, {})
+        lines, bad = lockstep.report(res, {"blob": "5,100,0", None: "7,3,0"})
+        text = "\n".join(lines)
+        self.assertTrue(bad)
+        self.assertIn("make blobs BLOBS=5,1,9", text)
+        self.assertIn("make lockstep LOCKSTEP=7,1,2", text)
+
+    def test_blob_lines_parse_as_a_family(self):
+        log = "@@RNVMX-LS family=blob first=64 hashes=00000001,00000002\n"
+        self.assertEqual(lockstep.parse(log), {"blob": {64: "00000001", 65: "00000002"}})
+
     def test_accepted_list_format(self):
         with tempfile.TemporaryDirectory() as d:
             p = Path(d) / "acc.txt"
