@@ -42,6 +42,8 @@ KERNEL_CMDLINE = ("console=ttyS0,115200 mitigations=off nokaslr panic=-1 "
 LOCKSTEP = os.environ.get("RNVMX_LOCKSTEP", "1,2048,0")
 # nested_state_blob_test's seed, cases and first case (RNVMX_BLOBS or --blobs).
 BLOBS = os.environ.get("RNVMX_BLOBS", "1,2048,0")
+# Cases of it to run alone, each with its log (RNVMX_BLOBS_LOG=N:N:...).
+BLOBS_LOG = os.environ.get("RNVMX_BLOBS_LOG", "")
 
 # Kernel log lines that fail a run ...
 BAD = re.compile(r"WARNING:|BUG:|Oops|Kernel panic|kernel BUG|"
@@ -125,6 +127,7 @@ def make_iso(workdir, backend, tests):
         f"  APPEND initrd=/initrd.gz {KERNEL_CMDLINE} rnvmx_tb_backend={backend} "
         f"{'rnvmx_lockstep=' + LOCKSTEP + ' ' if LOCKSTEP else ''}"
         f"{'rnvmx_blobs=' + BLOBS + ' ' if BLOBS else ''}"
+        f"{'rnvmx_blobs_log=' + BLOBS_LOG + ' ' if BLOBS_LOG else ''}"
         f"rnvmx_tb_tests={','.join(tests)}\n")
     iso = workdir / "boot.iso"
     subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-o", str(iso),
@@ -483,7 +486,7 @@ def main():
     if "c" in ls and "rust" in ls:
         lines, ls_bad = lockstep.report(
             lockstep.compare(ls["c"], ls["rust"], lockstep.read_accepted()),
-            {"blob": BLOBS, None: LOCKSTEP})
+            {"blob": BLOBS, "blobmask": BLOBS, "blobtag": BLOBS, None: LOCKSTEP})
         print()
         for line in lines:
             print(f"[ab] {line}")

@@ -49,12 +49,30 @@ class LockstepTest(unittest.TestCase):
         log = "@@RNVMX-LS family=blob first=64 hashes=00000001,00000002\n"
         self.assertEqual(lockstep.parse(log), {"blob": {64: "00000001", 65: "00000002"}})
 
+    def test_blob_difference_accepted_by_tag_only_where_masked_hash_agrees(self):
+        acc = {("blob", "tag:1"): "rare sync", ("blob", "tag:2"): "shadow"}
+        c = {"blob": {0: "a", 1: "a", 2: "a", 3: "a"},
+             "blobmask": {0: "m", 1: "m", 2: "m", 3: "m"},
+             "blobtag": {0: "00000001", 1: "00000000", 2: "00000003", 3: "00000001"}}
+        rust = {"blob": {0: "b", 1: "b", 2: "b", 3: "b"},
+                "blobmask": {0: "m", 1: "m", 2: "m", 3: "x"},
+                "blobtag": {0: "00000001", 1: "00000000", 2: "00000003", 3: "00000001"}}
+        res = lockstep.compare(c, rust, acc)
+        self.assertEqual(res["blob"][1], [
+            (0, "a", "b", "rare sync"),     # tagged, masked hashes agree
+            (1, "a", "b", None),            # not tagged
+            (2, "a", "b", "rare sync; shadow"),
+            (3, "a", "b", None)])           # the masked hash differs too
+        self.assertEqual([d[0] for d in res["blobmask"][1]], [3])
+        self.assertTrue(lockstep.report(res, "1,4,0")[1])
+
     def test_accepted_list_format(self):
         with tempfile.TemporaryDirectory() as d:
             p = Path(d) / "acc.txt"
-            p.write_text("# comment\nentry 17 late VMfail  # why\n\ninsn 3 x\n")
+            p.write_text("# comment\nentry 17 late VMfail  # why\n\ninsn 3 x\nblob tag:2 y z\n")
             self.assertEqual(lockstep.read_accepted(p),
-                             {("entry", 17): "late VMfail", ("insn", 3): "x"})
+                             {("entry", 17): "late VMfail", ("insn", 3): "x",
+                              ("blob", "tag:2"): "y z"})
 
 
 if __name__ == "__main__":
