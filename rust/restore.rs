@@ -18,6 +18,7 @@ use crate::nested::state::{
 };
 use crate::nvcpu::{Nv, INVALID_GPA};
 use crate::shadow_vmcs;
+use crate::trace;
 use crate::vmcs::layout::{Vmcs12, VMCS12_REVISION};
 
 /// Reads `len` bytes of the state at `offset` from userspace into `dst`.
@@ -126,6 +127,10 @@ fn restore_guest_mode(
     }
     let restore =
         state::check_vmcs12_part(h, env, Some(v), shadow.as_ref(), &mut CheckVcpu::new(nv));
+    // As nested.c's CC(): kvm_nested_vmenter_failed for a failed entry check.
+    if let Some(check) = restore.err().and_then(state::StateError::traced_check) {
+        trace::check_failed(check);
+    }
     let Ok(Restore::GuestMode {
         preemption_timer_deadline,
         ..
