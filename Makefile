@@ -94,8 +94,10 @@ lockstep: testbed
 # nested_state_blob_test on both backends, compared case by case:
 #   make blobs BLOBS=SEED,CASES,FIRST   (CASES=1: that case's log)
 BLOBS ?= 1,8192,0
+BLOBS_TIMEOUT ?= 3600
 blobs: testbed
-	$(PYTHON) testbed/ab.py --tests nested_state_blob_test --blobs $(BLOBS) --check
+	RNVMX_TIMEOUTS=nested_state_blob_test=$(BLOBS_TIMEOUT) \
+		$(PYTHON) testbed/ab.py --tests nested_state_blob_test --blobs $(BLOBS) --check
 
 # The README's `make ab` in a debootstrap root with only its prerequisites
 # (long: a cold kernel build; not part of check).

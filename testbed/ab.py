@@ -112,6 +112,9 @@ def read_timeouts():
 
 
 TIMEOUTS = read_timeouts()
+# RNVMX_TIMEOUTS=test=SECONDS,...: other limits for this run (a longer slice).
+TIMEOUTS.update({k: int(v) for k, v in (kv.split("=", 1) for kv in
+                 os.environ.get("RNVMX_TIMEOUTS", "").split(",") if "=" in kv)})
 
 
 def make_iso(workdir, backend, tests):

@@ -181,8 +181,12 @@ static uint64_t mix_bytes(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-#define LOG(fmt, ...) do { if (verbose) \
-	printf("@@RNVMX-BLOB-LOG case %lu: " fmt "\n", (unsigned long)cur, ##__VA_ARGS__); } while (0)
+#define LOG(fmt, ...)								\
+	do {									\
+		if (verbose)							\
+			printf("@@RNVMX-BLOB-LOG case %lu: " fmt "\n",		\
+			       (unsigned long)cur, ##__VA_ARGS__);		\
+	} while (0)
 static uint64_t cur;
 
 /* An ioctl's outcome for the hash: its return value, or -errno. */
@@ -333,7 +337,7 @@ static uint32_t pick_size(uint32_t size)
 		return rnd();
 	if (below(4) == 0)
 		return size + below(64) - 32;
-	return sizes[below(sizeof(sizes) / sizeof(sizes[0]))];
+	return sizes[below(ARRAY_SIZE(sizes))];
 }
 
 static void flip32(uint8_t *b, size_t off)
@@ -412,7 +416,7 @@ static void mutate(uint8_t *b, const struct kvm_nested_state *base)
 		v[below(1024)] ^= 1u << below(8);
 		break;
 	case 13:
-		flip64(v, fields64[below(sizeof(fields64) / sizeof(fields64[0]))]);
+		flip64(v, fields64[below(ARRAY_SIZE(fields64))]);
 		break;
 	case 14:
 		h->hdr.vmx.flags = KVM_STATE_VMX_PREEMPTION_TIMER_DEADLINE;
@@ -466,13 +470,17 @@ static size_t make_blob(uint8_t *b, int s)
  * accepts a difference of the full hash only where one may show and the
  * hash without it (the masked one) agrees (testbed/lockstep-accepted.txt):
  */
-/* The vCPU was in guest mode earlier in the case, and the GET reports a
+/*
+ * The vCPU was in guest mode earlier in the case, and the GET reports a
  * vmcs12 outside guest mode: nested.c copies the rare guest fields of its
- * new vmcs02 over it (clear_stale_rare_sync()). */
+ * new vmcs02 over it (clear_stale_rare_sync()).
+ */
 #define TAG_RARE_SYNC	1
-/* An exactly sized GET of a vmcs12 with a shadow VMCS outside guest mode:
+/*
+ * An exactly sized GET of a vmcs12 with a shadow VMCS outside guest mode:
  * nested.c copies the shadow vmcs12 past the size it reports (and fails
- * with -EFAULT at the guard page after the buffer); rnvmx does not. */
+ * with -EFAULT at the guard page after the buffer); rnvmx does not.
+ */
 #define TAG_SHADOW_PAST	2
 static const uint16_t rare[][2] = {	/* vmcs12 byte ranges [from, to) */
 	{ 448, 528 }, { 560, 568 }, { 840, 912 }, { 964, 980 },
@@ -555,7 +563,7 @@ static uint64_t get_nested(uint64_t h, uint64_t *m)
 				if (*(uint64_t *)((uint8_t *)s + i))
 					LOG("state[%#x] = %#018lx", i, *(uint64_t *)((uint8_t *)s + i));
 		if (tag & TAG_RARE_SYNC)
-			for (k = 0; k < sizeof(rare) / sizeof(rare[0]); k++)
+			for (k = 0; k < ARRAY_SIZE(rare); k++)
 				memset((uint8_t *)s + HDR + rare[k][0], 0, rare[k][1] - rare[k][0]);
 		*m = mix_bytes(*m, s, n);
 	}
@@ -583,14 +591,24 @@ static uint64_t vcpu_regs_hash(uint64_t h)
 	return mix(mix(mix(h, regs.rip), regs.rsp), regs.rflags);
 }
 
+/*
+ * SREGS that KVM takes with or without VMX in CPUID, outside VMX operation
+ * (p's, CR4.VMXE clear): a later SET_SREGS that KVM refuses must not leave
+ * the last case's.
+ */
+static void reset_sregs(int p)
+{
+	struct kvm_sregs sregs = snap[p]->sregs;
+
+	sregs.cr4 &= ~X86_CR4_VMXE;
+	vcpu_sregs_set(tv, &sregs);
+}
+
 /* The target vCPU in snapshot p's state, with a variant of its SREGS. */
 static uint64_t load_vcpu(uint64_t h, int p, int sregs_variant)
 {
 	struct kvm_sregs sregs = snap[p]->sregs;
 
-	/* A variant KVM refuses must not leave the last case's SREGS. */
-	if (sregs_variant)
-		h = mix(h, outcome(__vcpu_ioctl(tv, KVM_SET_SREGS, &sregs)));
 	if (sregs_variant == 1)
 		sregs.cr4 &= ~X86_CR4_VMXE;
 	else if (sregs_variant == 2)
@@ -671,6 +689,7 @@ static uint32_t run_case(uint64_t seed, uint64_t c)
 	h = leave_nested(h);
 	clear_stale_rare_sync();
 	set_cpuid_vmx(vmx);
+	reset_sregs(p);
 	h = set_msrs(h, &snap[p]->msrs);
 	if (order != 1)
 		h = load_vcpu(h, p, sv);
