@@ -103,6 +103,17 @@ class Status(unittest.TestCase):
         r = ab.status_of("rust", "t", short)
         self.assertEqual(r[0], "FAIL")
         self.assertIn("rnvmx handled 39", r[4])
+        # Its entries into L2 by the states it sets never run: the trace's
+        # count may fall short of rnvmx's, which its vmenter events bound.
+        more = self.fields(0, tp=10, rust_l2=12, bind=1, vmenter=12,
+                           blob_sets="40", rust_set_state="40")
+        self.assertEqual(ab.status_of("rust", "t", more)[0], "PASS")
+        over = self.fields(0, tp=10, rust_l2=13, bind=1, vmenter=12,
+                           blob_sets="40", rust_set_state="40")
+        self.assertEqual(ab.status_of("rust", "t", over)[0], "FAIL")
+        under = self.fields(0, tp=10, rust_l2=9, bind=1, vmenter=12,
+                            blob_sets="40", rust_set_state="40")
+        self.assertEqual(ab.status_of("rust", "t", under)[0], "FAIL")
         # Other tests print no count ("-"); the C row is not judged by it.
         self.assertEqual(ab.status_of("rust", "t", self.fields(
             0, tp=1, rust_l2=1, bind=1, blob_sets="-", rust_set_state="0"))[0], "PASS")
