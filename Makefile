@@ -20,7 +20,7 @@ CARGO ?= cargo
 PYTHON ?= /usr/bin/python3
 
 .PHONY: ab check deps kernel module module-clippy selftests initramfs testbed cargo-test \
-	lint pytest check-fields check-patch check-dkms fresh-check bochs lockstep core-share clean
+	lint pytest check-fields check-patch check-dkms fresh-check bochs lockstep blobs core-share clean
 
 ab: testbed
 	$(PYTHON) testbed/ab.py
@@ -92,6 +92,14 @@ core-share:
 LOCKSTEP ?= 1,4096,0
 lockstep: testbed
 	$(PYTHON) testbed/ab.py --tests nested_lockstep_test --lockstep $(LOCKSTEP) --check
+
+# nested_state_blob_test on both backends, compared case by case:
+#   make blobs BLOBS=SEED,CASES,FIRST   (CASES=1: that case's log)
+BLOBS ?= 1,8192,0
+BLOBS_TIMEOUT ?= 3600
+blobs: testbed
+	RNVMX_TIMEOUTS=nested_state_blob_test=$(BLOBS_TIMEOUT) \
+		$(PYTHON) testbed/ab.py --tests nested_state_blob_test --blobs $(BLOBS) --check
 
 # The README's `make ab` in a debootstrap root with only its prerequisites
 # (long: a cold kernel build; not part of check).

@@ -173,6 +173,18 @@ pub enum StateError {
     EntryCheck(Check),
 }
 
+impl StateError {
+    /// The check KVM's `CC()` reports as `kvm_nested_vmenter_failed` for
+    /// this refusal: only the VM-entry checks of a guest-mode state are
+    /// made with `CC()`; the state's own checks are plain tests.
+    pub fn traced_check(self) -> Option<Check> {
+        match self {
+            StateError::EntryCheck(check) => Some(check),
+            _ => None,
+        }
+    }
+}
+
 /// What `vmx_set_nested_state()` depends on besides the state.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SetStateEnv {
@@ -677,6 +689,23 @@ mod tests {
             check_vmcs12_part(&h, &env(), Some(&bad), None, &mut m),
             Err(StateError::EntryCheck(Check::HostCsNull))
         );
+    }
+
+    /// nested.c traces the VM-entry check a guest-mode state fails (its
+    /// `CC()`), and nothing for the state's own checks.
+    #[test]
+    fn only_entry_checks_are_traced() {
+        let mut m = Model::new();
+        let mut bad = valid_vmcs12();
+        bad.host_cs_selector = 0;
+        let e = check_vmcs12_part(&vmxon(GUEST_MODE), &env(), Some(&bad), None, &mut m);
+        assert_eq!(
+            e.map_err(StateError::traced_check),
+            Err(Some(Check::HostCsNull))
+        );
+        assert_eq!(StateError::Vmcs12Revision.traced_check(), None);
+        assert_eq!(StateError::ShadowVmcs12Missing.traced_check(), None);
+        assert_eq!(StateError::VmxonAddress.traced_check(), None);
     }
 
     #[test]

@@ -255,6 +255,7 @@ unsafe extern "C" fn set_state(
     user: *mut bindings::kvm_nested_state,
     state: *mut bindings::kvm_nested_state,
 ) -> ffi::c_int {
+    stats::SET_NESTED_STATES.inc();
     let mut raw = [0u8; HEADER_SIZE];
     // SAFETY: KVM copied the whole header (sizeof(struct kvm_nested_state),
     // asserted to be 128 bytes) into the kernel buffer `state` points to.

@@ -129,6 +129,10 @@ fn restore_guest_mode(
     }
     let restore =
         state::check_vmcs12_part(h, env, Some(v), shadow.as_ref(), &mut CheckVcpu::new(nv));
+    // As nested.c's CC(): kvm_nested_vmenter_failed for a failed entry check.
+    if let Some(check) = restore.err().and_then(state::StateError::traced_check) {
+        trace::check_failed(check);
+    }
     let Ok(Restore::GuestMode {
         preemption_timer_deadline,
         ..

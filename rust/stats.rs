@@ -63,6 +63,8 @@ pub(crate) static PML_LOGGED: Counter = Counter::new();
 pub(crate) static POSTED_INTR_COMPLETIONS: Counter = Counter::new();
 /// RSMs into L2 refused because vmcs12 failed a check (L1 shut down).
 pub(crate) static RSM_CHECK_FAILS: Counter = Counter::new();
+/// KVM_SET_NESTED_STATE calls handled (those past x86.c's own checks).
+pub(crate) static SET_NESTED_STATES: Counter = Counter::new();
 /// VMREAD/VMWRITE failures on the hardware VMCS (should stay 0).
 pub(crate) static VMCS_ERRORS: Counter = Counter::new();
 /// KVM_GET_NESTED_STATE calls that returned a state with L2 running
@@ -84,7 +86,7 @@ pub(crate) fn count_exit(reason: u16) {
     }
 }
 
-const FILES: [(&CStr, &Counter); 18] = [
+const FILES: [(&CStr, &Counter); 19] = [
     (c_str!("vm_bindings"), &VM_BINDINGS),
     (c_str!("vcpus"), &VCPUS),
     (c_str!("l2_entries"), &L2_ENTRIES),
@@ -103,6 +105,7 @@ const FILES: [(&CStr, &Counter); 18] = [
     (c_str!("rsm_check_fails"), &RSM_CHECK_FAILS),
     (c_str!("state_saves_l2"), &STATE_SAVES_L2),
     (c_str!("state_restores_l2"), &STATE_RESTORES_L2),
+    (c_str!("set_nested_state"), &SET_NESTED_STATES),
 ];
 
 /// The `rnvmx` debugfs directory; removed with everything in it on drop.

@@ -62,6 +62,7 @@ run_test() {
 	echo > $TRACE/trace
 	trace_events 1
 	e0=$(counter l2_entries) b0=$(counter vm_bindings) w0=$(counter vmx_msr_writes) p0=$(counter pml_logged) v0=$(counter vmenter_events)
+	s0=$(counter set_nested_state)
 	exit_snapshot /tmp/x0
 	t0=$(now)
 	if [ -x /tests/$t ]; then
@@ -73,12 +74,15 @@ run_test() {
 	t1=$(now)
 	trace_events 0
 	perf=$(awk -F= '/^@@RNVMX-PERF kvm:kvm_nested_vmenter=/ { print $2 }' /tmp/out)
-	# Lockstep results (nested_lockstep_test), whole: ab.py compares them.
-	grep '^@@RNVMX-LS' /tmp/out
-	grep -v '^@@RNVMX-PERF \|^@@RNVMX-LS' /tmp/out | sed 's/^/| /' | tail -n 40
+	# Lockstep results (nested_lockstep_test, nested_state_blob_test's
+	# family "blob") and a blob case's log, whole: ab.py compares them.
+	grep '^@@RNVMX-LS\|^@@RNVMX-BLOB-LOG' /tmp/out
+	# KVM_SET_NESTED_STATE calls that reached the backend, by the test's count.
+	sets=$(awk -F= '/^@@RNVMX-BLOB-SETS n=/ { print $2 }' /tmp/out)
+	grep -v '^@@RNVMX-PERF \|^@@RNVMX-LS\|^@@RNVMX-BLOB' /tmp/out | sed 's/^/| /' | tail -n 40
 	# The entries and failed checks, for the record (few per test).
 	grep ' kvm_nested_vmenter' $TRACE/trace | tail -n 20 | sed 's/^ */| trace: /'
-	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=${perf:--1} tp_overrun=$(tp_overrun) rust_l2=$(($(counter l2_entries) - e0)) rust_vmenter=$(($(counter vmenter_events) - v0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_pml=$(($(counter pml_logged) - p0)) rust_exits=$(exit_delta /tmp/x0)-"
+	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=${perf:--1} tp_overrun=$(tp_overrun) rust_l2=$(($(counter l2_entries) - e0)) rust_vmenter=$(($(counter vmenter_events) - v0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_pml=$(($(counter pml_logged) - p0)) rust_set_state=$(($(counter set_nested_state) - s0)) blob_sets=${sets:--} rust_exits=$(exit_delta /tmp/x0)-"
 	wait_l0
 }
 

@@ -94,6 +94,32 @@ class Status(unittest.TestCase):
         f = self.fields(0, tp=1, rust_l2=1, bind=1, rust_exits="18:2,30:1,-")
         self.assertEqual(ab.status_of("rust", "t", f)[4], "exits 18:2,30:1")
 
+    def test_blob_sets_must_all_be_rnvmx_s(self):
+        # nested_state_blob_test's count of KVM_SET_NESTED_STATE calls that
+        # reached the backend, against rnvmx's set_nested_state counter.
+        ok = self.fields(0, tp=1, rust_l2=1, bind=1, blob_sets="40", rust_set_state="40")
+        self.assertEqual(ab.status_of("rust", "t", ok)[0], "PASS")
+        short = self.fields(0, tp=1, rust_l2=1, bind=1, blob_sets="40", rust_set_state="39")
+        r = ab.status_of("rust", "t", short)
+        self.assertEqual(r[0], "FAIL")
+        self.assertIn("rnvmx handled 39", r[4])
+        # Its entries into L2 by the states it sets never run: the trace's
+        # count may fall short of rnvmx's, which its vmenter events bound.
+        more = self.fields(0, tp=10, rust_l2=12, bind=1, vmenter=12,
+                           blob_sets="40", rust_set_state="40")
+        self.assertEqual(ab.status_of("rust", "t", more)[0], "PASS")
+        over = self.fields(0, tp=10, rust_l2=13, bind=1, vmenter=12,
+                           blob_sets="40", rust_set_state="40")
+        self.assertEqual(ab.status_of("rust", "t", over)[0], "FAIL")
+        under = self.fields(0, tp=10, rust_l2=9, bind=1, vmenter=12,
+                            blob_sets="40", rust_set_state="40")
+        self.assertEqual(ab.status_of("rust", "t", under)[0], "FAIL")
+        # Other tests print no count ("-"); the C row is not judged by it.
+        self.assertEqual(ab.status_of("rust", "t", self.fields(
+            0, tp=1, rust_l2=1, bind=1, blob_sets="-", rust_set_state="0"))[0], "PASS")
+        self.assertEqual(ab.status_of("c", "t", self.fields(0, blob_sets="40",
+                                                            rust_set_state="0"))[0], "PASS")
+
     def test_end_line_parses(self):
         m = ab.END_RE.search("@@RNVMX-END test=t rc=0 secs=0.1 tp_l2=1 tp_vmenter=1 perf_vmenter=1 "
                              "tp_overrun=0 rust_l2=1 rust_vmenter=1 rust_bind=1 rust_msr_writes=0 "

@@ -36,12 +36,43 @@ class LockstepTest(unittest.TestCase):
         same = lockstep.compare({"insn": {5: "a"}}, {"insn": {5: "a"}}, {})
         self.assertEqual(same["insn"], (1, []))
 
+    def test_blob_family_reproduces_with_its_own_seed(self):
+        res = lockstep.compare({"blob": {9: "a"}, "insn": {2: "a"}},
+                               {"blob": {9: "b"}, "insn": {2: "b"}}, {})
+        lines, bad = lockstep.report(res, {"blob": "5,100,0", None: "7,3,0"})
+        text = "\n".join(lines)
+        self.assertTrue(bad)
+        self.assertIn("make blobs BLOBS=5,1,9", text)
+        self.assertIn("make lockstep LOCKSTEP=7,1,2", text)
+
+    def test_blob_lines_parse_as_a_family(self):
+        log = "@@RNVMX-LS family=blob first=64 hashes=00000001,00000002\n"
+        self.assertEqual(lockstep.parse(log), {"blob": {64: "00000001", 65: "00000002"}})
+
+    def test_blob_difference_accepted_by_tag_only_where_masked_hash_agrees(self):
+        acc = {("blob", "tag:1"): "rare sync", ("blob", "tag:2"): "shadow"}
+        c = {"blob": {0: "a", 1: "a", 2: "a", 3: "a"},
+             "blobmask": {0: "m", 1: "m", 2: "m", 3: "m"},
+             "blobtag": {0: "00000001", 1: "00000000", 2: "00000003", 3: "00000001"}}
+        rust = {"blob": {0: "b", 1: "b", 2: "b", 3: "b"},
+                "blobmask": {0: "m", 1: "m", 2: "m", 3: "x"},
+                "blobtag": {0: "00000001", 1: "00000000", 2: "00000003", 3: "00000001"}}
+        res = lockstep.compare(c, rust, acc)
+        self.assertEqual(res["blob"][1], [
+            (0, "a", "b", "rare sync"),     # tagged, masked hashes agree
+            (1, "a", "b", None),            # not tagged
+            (2, "a", "b", "rare sync; shadow"),
+            (3, "a", "b", None)])           # the masked hash differs too
+        self.assertEqual([d[0] for d in res["blobmask"][1]], [3])
+        self.assertTrue(lockstep.report(res, "1,4,0")[1])
+
     def test_accepted_list_format(self):
         with tempfile.TemporaryDirectory() as d:
             p = Path(d) / "acc.txt"
-            p.write_text("# comment\nentry 17 late VMfail  # why\n\ninsn 3 x\n")
+            p.write_text("# comment\nentry 17 late VMfail  # why\n\ninsn 3 x\nblob tag:2 y z\n")
             self.assertEqual(lockstep.read_accepted(p),
-                             {("entry", 17): "late VMfail", ("insn", 3): "x"})
+                             {("entry", 17): "late VMfail", ("insn", 3): "x",
+                              ("blob", "tag:2"): "y z"})
 
 
 if __name__ == "__main__":

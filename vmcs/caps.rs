@@ -412,10 +412,11 @@ pub const fn control_msr(low: u32, high: u32) -> u64 {
     low as u64 | (high as u64) << 32
 }
 
-/// KVM's `vmx_control_verify()`: `control` has every bit `low` requires and
-/// none that `high` forbids.
+/// KVM's `vmx_control_verify()` (`fixed_bits_valid()`): `control` has every
+/// bit `low` requires and no other bit but those `high` allows. (A bit in
+/// `low` but not `high`, as a restore may leave, is required.)
 pub const fn control_verify(control: u32, low: u32, high: u32) -> bool {
-    control & low == low && control & !high == 0
+    (control & high) | low == control
 }
 
 /// Reads a capability MSR (KVM's `vmx_get_vmx_msr()`); `None` if `index` is
@@ -643,6 +644,17 @@ mod tests {
     use super::*;
 
     use crate::vmcs::checks::tests::skylake_host as host;
+
+    /// As KVM's `fixed_bits_valid()`: a bit userspace left required (low)
+    /// but took from the allowed-1 settings (high) on restore, which
+    /// `restore_control` accepts, is still allowed, and required.
+    #[test]
+    fn control_verify_with_a_required_bit_not_allowed() {
+        let (low, high) = (0x4000, 0xffff_bffe);
+        assert!(control_verify(0x4002, low, high));
+        assert!(!control_verify(0x0002, low, high));
+        assert!(!control_verify(0x4001, low, high));
+    }
 
     #[test]
     fn basic_reports_vmcs12() {
