@@ -197,7 +197,7 @@ l1_qemu() {
 	qemu=$!
 }
 run_l1() {
-	l1_tests=
+	l1_tests= l1_work=
 	for t in "$@"; do
 		t=${t#l1/}
 		case "$t" in
