@@ -38,7 +38,13 @@ fn vmcs12(data: &[u8]) -> Vmcs12 {
 }
 
 fn check(bits: u64) -> Option<Check> {
-    (bits & 1 != 0).then(|| Check::ALL.get((bits >> 1) as usize % Check::ALL.len().max(1)).copied()).flatten()
+    (bits & 1 != 0)
+        .then(|| {
+            Check::ALL
+                .get((bits >> 1) as usize % Check::ALL.len().max(1))
+                .copied()
+        })
+        .flatten()
 }
 
 fn model(data: &[u8]) -> Model {
@@ -87,7 +93,11 @@ fn model(data: &[u8]) -> Model {
     let insn = u64_at(data, 8);
     m.insn.cr4 = insn & 0x2000;
     m.insn.feature_control = insn >> 60;
-    m.insn.current_vmptr = if insn & 1 != 0 { u64::MAX } else { insn & 0xf000 };
+    m.insn.current_vmptr = if insn & 1 != 0 {
+        u64::MAX
+    } else {
+        insn & 0xf000
+    };
     m.insn.vmxon_ptr = (insn >> 16) & 0xf000;
     m.insn.guest_mode = insn & 2 != 0;
     m.insn.long_mode = insn & 4 != 0;
@@ -131,7 +141,11 @@ fuzz_target!(|data: &[u8]| {
                     let before = m.stats.len();
                     let start = vmentry::run_start(&mut m, &v, launch);
                     vmentry::run_finish(&mut m, start);
-                    let entered = m.stats.get(before..).unwrap_or(&[]).contains(&Stat::L2Entry);
+                    let entered = m
+                        .stats
+                        .get(before..)
+                        .unwrap_or(&[])
+                        .contains(&Stat::L2Entry);
                     if entered {
                         assert!(m.on02, "L2 entered: vmcs02 is current");
                     }
