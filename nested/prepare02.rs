@@ -33,7 +33,7 @@ pub mod enc {
 /// KVM's POSTED_INTR_NESTED_VECTOR: the notification vector of vmcs02.
 pub const POSTED_INTR_NESTED_VECTOR: u16 = 0xf0;
 /// IA32_DEBUGCTL.FREEZE_WHILE_SMM.
-pub const DEBUGCTL_FREEZE_IN_SMM: u64 = 1 << 14;
+pub use crate::vmcs::x86::debugctl::FREEZE_IN_SMM as DEBUGCTL_FREEZE_IN_SMM;
 /// KVM's INVALID_GPA.
 const INVALID_GPA: u64 = u64::MAX;
 /// "Blocking by NMI" in the interruptibility state.

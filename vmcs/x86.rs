@@ -46,6 +46,12 @@ pub mod efer {
     pub const NX: u64 = 1 << 11;
 }
 
+/// IA32_DEBUGCTL bits.
+pub mod debugctl {
+    /// FREEZE_WHILE_SMM.
+    pub const FREEZE_IN_SMM: u64 = 1 << 14;
+}
+
 /// Exception and interrupt vectors.
 pub mod vector {
     /// #DB.

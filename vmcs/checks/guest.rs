@@ -14,7 +14,7 @@ use crate::vmcs::layout::{Vmcs12, VMCS12_REVISION};
 pub use crate::vmcs::x86::INVALID_GPA;
 use crate::vmcs::x86::{cr0, cr4, efer};
 
-const DEBUGCTL_FREEZE_IN_SMM: u64 = 1 << 14;
+use crate::vmcs::x86::debugctl::FREEZE_IN_SMM as DEBUGCTL_FREEZE_IN_SMM;
 const BNDCFGS_RESERVED: u64 = 0x0000_0ffc;
 const PAGE_MASK: u64 = !0xfff;
 
