@@ -41,6 +41,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "rnvmx_rng.h"
 
 #define BATCH		64
 #define MAX_CASES	(1u << 24)
@@ -105,29 +106,6 @@ asm(".pushsection .text\n"
 extern char ls_p0[], ls_p1[], ls_p2[], ls_p3[], ls_p4[], ls_p5[], ls_p6[], ls_p7[],
 	ls_p8[], ls_p9[], ls_p10[], ls_p11[], ls_p12[], ls_p13[], ls_p14[], ls_p15[],
 	ls_p16[];
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	/* xorshift64* */
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return rnd() % n;
-}
-
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v;
-	h *= 0x100000001b3ull;
-	return h ^ (h >> 29);
-}
 
 static uint64_t flags_of_vmwrite(uint64_t enc, uint64_t val)
 {

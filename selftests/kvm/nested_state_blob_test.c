@@ -45,6 +45,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "rnvmx_rng.h"
 
 #define BATCH		64
 #define MAX_CASES	(1u << 24)
@@ -141,29 +142,6 @@ static void l1_code(struct vmx_pages *vmx, uint64_t timer, uint64_t shadow)
 		resume_at(l2_shadow_code, &stack[L2_STACK]);
 	}
 	GUEST_DONE();
-}
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	/* xorshift64* */
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return rnd() % n;
-}
-
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v;
-	h *= 0x100000001b3ull;
-	return h ^ (h >> 29);
 }
 
 static uint64_t mix_bytes(uint64_t h, const void *p, size_t n)

@@ -58,23 +58,6 @@ static void l1_guest_code(struct vmx_pages *vmx)
 	GUEST_DONE();
 }
 
-static void expect_sync(struct kvm_vcpu *vcpu, uint64_t stage)
-{
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-	case UCALL_SYNC:
-		TEST_ASSERT_EQ(uc.args[1], stage);
-		break;
-	default:
-		TEST_FAIL("unexpected ucall %lu, expected sync %lu", uc.cmd, stage);
-	}
-}
-
 /* A VM whose L1 runs l1_guest_code, with SMRAM and the SMI handler. */
 static struct kvm_vm *create_vm(struct kvm_vcpu **vcpu, bool rust)
 {
@@ -101,7 +84,7 @@ static void run_into_smm(struct kvm_vcpu *vcpu, uint64_t stage)
 {
 	struct kvm_vcpu_events events;
 
-	expect_sync(vcpu, stage);
+	rnvmx_run_expect_sync(vcpu, stage);
 	vcpu_events_get(vcpu, &events);
 	events.smi.pending = 1;
 	events.flags |= KVM_VCPUEVENT_VALID_SMM;
@@ -135,14 +118,14 @@ static void run_smm(bool from, bool to, bool from_l2)
 
 	vm = create_vm(&vcpu, from);
 	if (from_l2)
-		expect_sync(vcpu, 10);
+		rnvmx_run_expect_sync(vcpu, 10);
 	run_into_smm(vcpu, from_l2 ? 1 : 10);
 	vcpu = migrate(vm, vcpu, from, to, where, &flags);
 	expect_smm_flags(flags, from_l2);
 	entries = rnvmx_counter("l2_entries");
 	if (!from_l2)
-		expect_sync(vcpu, 1);
-	expect_sync(vcpu, 2);
+		rnvmx_run_expect_sync(vcpu, 1);
+	rnvmx_run_expect_sync(vcpu, 2);
 	/* L2 entered (by RSM, or L1's VMLAUNCH) on the new backend: rnvmx counts it there. */
 	TEST_ASSERT(to == (rnvmx_counter("l2_entries") > entries),
 		    "L2 entries on rnvmx after RSM on %s", backend_name(to));
@@ -163,7 +146,7 @@ static void run_smm_changed_vmcs12(bool from, bool to)
 	uint32_t count = 1;
 
 	vm = create_vm(&vcpu, from);
-	expect_sync(vcpu, 10);
+	rnvmx_run_expect_sync(vcpu, 10);
 	run_into_smm(vcpu, 1);
 	state = vcpu_save_state(vcpu);
 	vmcs12 = state->nested.data.vmx[0].vmcs12;
@@ -183,7 +166,7 @@ static void run_smm_changed_vmcs12(bool from, bool to)
 		return;
 	}
 	/* 6.12.117's vmx_leave_smm() enters L2 without checking vmcs12. */
-	expect_sync(vcpu, 2);
+	rnvmx_run_expect_sync(vcpu, 2);
 	rnvmx_run_to_done(vm, vcpu);
 	TEST_ASSERT_EQ(rnvmx_counter("rsm_check_fails") - fails, 0);
 	printf("ok: vmcs12 changed in SMM, %s -> C: 6.12.117 (no upstream check) entered L2\n",

@@ -136,23 +136,6 @@ static void on_alarm(int sig)
 {
 }
 
-static void run_expect_sync(struct kvm_vcpu *vcpu, uint64_t stage)
-{
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-	case UCALL_SYNC:
-		TEST_ASSERT_EQ(uc.args[1], stage);
-		break;
-	default:
-		TEST_FAIL("unexpected ucall %lu, expected sync %lu", uc.cmd, stage);
-	}
-}
-
 /*
  * KVM_RUNs with a SIGALRM armed at varying delays until one returns with the
  * VM entry pending; returns how many it took, 0 if none did.
@@ -209,7 +192,7 @@ static void run_pending(bool from, bool to)
 	vcpu_args_set(vcpu, 1, vmx_gva);
 	stop_loop = false;
 	sync_global_to_guest(vm, stop_loop);
-	run_expect_sync(vcpu, 10);
+	rnvmx_run_expect_sync(vcpu, 10);
 	tries = catch_run_pending(vcpu);
 	stop_loop = true;
 	sync_global_to_guest(vm, stop_loop);
@@ -218,7 +201,7 @@ static void run_pending(bool from, bool to)
 	snprintf(name, sizeof(name), "run pending (%d tries)", tries);
 	vcpu = migrate(vm, vcpu, from, to, name, &flags);
 	TEST_ASSERT(flags & KVM_STATE_NESTED_RUN_PENDING, "RUN_PENDING lost on restore");
-	run_expect_sync(vcpu, 11);
+	rnvmx_run_expect_sync(vcpu, 11);
 	rnvmx_run_to_done(vm, vcpu);
 	printf("ok: (c) VM entry pending, %s -> %s (caught after %d KVM_RUNs): L2 ran to its end\n",
 	       backend_name(from), backend_name(to), tries);
