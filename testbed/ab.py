@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import lockstep
@@ -310,6 +311,16 @@ def migration_status(f):
 
 
 def status_of(backend, test, f):
+    """status_of_fields(), or a FAIL naming the field when the END line is
+    not what init.sh prints (e.g. a kernel message written into its middle
+    on the serial console): a row, never an exception that loses the boot."""
+    try:
+        return status_of_fields(backend, test, f)
+    except (KeyError, ValueError) as e:
+        return "FAIL", f.get("secs", "-"), 0, "-", f"unparsable END line ({e!r})", "-"
+
+
+def status_of_fields(backend, test, f):
     """(status, guest seconds, L2 entries, module's L2 entries, note, GPAs
     rnvmx wrote to L1's PML buffers or "-").
 
@@ -419,6 +430,21 @@ def rfb_busy(boot):
 
 
 def run_backend(backend, tests, outdir, rows, problems, lock, benches, ls):
+    """run_boots(); an error of the harness itself becomes a problem and a
+    FAIL row for each test left without one, so that --check names it."""
+    try:
+        run_boots(backend, tests, outdir, rows, problems, lock, benches, ls)
+    except Exception as e:  # noqa: BLE001 - any error: reported, not lost
+        traceback.print_exc()
+        with lock:
+            problems.append(f"{backend}: harness error: {e!r}")
+            have = {r[1] for r in rows if r[0] == backend}
+            for t in (list(OWN_TESTS) if backend == "rust" else []) + list(tests):
+                if t not in have:
+                    rows.append((backend, t, "FAIL", "-", 0, "-", f"harness error: {e!r}"))
+
+
+def run_boots(backend, tests, outdir, rows, problems, lock, benches, ls):
     remaining = list(tests)
     n = 0
     while remaining:

@@ -129,6 +129,33 @@ class Status(unittest.TestCase):
         # A line cut short by a hang is not a result.
         self.assertIsNone(ab.end_fields(ab.END_RE.search("@@RNVMX-END test=t rc=0 secs=0.1 tp_l2=1")))
 
+    def test_garbled_end_line_is_a_fail_row(self):
+        # A kernel message written into an END line on the serial console:
+        # a FAIL naming the line, not an exception that loses the boot's rows.
+        m = ab.END_RE.search("@@RNVMX-END test=t rc=0 secs=0.1 tp_l2=1 tp_vmenter=1 perf_vmenter=1 "
+                             "tp_overrun=0 rust_l2=1 rust_vmenter=1[ rust_bind=1 rust_msr_writes=0")
+        f = ab.end_fields(m)
+        status = ab.status_of("rust", "t", f)
+        self.assertEqual(status[0], "FAIL")
+        self.assertIn("unparsable END line", status[4])
+
+    def test_harness_error_becomes_rows_and_a_problem(self):
+        rows, problems = [], []
+        orig = ab.run_boots
+
+        def broken(*_args):
+            raise OSError(28, "No space left on device")
+        ab.run_boots = broken
+        try:
+            ab.run_backend("rust", ["a", "b"], Path("/nonexistent"), rows, problems,
+                           ab.threading.Lock(), [], {})
+        finally:
+            ab.run_boots = orig
+        self.assertEqual({r[1] for r in rows}, set(ab.OWN_TESTS) | {"a", "b"})
+        self.assertTrue(all(r[2] == "FAIL" and "harness error" in r[6] for r in rows))
+        self.assertEqual(len(problems), 1)
+        self.assertIn("No space left", problems[0])
+
     def test_every_benchmark_has_a_limit(self):
         limits = ab.read_bench_limits()
         self.assertEqual(limits["vmx_msrs_restore"], "1.01")
