@@ -7,29 +7,79 @@
 //! keeps it current across preemption (vcpu_load/vcpu_put). A failing
 //! instruction (an encoding this CPU lacks) is not a fault: it is counted
 //! and reads as 0, as KVM's vmread_error() handling does after its warning.
+//!
+//! Each instruction has an exception-table entry, as KVM's vmx_ops.h
+//! (`_ASM_EXTABLE`): if it faults (#UD because an emergency VMXOFF, on a
+//! reboot or crash, left VMX operation under it) the CPU resumes after it
+//! and `spurious_fault` tells KVM, which ignores it while rebooting and
+//! BUGs otherwise (kvm_spurious_fault()), instead of an Oops in the middle
+//! of the module.
 
 use core::arch::asm;
 
+use crate::bindings;
 use crate::stats;
 use crate::vmcs::encoding::Encoding;
+
+/// An `__ex_table` entry (KVM's `_ASM_EXTABLE(from, to)`): a fault at local
+/// label `from` resumes at `to` (EX_TYPE_DEFAULT, 1, in
+/// asm/extable_fixup_types.h). The kernel sorts a module's table at load.
+macro_rules! extable {
+    ($from:literal, $to:literal) => {
+        concat!(
+            ".pushsection \"__ex_table\",\"a\"\n",
+            ".balign 4\n",
+            ".long ",
+            $from,
+            " - .\n",
+            ".long ",
+            $to,
+            " - .\n",
+            ".long 1\n",
+            ".popsection"
+        )
+    };
+}
+
+/// A VMX instruction faulted: KVM's kvm_spurious_fault(), cold.
+#[cold]
+#[inline(never)]
+fn spurious_fault() {
+    // SAFETY: kvm.ko's function takes no arguments and only checks
+    // `kvm_rebooting` (BUG_ON when not rebooting, as KVM does for its own
+    // VMX instructions).
+    unsafe { bindings::kvm_spurious_fault() };
+}
 
 /// VMREAD of `field` from the current VMCS.
 #[inline]
 pub(crate) fn read(field: Encoding) -> u64 {
     let value: u64;
     let failed: u8;
+    let fault: u32;
     // SAFETY: VMREAD with register operands touches no memory. The CPU is
     // in VMX root operation with the vCPU's VMCS current (module doc); a
-    // VMfail only sets flags, read back with SETNA.
+    // VMfail only sets flags, read back with SETNA; a fault resumes at 2
+    // (the exception-table entry), which sets `fault` and leaves `failed`
+    // at 0.
     unsafe {
         asm!(
-            "vmread {value}, {field}",
+            "1: vmread {value}, {field}",
             "setna {failed}",
+            "jmp 3f",
+            "2: mov {fault:e}, 1",
+            "3:",
+            extable!("1b", "2b"),
             field = in(reg) u64::from(field.value()),
             value = out(reg) value,
-            failed = out(reg_byte) failed,
+            failed = inout(reg_byte) 0u8 => failed,
+            fault = inout(reg) 0u32 => fault,
             options(nostack),
         );
+    }
+    if fault != 0 {
+        spurious_fault();
+        return 0;
     }
     if failed != 0 {
         stats::VMCS_ERRORS.inc();
@@ -42,16 +92,29 @@ pub(crate) fn read(field: Encoding) -> u64 {
 #[inline]
 pub(crate) fn write(field: Encoding, value: u64) {
     let failed: u8;
-    // SAFETY: as for `read`: register operands only, current VMCS loaded.
+    let fault: u32;
+    // SAFETY: VMWRITE with register operands touches no memory; the CPU is
+    // in VMX root operation with the vCPU's VMCS current (module doc). A
+    // VMfail only sets flags (SETNA); a fault resumes at 2 (the
+    // exception-table entry), which sets `fault`.
     unsafe {
         asm!(
-            "vmwrite {field}, {value}",
+            "1: vmwrite {field}, {value}",
             "setna {failed}",
+            "jmp 3f",
+            "2: mov {fault:e}, 1",
+            "3:",
+            extable!("1b", "2b"),
             field = in(reg) u64::from(field.value()),
             value = in(reg) value,
-            failed = out(reg_byte) failed,
+            failed = inout(reg_byte) 0u8 => failed,
+            fault = inout(reg) 0u32 => fault,
             options(nostack),
         );
+    }
+    if fault != 0 {
+        spurious_fault();
+        return;
     }
     if failed != 0 {
         stats::VMCS_ERRORS.inc();
@@ -63,18 +126,56 @@ pub(crate) fn write(field: Encoding, value: u64) {
 /// supports (KVM required one of 1 and 2 to enable VPIDs).
 pub(crate) fn invvpid(ty: u64, vpid: u16, address: u64) {
     let desc: [u64; 2] = [u64::from(vpid), address];
+    let fault: u32;
     // SAFETY: INVVPID only reads the 16-byte descriptor on our stack and
-    // invalidates TLB entries; it faults only outside VMX root operation,
-    // where no backend callback runs. A VMfail only sets flags, which
-    // nothing reads here (KVM's own only logs it).
+    // invalidates TLB entries. It faults only outside VMX root operation
+    // (an emergency VMXOFF): the exception-table entry resumes at 2. A
+    // VMfail only sets flags, which nothing reads here (KVM's own only logs
+    // it).
     unsafe {
         asm!(
-            "invvpid {ty}, [{desc}]",
+            "1: invvpid {ty}, [{desc}]",
+            "jmp 3f",
+            "2: mov {fault:e}, 1",
+            "3:",
+            extable!("1b", "2b"),
             ty = in(reg) ty,
             desc = in(reg) desc.as_ptr(),
+            fault = inout(reg) 0u32 => fault,
             options(nostack, readonly),
         );
     }
+    if fault != 0 {
+        spurious_fault();
+    }
+}
+
+/// VMPTRLD or VMCLEAR (`insn`) of the 8-byte operand `pa`; a fault is
+/// reported as for the others. Both VMfail only for a bad address, which
+/// the callers' own VMCS regions never are.
+macro_rules! vmcs_ptr_insn {
+    ($insn:literal, $pa:expr) => {{
+        let pa: u64 = $pa;
+        let fault: u32;
+        // SAFETY: the instruction reads the 8-byte operand on our stack;
+        // the caller guarantees the region (function contract). A fault
+        // resumes at 2 (the exception-table entry), which sets `fault`.
+        unsafe {
+            asm!(
+                concat!("1: ", $insn, " [{p}]"),
+                "jmp 3f",
+                "2: mov {fault:e}, 1",
+                "3:",
+                extable!("1b", "2b"),
+                p = in(reg) &pa,
+                fault = inout(reg) 0u32 => fault,
+                options(nostack, readonly),
+            );
+        }
+        if fault != 0 {
+            spurious_fault();
+        }
+    }};
 }
 
 /// VMPTRLD: makes the VMCS at physical address `pa` current.
@@ -85,11 +186,7 @@ pub(crate) fn invvpid(ty: u64, vpid: u16, address: u64) {
 /// kvm-intel allocation), with preemption disabled until the previous
 /// VMCS is made current again.
 pub(crate) unsafe fn vmptrld(pa: u64) {
-    // SAFETY: the instruction reads the 8-byte operand on our stack; the
-    // caller guarantees the region (function contract).
-    unsafe {
-        asm!("vmptrld [{p}]", p = in(reg) &pa, options(nostack, readonly));
-    }
+    vmcs_ptr_insn!("vmptrld", pa);
 }
 
 /// VMCLEAR of the VMCS at physical address `pa`.
@@ -98,8 +195,5 @@ pub(crate) unsafe fn vmptrld(pa: u64) {
 ///
 /// As for `vmptrld`.
 pub(crate) unsafe fn vmclear(pa: u64) {
-    // SAFETY: as for `vmptrld`.
-    unsafe {
-        asm!("vmclear [{p}]", p = in(reg) &pa, options(nostack, readonly));
-    }
+    vmcs_ptr_insn!("vmclear", pa);
 }
