@@ -68,7 +68,8 @@ impl EntryVcpu for Nv {
         let vcpu = self.raw();
         // SAFETY: the vCPU is ours (Nv invariant), for both calls.
         let notify_window = unsafe { bindings::rnvmx_notify_vmexit_enabled(vcpu) }
-            // SAFETY: as above.
+            // SAFETY: the vCPU is ours (Nv invariant); reads its VM's
+            // notify_window.
             .then(|| unsafe { bindings::rnvmx_notify_window(vcpu) });
         let vmx = self.vmx();
         Vmcs02Pages {

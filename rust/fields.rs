@@ -54,7 +54,8 @@ pub(crate) struct Registration(*mut Lists);
 
 // SAFETY: the lists are immutable after construction.
 unsafe impl Send for Registration {}
-// SAFETY: as above.
+// SAFETY: the lists are immutable after construction, so shared access
+// from any thread only reads them.
 unsafe impl Sync for Registration {}
 
 impl Registration {

@@ -150,8 +150,10 @@ impl Nv {
         if p.is_null() {
             return None;
         }
-        // SAFETY: as for `vmcs12`: a non-null `cached_shadow_vmcs12` is this
-        // backend's VMCS12_SIZE allocation (lifecycle.rs).
+        // SAFETY: a non-null `cached_shadow_vmcs12` is this backend's
+        // VMCS12_SIZE allocation (lifecycle.rs), which holds a `Vmcs12`
+        // (size asserted in bindings.rs; packed, so any alignment); `&mut
+        // self` keeps the reference exclusive.
         Some(unsafe { &mut *p.cast::<Vmcs12>() })
     }
 
@@ -275,8 +277,10 @@ impl Nv {
         if p.is_null() || s.offset + s.bytes > core::mem::size_of::<Vmcs12>() {
             return;
         }
-        // SAFETY: as for `vmcs12_get`, and no reference into vmcs12 is
-        // alive (`&mut self`).
+        // SAFETY: the cached vmcs12 is a live VMCS12_SIZE buffer of ours and
+        // the field lies inside `struct vmcs12` (checked above); unaligned
+        // writes of plain integers; no reference into vmcs12 is alive
+        // (`&mut self`).
         unsafe {
             let f = p.add(s.offset);
             match s.bytes {
@@ -318,8 +322,10 @@ impl Nv {
     /// it calls; and it must not be used after VMXOFF frees vmcs12.
     pub(crate) unsafe fn vmcs12_unbounded<'a>(&mut self) -> Option<&'a Vmcs12> {
         let p = self.nested().cached_vmcs12;
-        // SAFETY: as for `vmcs12`; exclusivity against writers is the
-        // caller's contract.
+        // SAFETY: a non-null `cached_vmcs12` is this backend's VMCS12_SIZE
+        // allocation (lifecycle.rs), holding a packed `Vmcs12`; that nothing
+        // writes it while the reference is used, and that it is not used
+        // after VMXOFF, is the caller's contract.
         (!p.is_null()).then(|| unsafe { &*p.cast::<Vmcs12>() })
     }
 
@@ -746,7 +752,8 @@ impl Nv {
     /// Sets `nested.pi_pending` (see `pi_pending`).
     pub(crate) fn set_pi_pending(&mut self, pending: bool) {
         let vmx = self.vcpu.cast::<bindings::vcpu_vmx>();
-        // SAFETY: as in `pi_pending`, written once.
+        // SAFETY: the field of a live vcpu_vmx (type invariant), written once
+        // through a raw pointer (other vCPUs read it concurrently).
         unsafe { core::ptr::addr_of_mut!((*vmx).nested.pi_pending).write_volatile(pending) }
     }
 
@@ -754,7 +761,8 @@ impl Nv {
     /// to this one (see `pi_pending`); u16::MAX (KVM's -1) for none.
     pub(crate) fn set_posted_intr_nv(&mut self, nv: u16) {
         let vmx = self.vcpu.cast::<bindings::vcpu_vmx>();
-        // SAFETY: as in `pi_pending`, written once.
+        // SAFETY: the field of a live vcpu_vmx (type invariant), written once
+        // through a raw pointer (other vCPUs read it when they post).
         unsafe { core::ptr::addr_of_mut!((*vmx).nested.posted_intr_nv).write_volatile(nv) }
     }
 

@@ -144,11 +144,16 @@ impl DebugFs {
             };
         }
         // exit_reason/<n>: hardware exits from L2 with basic reason n.
-        // SAFETY: as above; the name is NUL-terminated.
+        // SAFETY: `dir` is the directory created above (or an error pointer,
+        // which debugfs accepts and ignores); the name is a NUL-terminated
+        // static string.
         let sub = unsafe { bindings::debugfs_create_dir(c_str!("exit_reason").as_char_ptr(), dir) };
         for (n, counter) in EXITS_BY_REASON.iter().enumerate() {
             let name = [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8, 0];
-            // SAFETY: as for the files above; debugfs copies the name.
+            // SAFETY: the counters are statics that outlive the files, removed
+            // with `dir` in `drop` before module unload; debugfs reads them as
+            // plain aligned u64 and copies `name`, a NUL-terminated stack
+            // buffer.
             unsafe {
                 bindings::debugfs_create_u64(name.as_ptr().cast(), 0o444, sub, counter.0.as_ptr())
             };

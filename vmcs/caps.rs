@@ -168,34 +168,36 @@ pub mod vpid_cap {
         | EXTENT_SINGLE_NON_GLOBAL;
 }
 
-/// KVM's `struct nested_vmx_msrs` (capabilities.h): only the "true" control
-/// MSRs are stored; the others are derived on read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(C)]
-#[allow(missing_docs)]
-pub struct NestedVmxMsrs {
-    pub procbased_ctls_low: u32,
-    pub procbased_ctls_high: u32,
-    pub secondary_ctls_low: u32,
-    pub secondary_ctls_high: u32,
-    pub pinbased_ctls_low: u32,
-    pub pinbased_ctls_high: u32,
-    pub exit_ctls_low: u32,
-    pub exit_ctls_high: u32,
-    pub entry_ctls_low: u32,
-    pub entry_ctls_high: u32,
-    pub misc_low: u32,
-    pub misc_high: u32,
-    pub ept_caps: u32,
-    pub vpid_caps: u32,
-    pub basic: u64,
-    pub cr0_fixed0: u64,
-    pub cr0_fixed1: u64,
-    pub cr4_fixed0: u64,
-    pub cr4_fixed1: u64,
-    pub vmcs_enum: u64,
-    pub vmfunc_controls: u64,
-}
+crate::vmcs::c_layout!($
+    /// KVM's `struct nested_vmx_msrs` (capabilities.h): only the "true" control
+    /// MSRs are stored; the others are derived on read.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    #[repr(C)]
+    #[allow(missing_docs)]
+    pub struct NestedVmxMsrs, fields nested_vmx_msrs_fields {
+        pub procbased_ctls_low: u32,
+        pub procbased_ctls_high: u32,
+        pub secondary_ctls_low: u32,
+        pub secondary_ctls_high: u32,
+        pub pinbased_ctls_low: u32,
+        pub pinbased_ctls_high: u32,
+        pub exit_ctls_low: u32,
+        pub exit_ctls_high: u32,
+        pub entry_ctls_low: u32,
+        pub entry_ctls_high: u32,
+        pub misc_low: u32,
+        pub misc_high: u32,
+        pub ept_caps: u32,
+        pub vpid_caps: u32,
+        pub basic: u64,
+        pub cr0_fixed0: u64,
+        pub cr0_fixed1: u64,
+        pub cr4_fixed0: u64,
+        pub cr4_fixed1: u64,
+        pub vmcs_enum: u64,
+        pub vmfunc_controls: u64,
+    }
+);
 
 /// What L0 has and enables: the inputs of `nested_vmx_setup_ctls_msrs()`
 /// (`struct vmcs_config` and kvm-intel's module parameters).
