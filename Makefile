@@ -20,13 +20,13 @@ CARGO ?= cargo
 PYTHON ?= /usr/bin/python3
 
 .PHONY: ab check deps kernel module module-clippy selftests initramfs testbed cargo-test \
-	lint pytest check-fields check-patch check-dkms fresh-check bochs lockstep blobs core-share clean
+	lint pytest check-fields check-patch check-dkms check-extable fresh-check bochs lockstep blobs core-share clean
 
 ab: testbed
 	$(PYTHON) testbed/ab.py
 
 check: deps cargo-test lint pytest check-patch testbed module-clippy check-fields check-imports \
-	check-dkms core-share
+	check-extable check-dkms core-share
 	$(PYTHON) testbed/ab.py --check
 
 testbed: kernel module selftests initramfs bochs
@@ -80,6 +80,10 @@ check-dkms: kernel
 # rnvmx.ko uses no nested.c function but get_vmx_mem_address().
 check-imports: module
 	testbed/check-imports.sh
+
+# Every VMX instruction in rnvmx.ko has an exception-table fixup (as KVM's).
+check-extable: module
+	$(PYTHON) testbed/check-extable.py
 
 # How much of the Rust is the hardware-independent core (printed; goal 70 %),
 # and the module structure: no import cycle in rust/, vmcs/ below nested/.

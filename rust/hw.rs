@@ -59,17 +59,17 @@ pub(crate) fn read(field: Encoding) -> u64 {
     let fault: u32;
     // SAFETY: VMREAD with register operands touches no memory. The CPU is
     // in VMX root operation with the vCPU's VMCS current (module doc); a
-    // VMfail only sets flags, read back with SETNA; a fault resumes at 2
+    // VMfail only sets flags, read back with SETNA; a fault resumes at 3
     // (the exception-table entry), which sets `fault` and leaves `failed`
     // at 0.
     unsafe {
         asm!(
-            "1: vmread {value}, {field}",
+            "2: vmread {value}, {field}",
             "setna {failed}",
-            "jmp 3f",
-            "2: mov {fault:e}, 1",
-            "3:",
-            extable!("1b", "2b"),
+            "jmp 4f",
+            "3: mov {fault:e}, 1",
+            "4:",
+            extable!("2b", "3b"),
             field = in(reg) u64::from(field.value()),
             value = out(reg) value,
             failed = inout(reg_byte) 0u8 => failed,
@@ -95,16 +95,16 @@ pub(crate) fn write(field: Encoding, value: u64) {
     let fault: u32;
     // SAFETY: VMWRITE with register operands touches no memory; the CPU is
     // in VMX root operation with the vCPU's VMCS current (module doc). A
-    // VMfail only sets flags (SETNA); a fault resumes at 2 (the
+    // VMfail only sets flags (SETNA); a fault resumes at 3 (the
     // exception-table entry), which sets `fault`.
     unsafe {
         asm!(
-            "1: vmwrite {field}, {value}",
+            "2: vmwrite {field}, {value}",
             "setna {failed}",
-            "jmp 3f",
-            "2: mov {fault:e}, 1",
-            "3:",
-            extable!("1b", "2b"),
+            "jmp 4f",
+            "3: mov {fault:e}, 1",
+            "4:",
+            extable!("2b", "3b"),
             field = in(reg) u64::from(field.value()),
             value = in(reg) value,
             failed = inout(reg_byte) 0u8 => failed,
@@ -129,16 +129,16 @@ pub(crate) fn invvpid(ty: u64, vpid: u16, address: u64) {
     let fault: u32;
     // SAFETY: INVVPID only reads the 16-byte descriptor on our stack and
     // invalidates TLB entries. It faults only outside VMX root operation
-    // (an emergency VMXOFF): the exception-table entry resumes at 2. A
+    // (an emergency VMXOFF): the exception-table entry resumes at 3. A
     // VMfail only sets flags, which nothing reads here (KVM's own only logs
     // it).
     unsafe {
         asm!(
-            "1: invvpid {ty}, [{desc}]",
-            "jmp 3f",
-            "2: mov {fault:e}, 1",
-            "3:",
-            extable!("1b", "2b"),
+            "2: invvpid {ty}, [{desc}]",
+            "jmp 4f",
+            "3: mov {fault:e}, 1",
+            "4:",
+            extable!("2b", "3b"),
             ty = in(reg) ty,
             desc = in(reg) desc.as_ptr(),
             fault = inout(reg) 0u32 => fault,
@@ -159,14 +159,14 @@ macro_rules! vmcs_ptr_insn {
         let fault: u32;
         // SAFETY: the instruction reads the 8-byte operand on our stack;
         // the caller guarantees the region (function contract). A fault
-        // resumes at 2 (the exception-table entry), which sets `fault`.
+        // resumes at 3 (the exception-table entry), which sets `fault`.
         unsafe {
             asm!(
-                concat!("1: ", $insn, " [{p}]"),
-                "jmp 3f",
-                "2: mov {fault:e}, 1",
-                "3:",
-                extable!("1b", "2b"),
+                concat!("2: ", $insn, " [{p}]"),
+                "jmp 4f",
+                "3: mov {fault:e}, 1",
+                "4:",
+                extable!("2b", "3b"),
                 p = in(reg) &pa,
                 fault = inout(reg) 0u32 => fault,
                 options(nostack, readonly),
