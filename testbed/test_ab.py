@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Unit tests of testbed/ab.py's judgement: kernel-log filtering and the
 rule that a test counts for Rust only if Rust handled it."""
+import contextlib
+import io
 import sys
 import unittest
 from pathlib import Path
@@ -147,14 +149,57 @@ class Status(unittest.TestCase):
             raise OSError(28, "No space left on device")
         ab.run_boots = broken
         try:
-            ab.run_backend("rust", ["a", "b"], Path("/nonexistent"), rows, problems,
-                           ab.threading.Lock(), [], {})
+            with contextlib.redirect_stderr(io.StringIO()):   # the traceback
+                ab.run_backend("rust", ["a", "b"], Path("/nonexistent"), rows, problems,
+                               ab.threading.Lock(), [], {})
         finally:
             ab.run_boots = orig
         self.assertEqual({r[1] for r in rows}, set(ab.OWN_TESTS) | {"a", "b"})
         self.assertTrue(all(r[2] == "FAIL" and "harness error" in r[6] for r in rows))
         self.assertEqual(len(problems), 1)
         self.assertIn("No space left", problems[0])
+
+    def test_hang_in_own_test_keeps_the_stock_tests(self):
+        # A hang in one of the project's own tests (first in a Rust boot)
+        # must not lose the stock tests: the next boot runs them all,
+        # without the own tests.
+        import tempfile
+        END = ("@@RNVMX-END test={} rc=0 secs=0.1 tp_l2=1 tp_vmenter=1 perf_vmenter=1 "
+               "tp_overrun=0 rust_l2=1 rust_vmenter=1 rust_bind=1 rust_msr_writes=0")
+        boots = []
+
+        class FakeBoot:
+            def __init__(self, backend, tests, workdir, own=True):
+                self.backend, self.tests, self.workdir, self.own = backend, tests, workdir, own
+                self.wall = 0.0
+                boots.append(self)
+
+            def run(self):
+                self.workdir.mkdir(parents=True, exist_ok=True)
+                if self.own:
+                    done = list(ab.OWN_TESTS[:3])
+                    self.hung, self.done = "rnvmx_migrate", False
+                else:
+                    done = list(self.tests)
+                    self.hung, self.done = None, True
+                self.results = {t: ab.end_fields(ab.END_RE.search(END.format(t))) for t in done}
+                (self.workdir / "serial.log").write_text("\n".join(END.format(t) for t in done))
+                return self
+
+        orig = ab.Boot
+        ab.Boot = FakeBoot
+        rows, problems = [], []
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                ab.run_boots("rust", ["a", "b"], Path(d), rows, problems, ab.threading.Lock(), [], {})
+        finally:
+            ab.Boot = orig
+        self.assertEqual([b.own for b in boots], [True, False])
+        self.assertEqual(boots[1].tests, ["a", "b"])
+        got = {r[1]: r[2] for r in rows}
+        self.assertEqual(got["rnvmx_migrate"], "HANG")
+        self.assertEqual((got["a"], got["b"], got["rnvmx_lifecycle"]), ("PASS", "PASS", "PASS"))
+        self.assertEqual(problems, [])
 
     def test_every_benchmark_has_a_limit(self):
         limits = ab.read_bench_limits()
