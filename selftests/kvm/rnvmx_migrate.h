@@ -25,6 +25,20 @@ static inline const char *backend_name(bool rust)
 	return rust ? "Rust" : "C";
 }
 
+/*
+ * The case about to run, in the kernel log: the test bed prints a test's
+ * own output only when it ends, so this is what shows where one hung.
+ */
+static inline void progress(const char *what, bool from, bool to)
+{
+	FILE *f = fopen("/dev/kmsg", "w");
+
+	if (!f)
+		return;
+	fprintf(f, "rnvmx_migrate: %s, %s -> %s\n", what, backend_name(from), backend_name(to));
+	fclose(f);
+}
+
 /* One of rnvmx's debugfs counters. */
 static inline uint64_t rnvmx_counter(const char *name)
 {

@@ -116,6 +116,7 @@ static void run_smm(bool from, bool to, bool from_l2)
 	uint64_t entries;
 	uint32_t flags;
 
+	progress(where, from, to);
 	vm = create_vm(&vcpu, from);
 	if (from_l2)
 		rnvmx_run_expect_sync(vcpu, 10);
@@ -145,6 +146,7 @@ static void run_smm_changed_vmcs12(bool from, bool to)
 	uint64_t addr = 0x5008;
 	uint32_t count = 1;
 
+	progress("vmcs12 changed in SMM", from, to);
 	vm = create_vm(&vcpu, from);
 	rnvmx_run_expect_sync(vcpu, 10);
 	run_into_smm(vcpu, 1);

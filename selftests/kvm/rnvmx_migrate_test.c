@@ -72,6 +72,7 @@ static void run(const bool *seq, int nseq)
 	struct ucall uc;
 	int stage;
 
+	progress("(a)/(b) stages 1-5", seq[0], seq[1]);
 	bind(seq[0]);
 	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
 	vcpu_alloc_vmx(vm, &vmx_gva);
@@ -138,7 +139,11 @@ static void on_alarm(int sig)
 
 /*
  * KVM_RUNs with a SIGALRM armed at varying delays until one returns with the
- * VM entry pending; returns how many it took, 0 if none did.
+ * VM entry pending; returns how many it took, 0 if none did. The timer
+ * repeats: a first signal that fires before KVM_RUN has entered the kernel
+ * (a slow emulator, a loaded host) is handled in userspace and lost, and
+ * L1 and L2 never exit to userspace before stop_loop, so without a second
+ * one that KVM_RUN would never return.
  */
 static int catch_run_pending(struct kvm_vcpu *vcpu)
 {
@@ -146,7 +151,10 @@ static int catch_run_pending(struct kvm_vcpu *vcpu)
 	int i;
 
 	for (i = 0; i < PENDING_TRIES; i++) {
-		struct itimerval t = { .it_value.tv_usec = 20 + (i * 37) % 2000 };
+		struct itimerval t = {
+			.it_value.tv_usec = 20 + (i * 37) % 2000,
+			.it_interval.tv_usec = 2000,
+		};
 		struct kvm_nested_state *s;
 		bool pending;
 		int rc;
@@ -186,6 +194,7 @@ static void run_pending(bool from, bool to)
 	uint32_t flags;
 	int tries;
 
+	progress("(c) VM entry pending", from, to);
 	bind(from);
 	vm = vm_create_with_one_vcpu(&vcpu, l1_loop_code);
 	vcpu_alloc_vmx(vm, &vmx_gva);
