@@ -20,16 +20,8 @@ use crate::vmcs::table::encodings as e;
 /// KVM's `INVALID_GPA`.
 pub(crate) const INVALID_GPA: u64 = !0;
 
-/// The vCPU's maps of L1 pages vmcs02 points to.
-#[derive(Clone, Copy)]
-pub(crate) enum MapSlot {
-    /// `nested.apic_access_page_map`.
-    ApicAccess,
-    /// `nested.virtual_apic_map`.
-    VirtualApic,
-    /// `nested.pi_desc_map`.
-    PostedIntrDesc,
-}
+/// The vCPU's maps of L1 pages vmcs02 points to (`nested.*_map`).
+use crate::nested::vmcs12_pages::Page as MapSlot;
 
 /// KVM's PAGE_SHIFT: 4-KiB pages.
 pub(crate) const PAGE_SHIFT: u32 = 12;
