@@ -80,7 +80,8 @@ pub const VMXON_RESETS: [Reset; 6] = [
 
 /// What leaving VMX operation resets (`free_nested()`), before VPID02 and
 /// the allocations are freed. KVM 6.12 keeps the freed `vpid02` and the
-/// rare-sync flag; this backend clears both.
+/// rare-sync flag; this backend clears both (a set flag would later copy a
+/// fresh vmcs02's state over a restored vmcs12: testbed/lockstep-accepted.txt).
 pub const FREE_RESETS: [Reset; 7] = [
     Reset::Vmxon(false),
     Reset::SmmVmxon(false),

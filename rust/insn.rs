@@ -92,7 +92,7 @@ impl InsnVcpu for Nv {
             return None;
         }
         // SAFETY: the cached vmcs12 is a VMCS12_SIZE buffer of ours
-        // (lifecycle.rs), referenced by no live Rust reference here.
+        // (lifecycle_vcpu.rs), referenced by no live Rust reference here.
         let buf = unsafe { core::slice::from_raw_parts_mut(p.cast::<u8>(), VMCS12_SIZE) };
         Some(self.read_gpa(vmptr, buf))
     }

@@ -128,7 +128,7 @@ impl Nv {
             return None;
         }
         // SAFETY: a non-null `cached_vmcs12` is this backend's allocation of
-        // VMCS12_SIZE bytes (lifecycle.rs), at least `size_of::<Vmcs12>()`
+        // VMCS12_SIZE bytes (lifecycle_vcpu.rs), at least `size_of::<Vmcs12>()`
         // (asserted in bindings.rs) and suitably aligned (Vmcs12 is packed);
         // `&mut self` keeps the reference exclusive.
         Some(unsafe { &mut *p.cast::<Vmcs12>() })
@@ -143,7 +143,7 @@ impl Nv {
             return None;
         }
         // SAFETY: as for `vmcs12`: a non-null `cached_shadow_vmcs12` is this
-        // backend's VMCS12_SIZE allocation (lifecycle.rs).
+        // backend's VMCS12_SIZE allocation (lifecycle_vcpu.rs).
         Some(unsafe { &mut *p.cast::<Vmcs12>() })
     }
 
@@ -294,7 +294,7 @@ impl Nv {
         }
         const OFFSET: usize = core::mem::offset_of!(Vmcs12, ept_pointer);
         // SAFETY: a non-null `cached_vmcs12` is this backend's VMCS12_SIZE
-        // allocation (lifecycle.rs); the field lies inside it (offset_of on
+        // allocation (lifecycle_vcpu.rs); the field lies inside it (offset_of on
         // the layout asserted against C); a plain unaligned read through a
         // raw pointer, which aliases no Rust reference mutably.
         Some(unsafe { p.add(OFFSET).cast::<u64>().read_unaligned() })
