@@ -140,7 +140,7 @@ impl PagesVcpu for PagesModel {
     }
     fn map_page(&mut self, page: Page, gpa: u64) -> Option<u64> {
         self.log.push(PagesCall::Map(page, gpa));
-        (!self.missing.contains(&page)).then_some(0x10_0000 + (gpa & !0xfff))
+        (!self.missing.contains(&page)).then_some((gpa & !0xfff).wrapping_add(0x10_0000))
     }
     fn write_page_field(&mut self, field: Encoding, value: u64) {
         self.log.push(PagesCall::Write(field, value));
