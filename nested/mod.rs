@@ -6,6 +6,7 @@
 
 pub mod check_events;
 pub mod entry_vcpu;
+pub mod ept;
 pub mod events;
 pub use crate::vmcs::exit_reason;
 pub mod host_load;
@@ -13,6 +14,7 @@ pub mod host_state;
 pub mod insn;
 pub mod insn_exec;
 pub mod invalidate;
+pub mod lifecycle;
 pub mod merge;
 #[cfg(any(test, feature = "model"))]
 pub mod model;
@@ -22,6 +24,8 @@ pub mod model_entry;
 pub mod model_events;
 #[cfg(any(test, feature = "model"))]
 pub mod model_insn;
+#[cfg(any(test, feature = "model"))]
+pub mod model_pages;
 pub mod msr_bitmap;
 pub mod msr_list;
 pub mod paging;
@@ -36,6 +40,7 @@ pub mod rsm;
 pub mod state;
 pub mod vcpu;
 pub mod vmcs02;
+pub mod vmcs12_pages;
 pub mod vmentry;
 pub mod vmexit;
 pub mod vmfail;

@@ -14,6 +14,9 @@
 //! reaches L0, which completes the processing here: `pi_pending` (KVM's
 //! `nested.pi_pending`) says the notification arrived.
 
+use crate::vmcs::controls::{Secondary, Vmcs12Controls};
+use crate::vmcs::layout::Vmcs12;
+
 /// L1's posted-interrupt descriptor and L2's virtual-APIC page, as the glue
 /// reaches them. The descriptor is L1 memory other vCPUs of L1 post to
 /// while this one runs: the glue's accesses are atomic, as KVM's.
@@ -135,6 +138,19 @@ pub fn has_virtual_interrupt(io: &impl PostedIntrIo) -> bool {
         }
     }
     false
+}
+
+/// Whether `vmx_has_nested_events()` looks for a virtual interrupt at all:
+/// vmcs12 (`None`: none) enables virtual-interrupt delivery, and L2 does
+/// not block interrupts (`blocked`, KVM's `__vmx_interrupt_blocked()`,
+/// asked only then).
+pub fn virtual_interrupt_possible(v: Option<&Vmcs12>, blocked: impl FnOnce() -> bool) -> bool {
+    let vid = v.is_some_and(|v| {
+        Vmcs12Controls::of(v)
+            .sec
+            .contains(Secondary::VIRTUAL_INTR_DELIVERY)
+    });
+    vid && !blocked()
 }
 
 #[cfg(test)]
@@ -379,5 +395,27 @@ mod tests {
         m.post(0x41);
         m.pending = true;
         assert!(!has_virtual_interrupt(&m), "class not above VPPR");
+    }
+
+    #[test]
+    fn virtual_interrupt_needs_vid_and_unblocked_interrupts() {
+        use crate::vmcs::controls::CpuBased;
+        let mut v = Vmcs12 {
+            cpu_based_vm_exec_control: CpuBased::ACTIVATE_SECONDARY_CONTROLS.bits(),
+            secondary_vm_exec_control: Secondary::VIRTUAL_INTR_DELIVERY.bits(),
+            ..Vmcs12::default()
+        };
+        assert!(virtual_interrupt_possible(Some(&v), || false));
+        assert!(!virtual_interrupt_possible(Some(&v), || true));
+        assert!(!virtual_interrupt_possible(None, || false));
+        // Without VID, blocking is not asked.
+        v.secondary_vm_exec_control = 0;
+        assert!(!virtual_interrupt_possible(Some(&v), || unreachable!()));
+        v.cpu_based_vm_exec_control = 0;
+        v.secondary_vm_exec_control = Secondary::VIRTUAL_INTR_DELIVERY.bits();
+        assert!(
+            !virtual_interrupt_possible(Some(&v), || false),
+            "not activated"
+        );
     }
 }

@@ -71,9 +71,66 @@ pub const fn saved_value(remaining_ns: i64, tsc_khz: u32) -> u32 {
     (ticks >> RATE) as u32
 }
 
+/// The vCPU's emulated VMX-preemption timer, as the glue keeps it (an
+/// hrtimer, KVM's `nested.preemption_timer`). Every method applies or
+/// reports one thing.
+pub trait TimerVcpu {
+    /// L1's TSC now, in timer units (`kvm_read_l1_tsc(vcpu, rdtsc()) >> 5`).
+    fn l1_scaled_tsc(&mut self) -> u64;
+    /// The deadline kept across KVM_GET/SET_NESTED_STATE, if there is one
+    /// (`nested.has_preemption_timer_deadline`).
+    fn timer_deadline(&mut self) -> Option<u64>;
+    /// Keeps `deadline` (and sets `has_preemption_timer_deadline`).
+    fn set_timer_deadline(&mut self, deadline: u64);
+    /// `vcpu->arch.virtual_tsc_khz` (0: unknown).
+    fn tsc_khz(&mut self) -> u32;
+    /// Runs the expiry now (`vmx_preemption_timer_fn()`), as the hrtimer
+    /// would.
+    fn expire_timer_now(&mut self);
+    /// Arms the hrtimer `ns` from now.
+    fn arm_timer(&mut self, ns: u64);
+    /// `nested.preemption_timer_expired`.
+    fn timer_expired(&mut self) -> bool;
+    /// The time left on the hrtimer (`hrtimer_get_remaining()`), in ns.
+    fn timer_remaining_ns(&mut self) -> i64;
+}
+
+/// At a nested VM entry with the timer active: KVM's
+/// `vmx_calc_preemption_timer_value()` and `vmx_start_preemption_timer()`.
+pub fn start<V: TimerVcpu>(k: &mut V, vmcs12_value: u32) {
+    let now = k.l1_scaled_tsc();
+    let saved = k.timer_deadline();
+    let d = deadline(saved, vmcs12_value, now);
+    k.set_timer_deadline(d);
+    let value = remaining(d, now);
+    if value == 0 {
+        // An exit before any L2 instruction: expired now (SDM 25.5.1).
+        k.expire_timer_now();
+        return;
+    }
+    let khz = k.tsc_khz();
+    if let Some(ns) = timeout_ns(value, khz) {
+        k.arm_timer(ns);
+    }
+}
+
+/// The value a nested VM exit saves in vmcs12 (KVM's
+/// `vmx_get_preemption_timer_value()`). 0 once the timer expired: an entry
+/// with value 0 (or without a TSC frequency) arms no hrtimer, whose expiry
+/// is then an earlier entry's; nested.c would save what is left of that.
+pub fn value_at_exit<V: TimerVcpu>(k: &mut V) -> u32 {
+    let khz = k.tsc_khz();
+    if k.timer_expired() {
+        return 0;
+    }
+    let ns = k.timer_remaining_ns();
+    saved_value(ns, khz)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nested::model_pages::{TimerCall, TimerModel};
 
     #[test]
     fn deadline_is_fixed_at_the_first_entry() {
@@ -122,5 +179,70 @@ mod tests {
             saved_value(1_000_000_000, 2_500_000),
             (2_500_000_000u64 >> 5) as u32
         );
+    }
+
+    #[test]
+    fn start_fixes_the_deadline_and_arms() {
+        let mut m = TimerModel {
+            tsc: 1_000,
+            khz: 50_000,
+            ..TimerModel::default()
+        };
+        start(&mut m, 100);
+        assert_eq!(m.deadline, Some(1_100));
+        assert_eq!(m.log, [TimerCall::Arm(64_000)]);
+        // Resumed later (saved state): the same deadline, less time.
+        m.tsc = 1_050;
+        m.log.clear();
+        start(&mut m, 100);
+        assert_eq!(m.deadline, Some(1_100));
+        assert_eq!(m.log, [TimerCall::Arm(32_000)]);
+    }
+
+    #[test]
+    fn start_at_zero_expires_at_once() {
+        let mut m = TimerModel {
+            tsc: 1_000,
+            khz: 50_000,
+            ..TimerModel::default()
+        };
+        start(&mut m, 0);
+        assert_eq!(m.log, [TimerCall::ExpireNow]);
+        assert_eq!(m.deadline, Some(1_000));
+        // A deadline in the past: expired too, even without a frequency.
+        let mut m = TimerModel {
+            tsc: 2_000,
+            deadline: Some(1_500),
+            ..TimerModel::default()
+        };
+        start(&mut m, 7);
+        assert_eq!(m.log, [TimerCall::ExpireNow]);
+        assert_eq!(m.deadline, Some(1_500));
+    }
+
+    #[test]
+    fn start_without_a_tsc_frequency_arms_nothing() {
+        let mut m = TimerModel {
+            tsc: 10,
+            ..TimerModel::default()
+        };
+        start(&mut m, 5);
+        assert!(m.log.is_empty());
+        assert_eq!(m.deadline, Some(15));
+    }
+
+    #[test]
+    fn value_at_exit_is_what_is_left() {
+        let mut m = TimerModel {
+            khz: 50_000,
+            remaining_ns: 64_000,
+            ..TimerModel::default()
+        };
+        assert_eq!(value_at_exit(&mut m), 100);
+        m.expired = true;
+        assert_eq!(value_at_exit(&mut m), 0, "expired: 0");
+        m.expired = false;
+        m.remaining_ns = -1;
+        assert_eq!(value_at_exit(&mut m), 0);
     }
 }

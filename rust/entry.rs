@@ -9,16 +9,13 @@
 use kernel::ffi;
 
 use crate::bindings;
-use crate::hw;
 use crate::nested::msr_list;
+use crate::nested::vmcs12_pages;
 use crate::nested::vmentry;
-use crate::nvcpu::{Control, MapSlot, Nv, INVALID_GPA};
-use crate::posted_intr;
+use crate::nvcpu::Nv;
 use crate::vmcs::caps::NestedVmxMsrs;
 use crate::vmcs::checks::Vcpu;
-use crate::vmcs::controls::{CpuBased, PinBased, Secondary, Vmcs12Controls};
 use crate::vmcs::layout::{Vmcs12, VmcsHdr};
-use crate::vmcs::table::encodings as e;
 use crate::vmcs::x86::{cr4, efer};
 
 pub(crate) use crate::nested::vmentry::Entered;
@@ -171,48 +168,10 @@ pub(crate) fn enable_vpid() -> bool {
     unsafe { bindings::enable_vpid }
 }
 
-/// KVM's `nested_get_vmcs12_pages()`: maps the L1 pages vmcs02 points to.
+/// KVM's `nested_get_vmcs12_pages()` (the core's, on pages_vcpu.rs):
+/// maps the L1 pages vmcs02 points to.
 pub(crate) fn get_vmcs12_pages(nv: &mut Nv, v: &Vmcs12) -> bool {
-    let c = Vmcs12Controls::of(v);
-    let vcpu = nv.raw();
-    if !nv.arch().pdptrs_from_userspace && !c.has_ept() && nv.is_pae_paging() {
-        let cr3 = nv.arch().cr3;
-        // SAFETY: the vCPU is ours (Nv invariant).
-        if unsafe { bindings::load_pdptrs(vcpu, cr3) } == 0 {
-            return false;
-        }
-    }
-    if c.sec.contains(Secondary::VIRTUALIZE_APIC_ACCESSES) {
-        match nv.map_l1_page(v.apic_access_addr, MapSlot::ApicAccess) {
-            Some(hpa) => hw::write(e::APIC_ACCESS_ADDR, hpa),
-            None => return false,
-        }
-    }
-    if c.cpu.contains(CpuBased::TPR_SHADOW) {
-        match nv.map_l1_page(v.virtual_apic_page_addr, MapSlot::VirtualApic) {
-            Some(hpa) => hw::write(e::VIRTUAL_APIC_PAGE_ADDR, hpa),
-            None if c
-                .cpu
-                .contains(CpuBased::CR8_LOAD_EXITING | CpuBased::CR8_STORE_EXITING)
-                && !c.sec.contains(Secondary::VIRTUALIZE_APIC_ACCESSES) =>
-            {
-                let exec = nv.controls_shadow().exec & !CpuBased::TPR_SHADOW.bits();
-                nv.set_control(Control::Exec, exec);
-            }
-            None => hw::write(e::VIRTUAL_APIC_PAGE_ADDR, INVALID_GPA),
-        }
-    }
-    if c.pin.contains(PinBased::POSTED_INTR) {
-        posted_intr::map_desc(nv, v.posted_intr_desc_addr);
-    }
-    let exec = nv.controls_shadow().exec;
-    let exec = if crate::msr_bitmap::prepare(nv, v) {
-        exec | CpuBased::USE_MSR_BITMAPS.bits()
-    } else {
-        exec & !CpuBased::USE_MSR_BITMAPS.bits()
-    };
-    nv.set_control(Control::Exec, exec);
-    true
+    vmcs12_pages::get_vmcs12_pages(nv, v)
 }
 
 /// The number of entries an MSR list may have (IA32_VMX_MISC).

@@ -251,7 +251,7 @@ impl EntryVcpu for Nv {
         unsafe { bindings::rnvmx_init_event_pending(self.raw()) }
     }
     fn get_vmcs12_pages(&mut self, v: &Vmcs12) -> bool {
-        entry::get_vmcs12_pages(self, v)
+        crate::nested::vmcs12_pages::get_vmcs12_pages(self, v)
     }
     fn enter_guest_mode(&mut self) {
         Nv::enter_guest_mode(self)
@@ -260,7 +260,7 @@ impl EntryVcpu for Nv {
         self.nested().preemption_timer_expired = false;
     }
     fn start_preemption_timer(&mut self, value: u32) {
-        crate::timer::start(self, value)
+        crate::nested::preemption_timer::start(self, value)
     }
     fn exit_internal_error(&mut self) -> i32 {
         let run = self.vmx().vcpu.run;

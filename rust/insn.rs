@@ -8,10 +8,10 @@ use kernel::ffi;
 
 use crate::bindings;
 use crate::entry::{self, CheckVcpu};
-use crate::ept;
 use crate::exit;
 use crate::hw;
 use crate::lifecycle;
+use crate::nested;
 use crate::nested::insn::Fault;
 use crate::nested::insn_exec::{self as x, InsnVcpu};
 use crate::nested::invalidate;
@@ -78,13 +78,13 @@ impl InsnVcpu for Nv {
         Nv::write_gpa(self, gpa, buf)
     }
     fn enter_vmx_operation(&mut self) -> Result<(), i32> {
-        lifecycle::enter_vmx_operation(self).map_err(|e| e.to_errno())
+        nested::lifecycle::enter_vmx_operation(self).map_err(|e| e.to_errno())
     }
     fn free_nested(&mut self) {
-        lifecycle::free_nested(self)
+        nested::lifecycle::free_nested(self)
     }
     fn release_vmcs12(&mut self) {
-        lifecycle::release_vmcs12(self)
+        nested::lifecycle::release_vmcs12(self)
     }
     fn load_vmcs12(&mut self, vmptr: u64) -> Option<bool> {
         let p = self.nested().cached_vmcs12;
@@ -92,7 +92,7 @@ impl InsnVcpu for Nv {
             return None;
         }
         // SAFETY: the cached vmcs12 is a VMCS12_SIZE buffer of ours
-        // (lifecycle.rs), referenced by no live Rust reference here.
+        // (lifecycle_vcpu.rs), referenced by no live Rust reference here.
         let buf = unsafe { core::slice::from_raw_parts_mut(p.cast::<u8>(), VMCS12_SIZE) };
         Some(self.read_gpa(vmptr, buf))
     }
@@ -165,7 +165,7 @@ impl InsnVcpu for Nv {
         crate::nested::vmfunc::vmfunc(v, eax, ecx, read_eptp, &cv)
     }
     fn new_eptp(&mut self) {
-        ept::new_eptp(self)
+        nested::ept::new_eptp(self)
     }
     fn count_eptp_switch(&mut self) {
         stats::EPTP_SWITCHES.inc()

@@ -314,7 +314,7 @@ impl KvmVcpu for Nv {
         crate::timer::cancel(self)
     }
     fn preemption_timer_value(&mut self) -> u32 {
-        crate::timer::saved_value(self)
+        crate::nested::preemption_timer::value_at_exit(self)
     }
     fn autoload_counts(&mut self) -> (u32, u32) {
         let vmx = self.vmx();

@@ -20,16 +20,8 @@ use crate::vmcs::table::encodings as e;
 /// KVM's `INVALID_GPA`.
 pub(crate) const INVALID_GPA: u64 = !0;
 
-/// The vCPU's maps of L1 pages vmcs02 points to.
-#[derive(Clone, Copy)]
-pub(crate) enum MapSlot {
-    /// `nested.apic_access_page_map`.
-    ApicAccess,
-    /// `nested.virtual_apic_map`.
-    VirtualApic,
-    /// `nested.pi_desc_map`.
-    PostedIntrDesc,
-}
+/// The vCPU's maps of L1 pages vmcs02 points to (`nested.*_map`).
+use crate::nested::vmcs12_pages::Page as MapSlot;
 
 /// KVM's PAGE_SHIFT: 4-KiB pages.
 pub(crate) const PAGE_SHIFT: u32 = 12;
@@ -136,7 +128,7 @@ impl Nv {
             return None;
         }
         // SAFETY: a non-null `cached_vmcs12` is this backend's allocation of
-        // VMCS12_SIZE bytes (lifecycle.rs), at least `size_of::<Vmcs12>()`
+        // VMCS12_SIZE bytes (lifecycle_vcpu.rs), at least `size_of::<Vmcs12>()`
         // (asserted in bindings.rs) and suitably aligned (Vmcs12 is packed);
         // `&mut self` keeps the reference exclusive.
         Some(unsafe { &mut *p.cast::<Vmcs12>() })
@@ -151,7 +143,7 @@ impl Nv {
             return None;
         }
         // SAFETY: a non-null `cached_shadow_vmcs12` is this backend's
-        // VMCS12_SIZE allocation (lifecycle.rs), which holds a `Vmcs12`
+        // VMCS12_SIZE allocation (lifecycle_vcpu.rs), which holds a `Vmcs12`
         // (size asserted in bindings.rs; packed, so any alignment); `&mut
         // self` keeps the reference exclusive.
         Some(unsafe { &mut *p.cast::<Vmcs12>() })
@@ -306,7 +298,7 @@ impl Nv {
         }
         const OFFSET: usize = core::mem::offset_of!(Vmcs12, ept_pointer);
         // SAFETY: a non-null `cached_vmcs12` is this backend's VMCS12_SIZE
-        // allocation (lifecycle.rs); the field lies inside it (offset_of on
+        // allocation (lifecycle_vcpu.rs); the field lies inside it (offset_of on
         // the layout asserted against C); a plain unaligned read through a
         // raw pointer, which aliases no Rust reference mutably.
         Some(unsafe { p.add(OFFSET).cast::<u64>().read_unaligned() })

@@ -10,9 +10,9 @@ use kernel::ffi;
 use crate::bindings;
 use crate::hw;
 use crate::nested::posted_intr::{self, Completion, PostedIntrIo};
-use crate::nvcpu::{MapSlot, Nv, PAGE_SHIFT};
+use crate::nested::vmcs12_pages;
+use crate::nvcpu::Nv;
 use crate::stats;
-use crate::vmcs::controls::{CpuBased, PinBased, Secondary, Vmcs12Controls};
 use crate::vmcs::table::encodings as e;
 
 /// KVM's APIC_PROCPRI: the (virtual) PPR's offset in an APIC page.
@@ -102,26 +102,16 @@ impl PostedIntrIo for Pages<'_> {
 }
 
 /// KVM's `nested_mark_vmcs12_pages_dirty()`: the pages the CPU writes
-/// during APIC virtualization, behind dirty logging's back (the APIC-access
-/// page is never written).
+/// during APIC virtualization, behind dirty logging's back (the core's
+/// `vmcs12_pages::dirty_gfns`).
 pub(crate) fn mark_vmcs12_pages_dirty(nv: &mut Nv) {
-    let Some(c) = nv.vmcs12().map(|v| {
-        let c = Vmcs12Controls::of(v);
-        (
-            c.cpu
-                .contains(CpuBased::TPR_SHADOW)
-                .then_some(v.virtual_apic_page_addr),
-            c.pin
-                .contains(PinBased::POSTED_INTR)
-                .then_some(v.posted_intr_desc_addr),
-        )
-    }) else {
+    let Some(gfns) = nv.vmcs12_ref().map(vmcs12_pages::dirty_gfns) else {
         return;
     };
     let vcpu = nv.raw();
-    for gpa in [c.0, c.1].into_iter().flatten() {
+    for gfn in gfns.into_iter().flatten() {
         // SAFETY: the vCPU is ours (Nv invariant).
-        unsafe { bindings::kvm_vcpu_mark_page_dirty(vcpu, gpa >> PAGE_SHIFT) };
+        unsafe { bindings::kvm_vcpu_mark_page_dirty(vcpu, gfn) };
     }
 }
 
@@ -153,13 +143,14 @@ pub(crate) fn complete(nv: &mut Nv) -> ffi::c_int {
 
 /// The virtual-interrupt part of KVM's `vmx_has_nested_events()`.
 pub(crate) fn has_virtual_interrupt(nv: &mut Nv) -> bool {
-    let vid = nv.vmcs12().is_some_and(|v| {
-        Vmcs12Controls::of(v)
-            .sec
-            .contains(Secondary::VIRTUAL_INTR_DELIVERY)
-    });
-    // SAFETY: the vCPU is ours (Nv invariant).
-    if !vid || unsafe { bindings::__vmx_interrupt_blocked(nv.raw()) } {
+    let vcpu = nv.raw();
+    let blocked = || {
+        // SAFETY: the vCPU is ours (Nv invariant); asked while `nv` lends
+        // only the cached vmcs12, which __vmx_interrupt_blocked() does not
+        // touch.
+        unsafe { bindings::__vmx_interrupt_blocked(vcpu) }
+    };
+    if !posted_intr::virtual_interrupt_possible(nv.vmcs12_ref(), blocked) {
         return false;
     }
     posted_intr::has_virtual_interrupt(&Pages::of(nv))
@@ -178,23 +169,4 @@ pub(crate) fn take_notification(nv: &mut Nv, irq: ffi::c_int) -> bool {
     // SAFETY: the vCPU is ours; `irq` is a vector its APIC has pending.
     unsafe { bindings::kvm_apic_clear_irr(nv.raw(), irq) };
     true
-}
-
-/// Maps L1's posted-interrupt descriptor for vmcs02
-/// (`nested_get_vmcs12_pages()`); without it, vmcs02 does not process
-/// posted interrupts, and KVM's later access reports the failure.
-pub(crate) fn map_desc(nv: &mut Nv, gpa: u64) {
-    let page = nv.map_l1_page(gpa, MapSlot::PostedIntrDesc);
-    let n = nv.nested();
-    if let Some(page_hpa) = page {
-        let offset = (gpa & 0xfff) as usize;
-        // SAFETY: `hva` maps the 4-KiB page holding the 64-byte aligned
-        // descriptor (a VM-entry check), so the offset stays inside it.
-        n.pi_desc = unsafe { n.pi_desc_map.hva.cast::<u8>().add(offset) }.cast();
-        hw::write(e::POSTED_INTR_DESC_ADDR, page_hpa + offset as u64);
-    } else {
-        n.pi_desc = core::ptr::null_mut();
-        let pin = nv.controls_shadow().pin & !PinBased::POSTED_INTR.bits();
-        nv.set_control(crate::nvcpu::Control::Pin, pin);
-    }
 }

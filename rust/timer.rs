@@ -4,8 +4,8 @@
 //! (`vmx->nested.preemption_timer`) as nested.c does: armed at a nested VM
 //! entry whose vmcs12 activates the timer, cancelled at the nested VM exit;
 //! on expiry a pending exit with reason "VMX-preemption timer expired"
-//! (`events::check_events`). The arithmetic is the core's
-//! (`crate::nested::preemption_timer`).
+//! (`events::check_events`). The arithmetic and the start/save flow are the
+//! core's (`crate::nested::preemption_timer`, on `TimerVcpu` below).
 //!
 //! The hrtimer callback runs in hard-irq context, concurrently with the vCPU
 //! thread: this module reaches the timer and `preemption_timer_expired` only
@@ -18,7 +18,7 @@
 use core::ptr::{addr_of, addr_of_mut};
 
 use crate::bindings;
-use crate::nested::preemption_timer as pt;
+use crate::nested::preemption_timer::TimerVcpu;
 use crate::nvcpu::Nv;
 use crate::vmcs::caps::misc::EMULATED_PREEMPTION_TIMER_RATE;
 use crate::vmcs::controls::{PinBased, Vmcs12Controls};
@@ -82,45 +82,7 @@ pub(crate) fn pending(nv: &mut Nv) -> bool {
     if !active(nv) {
         return false;
     }
-    let vmx = vmx_of(nv);
-    // SAFETY: the vCPU is ours; the flag may be written by `expired` at any
-    // time, hence the raw volatile read.
-    unsafe { addr_of!((*vmx).nested.preemption_timer_expired).read_volatile() }
-}
-
-/// L1's TSC in timer units (KVM's `kvm_read_l1_tsc(vcpu, rdtsc()) >> 5`).
-fn l1_scaled_tsc(nv: &mut Nv) -> u64 {
-    let vcpu = nv.raw();
-    // SAFETY: the vCPU is ours; both only read the TSC and its L1 offset.
-    let tsc = unsafe { bindings::kvm_read_l1_tsc(vcpu, bindings::rnvmx_rdtsc()) };
-    tsc >> EMULATED_PREEMPTION_TIMER_RATE
-}
-
-/// At a successful nested VM entry with the timer active (KVM's
-/// `vmx_calc_preemption_timer_value()` and `vmx_start_preemption_timer()`).
-pub(crate) fn start(nv: &mut Nv, vmcs12_value: u32) {
-    let now = l1_scaled_tsc(nv);
-    let n = nv.nested();
-    let saved = n
-        .has_preemption_timer_deadline
-        .then_some(n.preemption_timer_deadline);
-    let deadline = pt::deadline(saved, vmcs12_value, now);
-    n.preemption_timer_deadline = deadline;
-    n.has_preemption_timer_deadline = true;
-    let value = pt::remaining(deadline, now);
-    let vmx = vmx_of(nv);
-    if value == 0 {
-        // An exit before any L2 instruction: expired now (SDM 25.5.1).
-        // SAFETY: the vCPU and its timer are live and initialised (VMXON).
-        unsafe { expired(timer_of(vmx)) };
-        return;
-    }
-    let khz = nv.arch().virtual_tsc_khz;
-    if let Some(ns) = pt::timeout_ns(value, khz) {
-        // SAFETY: the timer was initialised at VMXON; it is not armed (each
-        // nested VM exit cancels it).
-        unsafe { bindings::rnvmx_preemption_timer_start(timer_of(vmx), ns) };
-    }
+    expired_flag(nv)
 }
 
 /// At a nested VM exit with the timer active: disarms it, waiting for a
@@ -132,19 +94,54 @@ pub(crate) fn cancel(nv: &mut Nv) {
     unsafe { bindings::hrtimer_cancel(timer) };
 }
 
-/// The value a nested VM exit saves in vmcs12 (KVM's
-/// `vmx_get_preemption_timer_value()`). 0 once the timer expired: an entry
-/// with value 0 (or without a TSC frequency) arms no hrtimer, whose expiry
-/// is then an earlier entry's; nested.c would save what is left of that.
-pub(crate) fn saved_value(nv: &mut Nv) -> u32 {
-    let khz = nv.arch().virtual_tsc_khz;
+/// `nested.preemption_timer_expired`, which `expired` may write at any
+/// time, hence the raw volatile read.
+fn expired_flag(nv: &mut Nv) -> bool {
     let vmx = vmx_of(nv);
-    // SAFETY: the vCPU is ours; the flag may be written by `expired`.
-    if unsafe { addr_of!((*vmx).nested.preemption_timer_expired).read_volatile() } {
-        return 0;
+    // SAFETY: the vCPU is ours; a field read without a reference.
+    unsafe { addr_of!((*vmx).nested.preemption_timer_expired).read_volatile() }
+}
+
+impl TimerVcpu for Nv {
+    fn l1_scaled_tsc(&mut self) -> u64 {
+        let vcpu = self.raw();
+        // SAFETY: the vCPU is ours; both only read the TSC and its L1 offset.
+        let tsc = unsafe { bindings::kvm_read_l1_tsc(vcpu, bindings::rnvmx_rdtsc()) };
+        tsc >> EMULATED_PREEMPTION_TIMER_RATE
     }
-    // SAFETY: initialised at VMXON; hrtimer_get_remaining() takes the
-    // timer base's lock itself.
-    let ns = unsafe { bindings::rnvmx_hrtimer_remaining_ns(timer_of(vmx)) };
-    pt::saved_value(ns, khz)
+    fn timer_deadline(&mut self) -> Option<u64> {
+        let n = self.nested();
+        n.has_preemption_timer_deadline
+            .then_some(n.preemption_timer_deadline)
+    }
+    fn set_timer_deadline(&mut self, deadline: u64) {
+        let n = self.nested();
+        n.preemption_timer_deadline = deadline;
+        n.has_preemption_timer_deadline = true;
+    }
+    fn tsc_khz(&mut self) -> u32 {
+        self.arch().virtual_tsc_khz
+    }
+    fn expire_timer_now(&mut self) {
+        let timer = timer_of(vmx_of(self));
+        // SAFETY: the vCPU and its timer are live and initialised (VMXON);
+        // called by the vCPU thread at an entry, with the timer not armed
+        // (each nested VM exit cancels it).
+        unsafe { expired(timer) };
+    }
+    fn arm_timer(&mut self, ns: u64) {
+        let timer = timer_of(vmx_of(self));
+        // SAFETY: the timer was initialised at VMXON; it is not armed (each
+        // nested VM exit cancels it).
+        unsafe { bindings::rnvmx_preemption_timer_start(timer, ns) };
+    }
+    fn timer_expired(&mut self) -> bool {
+        expired_flag(self)
+    }
+    fn timer_remaining_ns(&mut self) -> i64 {
+        let timer = timer_of(vmx_of(self));
+        // SAFETY: initialised at VMXON; hrtimer_get_remaining() takes the
+        // timer base's lock itself.
+        unsafe { bindings::rnvmx_hrtimer_remaining_ns(timer) }
+    }
 }

@@ -4,7 +4,9 @@
 //! random vmcs12, exit information and L1 memory; the vmcs02 control merge
 //! (L0's exits must survive); VMX instruction rules; MSR-list walks;
 //! which pending event wins, posted-interrupt completion, vmcs02's merged
-//! MSR bitmap, L0's exception exits and INVVPID's hardware flush.
+//! MSR bitmap, L0's exception exits and INVVPID's hardware flush; nested
+//! EPT faults, PML, vmcs12's pages, the preemption timer and VMX
+//! operation's lifecycle on the core's model vCPUs.
 
 #![no_main]
 
@@ -13,16 +15,22 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 use common::{u64_at, Fuzzed};
 
+use rnvmx::nested::ept::{self, CachedRoot, EptFault};
 use rnvmx::nested::events::{self, Exception, Injected, Interrupt};
 use rnvmx::nested::host_state;
 use rnvmx::nested::insn::{self, InstructionInfo, RunState, VmxonState};
+use rnvmx::nested::lifecycle;
 use rnvmx::nested::merge::{self, L0};
+use rnvmx::nested::model_pages::{EptModel, LifecycleModel, PagesModel, TimerModel};
 use rnvmx::nested::msr_bitmap::{self, ApicVirt};
 use rnvmx::nested::msr_list::{self, MsrAccess, MsrEntry};
 use rnvmx::nested::pending::{self, EventState, LowPriorityDb};
+use rnvmx::nested::pml::{self, PmlState};
 use rnvmx::nested::posted_intr::{self, PostedIntrIo};
+use rnvmx::nested::preemption_timer;
 use rnvmx::nested::reflect::{self, Exit, L1Memory};
 use rnvmx::nested::state::{self, Header, NestedView, SetStateEnv};
+use rnvmx::nested::vmcs12_pages::{self, Page};
 use rnvmx::nested::{invalidate, vmfunc};
 use rnvmx::vmcs::caps::{self, HostCaps};
 use rnvmx::vmcs::controls::{CpuBased, PinBased};
@@ -424,4 +432,76 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
+
+    // Nested EPT faults, PML, vmcs12's pages, the preemption timer and VMX
+    // operation's lifecycle, on the core's model vCPUs.
+    let mut ept = EptModel {
+        guest_mode: w & 1 != 0,
+        pml_full: w & 2 != 0,
+        pml: (w & 4 != 0).then_some(PmlState {
+            enabled: w & 8 != 0,
+            index: (w >> 16) as u16,
+            address: b.u64_at(221),
+        }),
+        write_fails: w & 16 != 0,
+        hw_qual: b.u64_at(222),
+        eptp: b.u64_at(223),
+        caps: w as u32,
+        roots: (0..3)
+            .map(|i| CachedRoot {
+                valid: (w >> (32 + i)) & 1 != 0,
+                pgd: b.u64_at(224 + i),
+            })
+            .collect(),
+        log: Vec::new(),
+    };
+    let _ = pml::write_buffer(&mut ept, b.u64_at(227));
+    let fault = EptFault {
+        address: b.u64_at(228),
+        error_code: b.u64_at(229),
+        exit_qualification: b.u64_at(230),
+    };
+    ept::inject_page_fault(&mut ept, &fault, w & 32 != 0);
+    assert!(!ept.pml_full, "a PML-full exit is reported once");
+    ept::new_eptp(&mut ept);
+    let mut pages = PagesModel {
+        from_userspace: w & 64 != 0,
+        pae: w & 128 != 0,
+        pdptrs_ok: w & 256 != 0,
+        missing: [Page::ApicAccess, Page::VirtualApic, Page::PostedIntrDesc]
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| (w >> (40 + i)) & 1 != 0)
+            .map(|(_, p)| p)
+            .collect(),
+        exec: w as u32,
+        pin: (w >> 32) as u32,
+        msr_bitmap: w & 512 != 0,
+        log: Vec::new(),
+    };
+    if vmcs12_pages::get_vmcs12_pages(&mut pages, &v) {
+        let bitmaps = CpuBased::USE_MSR_BITMAPS.bits();
+        assert_eq!(pages.exec & bitmaps != 0, pages.msr_bitmap);
+    }
+    let _ = vmcs12_pages::dirty_gfns(&v);
+    let mut timer = TimerModel {
+        tsc: b.u64_at(231),
+        deadline: (w & 1024 != 0).then_some(b.u64_at(232)),
+        khz: (w >> 8) as u32,
+        remaining_ns: b.u64_at(233) as i64,
+        ..TimerModel::default()
+    };
+    preemption_timer::start(&mut timer, (w >> 24) as u32);
+    let _ = preemption_timer::value_at_exit(&mut timer);
+    let mut life = LifecycleModel::outside(w as u16);
+    life.fail = lifecycle::ALLOC_ORDER
+        .get(((w >> 44) & 7) as usize)
+        .copied();
+    life.shadowing = w & 2048 != 0;
+    life.guest_mode = w & 4096 != 0;
+    if lifecycle::enter_vmx_operation(&mut life).is_ok() {
+        lifecycle::release_vmcs12(&mut life);
+    }
+    lifecycle::leave_nested(&mut life);
+    assert!(life.allocated.is_empty(), "everything VMXON took is freed");
 });

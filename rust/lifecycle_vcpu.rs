@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The core's `LifecycleVcpu` on a vCPU of this backend (see
+//! lifecycle.rs): the allocations VMX operation owns and KVM's nested
+//! fields.
+
+use kernel::{alloc::flags, prelude::*};
+
+use crate::bindings;
+use crate::exit;
+use crate::lifecycle;
+use crate::nested::lifecycle::{LifecycleVcpu, Reset, Resource};
+use crate::nvcpu::Nv;
+use crate::shadow_vmcs;
+use crate::timer;
+use crate::vmcs::layout::VMCS12_SIZE;
+
+/// The page-sized buffer behind `nested.cached_vmcs12` and
+/// `nested.cached_shadow_vmcs12`.
+struct Vmcs12Page(#[allow(dead_code)] [u8; VMCS12_SIZE]);
+
+/// Allocates a zeroed VMCS12_SIZE buffer, owned by the caller as a raw
+/// pointer until `free_vmcs12_page`.
+fn alloc_vmcs12_page() -> Result<*mut bindings::vmcs12> {
+    let page = KBox::<Vmcs12Page>::new_uninit(GFP_KERNEL | flags::__GFP_ZERO)?;
+    // SAFETY: __GFP_ZERO zeroed the allocation, and all-zero bytes are a
+    // valid `Vmcs12Page`.
+    let page = unsafe { page.assume_init() };
+    Ok(KBox::into_raw(page).cast())
+}
+
+/// Frees a buffer from `alloc_vmcs12_page`; NULL is ignored.
+fn free_vmcs12_page(p: *mut bindings::vmcs12) {
+    if !p.is_null() {
+        // SAFETY: non-null pointers in `cached_vmcs12` and
+        // `cached_shadow_vmcs12` come only from
+        // `alloc_vmcs12_page` (KBox::into_raw) and are freed once: the
+        // caller clears the field.
+        drop(unsafe { KBox::from_raw(p.cast::<Vmcs12Page>()) });
+    }
+}
+
+impl LifecycleVcpu for Nv {
+    type Error = Error;
+    fn alloc(&mut self, r: Resource) -> Result {
+        match r {
+            Resource::Vmcs02 => {
+                let vmx = self.vmx();
+                // SAFETY: vmcs02 is this vCPU's, not allocated outside VMX
+                // operation (VMXON is refused inside it).
+                kernel::error::to_result(unsafe {
+                    bindings::alloc_loaded_vmcs(&mut vmx.nested.vmcs02)
+                })
+            }
+            Resource::CachedVmcs12 => {
+                self.nested().cached_vmcs12 = alloc_vmcs12_page()?;
+                Ok(())
+            }
+            Resource::CachedShadowVmcs12 => {
+                self.nested().cached_shadow_vmcs12 = alloc_vmcs12_page()?;
+                Ok(())
+            }
+            Resource::ShadowVmcs => shadow_vmcs::alloc(self),
+        }
+    }
+    fn free(&mut self, r: Resource) {
+        match r {
+            Resource::Vmcs02 => {
+                // SAFETY: vmcs02 is not the current VMCS: the core frees it
+                // after switching to vmcs01 (free_nested) or when unwinding
+                // VMXON, before anything loaded it; free_loaded_vmcs()
+                // ignores a vmcs02 not allocated.
+                unsafe { bindings::free_loaded_vmcs(&mut self.vmx().nested.vmcs02) }
+            }
+            Resource::CachedVmcs12 => {
+                let n = self.nested();
+                free_vmcs12_page(core::mem::replace(
+                    &mut n.cached_vmcs12,
+                    core::ptr::null_mut(),
+                ));
+            }
+            Resource::CachedShadowVmcs12 => {
+                let n = self.nested();
+                let p = core::mem::replace(&mut n.cached_shadow_vmcs12, core::ptr::null_mut());
+                free_vmcs12_page(p);
+            }
+            Resource::ShadowVmcs => shadow_vmcs::free(self),
+        }
+    }
+    fn allocate_vpid(&mut self) -> u16 {
+        // SAFETY: plain ID allocator.
+        unsafe { bindings::allocate_vpid() as u16 }
+    }
+    fn free_vpid(&mut self, vpid: u16) {
+        // SAFETY: plain ID allocator; `vpid` came from allocate_vpid() (0,
+        // none, is ignored).
+        unsafe { bindings::free_vpid(kernel::ffi::c_int::from(vpid)) };
+    }
+    fn init_preemption_timer(&mut self) {
+        timer::init(self);
+    }
+    fn apply(&mut self, r: Reset) {
+        let n = self.nested();
+        match r {
+            Reset::Vmxon(b) => n.vmxon = b,
+            Reset::SmmVmxon(b) => n.smm.vmxon = b,
+            Reset::VmxonPtr(p) => n.vmxon_ptr = p,
+            Reset::CurrentVmptr(p) => n.current_vmptr = p,
+            Reset::Vpid02(v) => n.vpid02 = v,
+            Reset::LastVpid(v) => n.last_vpid = v,
+            Reset::Vmcs02Initialized(b) => n.vmcs02_initialized = b,
+            Reset::ShadowVmcs12CacheGpa(p) => n.shadow_vmcs12_cache.gpa = p,
+            Reset::NeedRareSync(b) => n.need_sync_vmcs02_to_vmcs12_rare = b,
+            Reset::PostedIntrNv(v) => self.set_posted_intr_nv(v),
+        }
+    }
+    fn vmx_operation(&mut self) -> (bool, bool) {
+        let n = self.nested();
+        (n.vmxon, n.smm.vmxon)
+    }
+    fn current_vpid02(&mut self) -> u16 {
+        self.nested().vpid02
+    }
+    fn current_vmcs(&mut self) -> u64 {
+        self.nested().current_vmptr
+    }
+    fn switch_to_vmcs01(&mut self) {
+        self.switch_vmcs(false);
+    }
+    fn clear_nested_state_pages_request(&mut self) {
+        self.clear_request(bindings::rnvmx_request_RNVMX_REQ_GET_NESTED_STATE_PAGES);
+    }
+    fn shadowing(&mut self) -> bool {
+        shadow_vmcs::enabled()
+    }
+    fn shadow_to_vmcs12(&mut self) {
+        shadow_vmcs::to_vmcs12(self);
+    }
+    fn disable_shadow_vmcs(&mut self) {
+        shadow_vmcs::disable(self);
+    }
+    fn sync_rare_to_vmcs12(&mut self) {
+        exit::sync_rare(self);
+    }
+    fn write_back_vmcs12(&mut self, vmptr: u64) {
+        let p = self.nested().cached_vmcs12;
+        if !p.is_null() {
+            // SAFETY: the cached vmcs12 is VMCS12_SIZE bytes
+            // (alloc_vmcs12_page); the slice lives only for this write.
+            let bytes = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), VMCS12_SIZE) };
+            // As KVM: a failed write of L1's own page is L1's problem.
+            let _ = self.write_gpa(vmptr, bytes);
+        }
+    }
+    fn free_guest_roots(&mut self) {
+        lifecycle::free_guest_mmu_roots(self);
+    }
+    fn unmap_l1_pages(&mut self) {
+        lifecycle::unmap_vmcs12_pages(self);
+    }
+    fn in_guest_mode(&mut self) -> bool {
+        self.is_guest_mode()
+    }
+    fn clear_run_pending(&mut self) {
+        self.nested().nested_run_pending = false;
+    }
+    fn forced_vmexit(&mut self) {
+        exit::nested_vmx_vmexit(self, None, 0, 0);
+    }
+}
