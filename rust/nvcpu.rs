@@ -315,7 +315,7 @@ impl Nv {
     pub(crate) unsafe fn vmcs12_unbounded<'a>(&mut self) -> Option<&'a Vmcs12> {
         let p = self.nested().cached_vmcs12;
         // SAFETY: a non-null `cached_vmcs12` is this backend's VMCS12_SIZE
-        // allocation (lifecycle.rs), holding a packed `Vmcs12`; that nothing
+        // allocation (lifecycle_vcpu.rs), holding a packed `Vmcs12`; that nothing
         // writes it while the reference is used, and that it is not used
         // after VMXOFF, is the caller's contract.
         (!p.is_null()).then(|| unsafe { &*p.cast::<Vmcs12>() })
