@@ -26,6 +26,8 @@ pub mod model_events;
 pub mod model_insn;
 #[cfg(any(test, feature = "model"))]
 pub mod model_pages;
+#[cfg(any(test, feature = "model"))]
+pub mod model_state;
 pub mod msr_bitmap;
 pub mod msr_list;
 pub mod paging;
@@ -38,6 +40,15 @@ pub mod reflect;
 pub mod reflect_exit;
 pub mod rsm;
 pub mod state;
+pub mod state_get;
+#[cfg(test)]
+mod state_get_tests;
+pub mod state_header;
+pub mod state_set;
+#[cfg(test)]
+mod state_set_tests;
+pub mod state_vcpu;
+pub mod state_vmcs12;
 pub mod vcpu;
 pub mod vmcs02;
 pub mod vmcs12_pages;

@@ -17,7 +17,10 @@
 //! the shutdown state" (Vol. 3C, "Returning from SMM"). rnvmx follows
 //! upstream here, not 6.12.117 (Documentation/core.md).
 
-use super::state::{wants_shadow_vmcs12, StateError};
+use super::state::StateError;
+use super::state_vcpu::{Cache, StateStat, StateVcpu};
+use super::state_vmcs12::wants_shadow_vmcs12;
+use super::vmentry::Entered;
 use crate::vmcs::checks::{check_controls, check_guest_state, check_host_state, Vcpu};
 use crate::vmcs::layout::{Vmcs12, VMCS12_REVISION};
 
@@ -59,6 +62,31 @@ pub fn rsm_to_l2(vmcs12: &Vmcs12, shadow: Option<&Vmcs12>, vcpu: &mut impl Vcpu)
         Ok(()) => RsmToL2::Enter,
         Err(e) => RsmToL2::Shutdown(e),
     }
+}
+
+/// `vmx_leave_smm()`'s entry into L2 when SMM was entered from L2.
+/// vmcs12 may have changed while in SMM, so it and the shadow vmcs12 KVM
+/// holds are checked first ([`rsm_to_l2`]); `None`: they fail, the RSM
+/// fails and KVM's emulator shuts L1 down, before any of L2's state is
+/// loaded.
+pub fn rsm_enter_l2(k: &mut impl StateVcpu) -> Option<Entered> {
+    if let RsmToL2::Shutdown(e) = rsm_check(k) {
+        k.count(StateStat::RsmCheckFail);
+        if let Some(c) = e.traced_check() {
+            k.trace_check_failed(c);
+        }
+        return None;
+    }
+    Some(k.enter_non_root_mode())
+}
+
+/// The decision on copies of the caches (the checks read the vCPU too).
+fn rsm_check(k: &mut impl StateVcpu) -> RsmToL2 {
+    let Some(v) = k.cached(Cache::Vmcs12) else {
+        return RsmToL2::Shutdown(StateError::Vmcs12Missing);
+    };
+    let shadow = k.cached(Cache::ShadowVmcs12);
+    rsm_to_l2(&v, shadow.as_ref(), &mut k.checks())
 }
 
 #[cfg(test)]

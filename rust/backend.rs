@@ -8,15 +8,19 @@
 //! are kvm-intel's call sites of nested.c; each hands over to the module
 //! that implements it (`entry`, `exit`, `events`, `insn`, `lifecycle`, ...).
 
-use kernel::{c_str, ffi, prelude::*, uaccess::UserSlice};
+use kernel::{c_str, ffi, prelude::*};
 
 use crate::entry::{self, Entered};
 use crate::nested::reflect;
-use crate::nested::state::{self, HEADER_SIZE};
+use crate::nested::rsm::rsm_enter_l2;
+use crate::nested::state::{Header, HEADER_SIZE};
+use crate::nested::state_get::get_nested_state;
+use crate::nested::state_set::set_nested_state;
 use crate::nvcpu::Nv;
+use crate::state_vcpu::{self, StateNv};
 use crate::vcpu::{kvm_vmx_msrs, VcpuVmx};
 use crate::vmcs::caps::{self, RestoreError};
-use crate::{bindings, ept, events, exit, insn, lifecycle, restore, shadow_vmcs, stats};
+use crate::{bindings, ept, events, exit, insn, lifecycle, shadow_vmcs, stats};
 
 /// Registration of the backend with kvm-intel; retracted on drop.
 ///
@@ -146,10 +150,8 @@ unsafe extern "C" fn set_vmx_msr(vcpu: Vcpu, msr_index: u32, data: u64) -> ffi::
     }
 }
 
-/// KVM_GET_NESTED_STATE (KVM's vmx_get_nested_state()): the header from
-/// the core's `get_state()` and, with a current VMCS, vmcs12 (synced from
-/// vmcs02 first while L2 runs). `user` is userspace's buffer of `size`
-/// bytes, written through the checked user-copy API.
+/// KVM_GET_NESTED_STATE (KVM's vmx_get_nested_state(), the core's
+/// `get_nested_state`): `user` is userspace's buffer of `size` bytes.
 ///
 /// # Safety
 ///
@@ -160,91 +162,20 @@ unsafe extern "C" fn get_state(
     size: ffi::c_uint,
 ) -> ffi::c_int {
     // SAFETY: per the callback contract.
-    unsafe { with(vcpu, |nv| get_state_of(nv, user, size)) }
-}
-
-fn get_state_of(
-    nv: &mut Nv,
-    user: *mut bindings::kvm_nested_state,
-    size: ffi::c_uint,
-) -> ffi::c_int {
-    let vcpu = nv.raw();
-    let guest_mode = nv.is_guest_mode();
-    let n = nv.nested();
-    let view = state::NestedView {
-        // SAFETY: the vCPU is ours (callback contract).
-        vmx_in_cpuid: unsafe { bindings::rnvmx_guest_has_vmx(vcpu) },
-        vmxon: n.vmxon,
-        smm_vmxon: n.smm.vmxon,
-        smm_guest_mode: n.smm.guest_mode,
-        vmxon_ptr: n.vmxon_ptr,
-        current_vmptr: n.current_vmptr,
-        evmcs_set: false,
-        guest_mode,
-        run_pending: n.nested_run_pending,
-        mtf_pending: n.mtf_pending,
-        // The deadline an entry fixed (reported in guest mode with the timer
-        // on: the core's get_state decides).
-        preemption_timer_deadline: n
-            .has_preemption_timer_deadline
-            .then_some(n.preemption_timer_deadline),
+    let r = unsafe {
+        with(vcpu, |nv| {
+            get_nested_state(&mut StateNv::new(nv, user), size)
+        })
     };
-    if view.current_vmptr != crate::nvcpu::INVALID_GPA {
-        if guest_mode {
-            exit::sync_vmcs02_to_vmcs12(nv);
-            exit::sync_rare(nv);
-        } else if !nv.nested().need_vmcs12_to_shadow_sync && shadow_vmcs::enabled() {
-            shadow_vmcs::to_vmcs12(nv);
-        }
-        if !guest_mode {
-            exit::sync_rare(nv);
-        }
+    match r {
+        Ok(size) => size as ffi::c_int,
+        Err(e) => state_vcpu::errno(e.errno()),
     }
-    let v = nv.vmcs12_copy().unwrap_or_default();
-    let g = state::get_state(&view, &v);
-    let needed = g.header.size;
-    // As KVM: a short buffer gets only the size needed (the caller reports
-    // -E2BIG); otherwise the state is copied and the size returned.
-    if size < needed {
-        return needed as ffi::c_int;
-    }
-    let mut writer = UserSlice::new(user as usize, needed as usize).writer();
-    if writer.write_slice(&g.header.encode()).is_err() {
-        return EFAULT.to_errno();
-    }
-    if g.vmcs12 {
-        let p = nv.nested().cached_vmcs12;
-        if p.is_null() {
-            return EFAULT.to_errno();
-        }
-        // SAFETY: the cached vmcs12 is a VMCS12_SIZE buffer of ours, and
-        // no Rust reference to it is alive.
-        let page = unsafe {
-            core::slice::from_raw_parts(p.cast::<u8>(), crate::vmcs::layout::VMCS12_SIZE)
-        };
-        if writer.write_slice(page).is_err() {
-            return EFAULT.to_errno();
-        }
-    }
-    // L1's shadow VMCS while L2 runs with it. (nested.c copies the stale
-    // cache outside guest mode as well, past the size it reports; not here.)
-    if g.shadow_vmcs12 && guest_mode {
-        let Some(page) = nv.shadow_vmcs12_bytes() else {
-            return EFAULT.to_errno();
-        };
-        if writer.write_slice(page).is_err() {
-            return EFAULT.to_errno();
-        }
-    }
-    if g.header.flags & state::flags::GUEST_MODE != 0 {
-        stats::STATE_SAVES_L2.inc();
-    }
-    needed as ffi::c_int
 }
 
-/// KVM_SET_NESTED_STATE: the header checked as KVM does (the core's
-/// `check_header`), then restored (`restore.rs`); `user` is userspace's
-/// state, at least as large as its header says (KVM checked).
+/// KVM_SET_NESTED_STATE (KVM's vmx_set_nested_state(), the core's
+/// `set_nested_state`); `user` is userspace's state, at least as large as
+/// its header says (KVM checked).
 ///
 /// # Safety
 ///
@@ -255,42 +186,17 @@ unsafe extern "C" fn set_state(
     user: *mut bindings::kvm_nested_state,
     state: *mut bindings::kvm_nested_state,
 ) -> ffi::c_int {
-    stats::SET_NESTED_STATES.inc();
     let mut raw = [0u8; HEADER_SIZE];
     // SAFETY: KVM copied the whole header (sizeof(struct kvm_nested_state),
     // asserted to be 128 bytes) into the kernel buffer `state` points to.
     unsafe { core::ptr::copy_nonoverlapping(state.cast::<u8>(), raw.as_mut_ptr(), HEADER_SIZE) };
-    let h = state::Header::decode(&raw);
-    // The vCPU facts KVM's checks use; eVMCS is never enabled on this
-    // backend.
-    // SAFETY: per the callback contract.
-    let env = unsafe {
-        with(vcpu, |nv| state::SetStateEnv {
-            vmx_in_cpuid: bindings::rnvmx_guest_has_vmx(nv.raw()),
-            maxphyaddr: nv.maxphyaddr(),
-            in_smm: bindings::rnvmx_is_smm(nv.raw()),
-            evmcs_enabled: false,
-        })
-    };
-    match state::check_header(&h, &env) {
-        Err(_) => EINVAL.to_errno(),
-        // A state outside VMX operation: leave it (KVM's vmx_leave_nested()).
-        Ok(false) => {
-            // SAFETY: per the callback contract.
-            unsafe { with(vcpu, lifecycle::leave_nested) };
-            0
-        }
-        // A restore into L2 is counted: what a migration to this backend
-        // with a live L2 does.
-        Ok(true) => {
-            // SAFETY: per the callback contract; `user` is userspace's state,
-            // read only through UserSlice (checked copies).
-            let ret = unsafe { with(vcpu, |nv| restore::set_vmx_state(nv, &h, &env, user)) };
-            if ret == 0 && h.flags & state::flags::GUEST_MODE != 0 {
-                stats::STATE_RESTORES_L2.inc();
-            }
-            ret
-        }
+    let h = Header::decode(&raw);
+    // SAFETY: per the callback contract; `user` is read only through
+    // UserSlice (checked copies).
+    let r = unsafe { with(vcpu, |nv| set_nested_state(&mut StateNv::new(nv, user), &h)) };
+    match r {
+        Ok(_) => 0,
+        Err(e) => state_vcpu::errno(e.errno()),
     }
 }
 
@@ -401,7 +307,7 @@ unsafe extern "C" fn triple_fault(vcpu: Vcpu) {
 /// the guest, in or out of guest mode.
 unsafe extern "C" fn get_nested_state_pages(vcpu: Vcpu) -> bool {
     // SAFETY: per the callback contract.
-    unsafe { with(vcpu, restore::get_nested_state_pages) }
+    unsafe { with(vcpu, state_vcpu::get_nested_state_pages) }
 }
 
 /// # Safety
@@ -440,7 +346,7 @@ unsafe extern "C" fn enter_non_root_mode(
                 Some(entry::enter_non_root_mode(nv, true))
             } else {
                 // RSM into L2 (vmx_leave_smm), which re-checks vmcs12 first.
-                restore::rsm_enter_l2(nv)
+                rsm_enter_l2(&mut StateNv::new(nv, core::ptr::null_mut()))
             }
         })
     };

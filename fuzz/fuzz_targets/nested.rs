@@ -29,9 +29,11 @@ use rnvmx::nested::pml::{self, PmlState};
 use rnvmx::nested::posted_intr::{self, PostedIntrIo};
 use rnvmx::nested::preemption_timer;
 use rnvmx::nested::reflect::{self, Exit, L1Memory};
-use rnvmx::nested::state::{self, Header, NestedView, SetStateEnv};
+use rnvmx::nested::state::{self, Header, SetStateEnv};
+use rnvmx::nested::state_get::{self, NestedView};
 use rnvmx::nested::vmcs12_pages::{self, Page};
 use rnvmx::nested::{invalidate, vmfunc};
+use rnvmx::nested::{state_header, state_vmcs12};
 use rnvmx::vmcs::caps::{self, HostCaps};
 use rnvmx::vmcs::controls::{CpuBased, PinBased};
 use rnvmx::vmcs::layout::{Vmcs12, VmcsHdr};
@@ -307,7 +309,7 @@ fuzz_target!(|data: &[u8]| {
         in_smm: w & 2 != 0,
         evmcs_enabled: w & 4 != 0,
     };
-    if let Ok(true) = state::check_header(&h, &env) {
+    if let Ok(true) = state_header::check_header(&h, &env) {
         let host = HostCaps {
             enable_ept: true,
             enable_vpid: true,
@@ -318,7 +320,7 @@ fuzz_target!(|data: &[u8]| {
             bits: w,
             hdr: w as u32,
         };
-        let _ = state::check_vmcs12_part(&h, &env, Some(&v), Some(&v), &mut cpu);
+        let _ = state_vmcs12::check_vmcs12_part(&h, &env, Some(&v), Some(&v), &mut cpu);
     }
     let view = NestedView {
         vmx_in_cpuid: w & 1 != 0,
@@ -333,7 +335,7 @@ fuzz_target!(|data: &[u8]| {
         mtf_pending: w & 512 != 0,
         preemption_timer_deadline: (w & 1024 != 0).then_some(b.u64_at(210)),
     };
-    let g = state::get_state(&view, &v);
+    let g = state_get::get_state(&view, &v);
     assert!(g.header.size as usize <= state::MAX_SIZE);
 
     let _ = host_state::host_state(&v, b.u64_at(211));

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The core's `StateVcpu` on a vCPU of this backend: the primitives of
+//! KVM_GET/SET_NESTED_STATE and of an RSM into L2, whose order and errnos
+//! are the core's (nested/state_set.rs, nested/state_get.rs,
+//! nested/rsm.rs). Userspace's state is read and written only through the
+//! checked user-copy API. Also KVM_REQ_GET_NESTED_STATE_PAGES.
+
+use kernel::{ffi, prelude::*, uaccess::UserSlice};
+
+use crate::bindings;
+use crate::entry::{self, CheckVcpu, Entered};
+use crate::exit;
+use crate::lifecycle;
+use crate::nested::state::{Errno, SetStateEnv};
+use crate::nested::state_get::NestedView;
+use crate::nested::state_vcpu::{Cache, CopyError, StateStat, StateVcpu};
+use crate::nvcpu::Nv;
+use crate::shadow_vmcs;
+use crate::stats;
+use crate::trace;
+use crate::vmcs::checks::Check;
+use crate::vmcs::layout::Vmcs12;
+
+/// A vCPU with the `struct kvm_nested_state` of the ioctl being served.
+pub(crate) struct StateNv<'a> {
+    nv: &'a mut Nv,
+    /// Userspace's state (null for an RSM, which copies nothing).
+    user: *mut bindings::kvm_nested_state,
+}
+
+impl<'a> StateNv<'a> {
+    /// `user` is userspace's state of the ioctl, or null.
+    pub(crate) fn new(nv: &'a mut Nv, user: *mut bindings::kvm_nested_state) -> Self {
+        StateNv { nv, user }
+    }
+
+    /// `len` bytes of userspace's state at `offset`; `None` without one.
+    fn user_slice(&self, offset: usize, len: usize) -> Option<UserSlice> {
+        (!self.user.is_null())
+            .then(|| UserSlice::new((self.user as usize).wrapping_add(offset), len))
+    }
+
+    fn cache_bytes(&mut self, cache: Cache) -> Option<&mut [u8]> {
+        match cache {
+            Cache::Vmcs12 => self.nv.vmcs12_bytes(),
+            Cache::ShadowVmcs12 => self.nv.shadow_vmcs12_bytes(),
+        }
+    }
+}
+
+/// The errno of a failed KVM_GET/SET_NESTED_STATE.
+pub(crate) fn errno(e: Errno) -> ffi::c_int {
+    match e {
+        Errno::Inval => EINVAL.to_errno(),
+        Errno::Fault => EFAULT.to_errno(),
+        Errno::Passed(e) => e,
+    }
+}
+
+impl StateVcpu for StateNv<'_> {
+    type Checks<'a>
+        = CheckVcpu<'a>
+    where
+        Self: 'a;
+    fn checks(&mut self) -> CheckVcpu<'_> {
+        CheckVcpu::new(self.nv)
+    }
+    fn set_state_env(&mut self) -> SetStateEnv {
+        let vcpu = self.nv.raw();
+        SetStateEnv {
+            // SAFETY: the vCPU is ours (Nv invariant); this reads its CPUID.
+            vmx_in_cpuid: unsafe { bindings::rnvmx_guest_has_vmx(vcpu) },
+            maxphyaddr: self.nv.maxphyaddr(),
+            // SAFETY: the vCPU is ours (Nv invariant); this reads its hflags.
+            in_smm: unsafe { bindings::rnvmx_is_smm(vcpu) },
+            // eVMCS is never enabled on this backend.
+            evmcs_enabled: false,
+        }
+    }
+    fn nested_view(&mut self) -> NestedView {
+        let vcpu = self.nv.raw();
+        let guest_mode = self.nv.is_guest_mode();
+        let n = self.nv.nested();
+        NestedView {
+            // SAFETY: the vCPU is ours (Nv invariant); this reads its CPUID.
+            vmx_in_cpuid: unsafe { bindings::rnvmx_guest_has_vmx(vcpu) },
+            vmxon: n.vmxon,
+            smm_vmxon: n.smm.vmxon,
+            smm_guest_mode: n.smm.guest_mode,
+            vmxon_ptr: n.vmxon_ptr,
+            current_vmptr: n.current_vmptr,
+            evmcs_set: false,
+            guest_mode,
+            run_pending: n.nested_run_pending,
+            mtf_pending: n.mtf_pending,
+            // The deadline an entry fixed (reported in guest mode with the
+            // timer on: the core's get_state decides).
+            preemption_timer_deadline: n
+                .has_preemption_timer_deadline
+                .then_some(n.preemption_timer_deadline),
+        }
+    }
+    fn leave_nested(&mut self) {
+        lifecycle::leave_nested(self.nv)
+    }
+    fn set_vmxon_ptr(&mut self, pa: u64) {
+        self.nv.nested().vmxon_ptr = pa;
+    }
+    fn enter_vmx_operation(&mut self) -> Result<(), i32> {
+        lifecycle::enter_vmx_operation(self.nv).map_err(|e| e.to_errno())
+    }
+    fn set_current_vmptr(&mut self, pa: u64) {
+        self.nv.nested().current_vmptr = pa;
+    }
+    fn link_shadow_vmcs(&mut self) {
+        shadow_vmcs::enable(self.nv)
+    }
+    fn mark_vmcs12_dirty(&mut self) {
+        let n = self.nv.nested();
+        n.dirty_vmcs12 = true;
+        n.force_msr_bitmap_recalc = true;
+    }
+    fn set_smm_vmxon(&mut self) {
+        let n = self.nv.nested();
+        n.smm.vmxon = true;
+        n.vmxon = false;
+    }
+    fn set_smm_guest_mode(&mut self) {
+        self.nv.nested().smm.guest_mode = true;
+    }
+    fn read_user(&mut self, cache: Cache, offset: usize, len: usize) -> Result<(), CopyError> {
+        let user = self.user_slice(offset, len);
+        let Some(bytes) = self.cache_bytes(cache).and_then(|b| b.get_mut(..len)) else {
+            return Err(CopyError::NoCache);
+        };
+        let mut reader = user.ok_or(CopyError::Fault)?.reader();
+        reader.read_slice(bytes).map_err(|_| CopyError::Fault)
+    }
+    fn cached(&mut self, cache: Cache) -> Option<Vmcs12> {
+        match cache {
+            Cache::Vmcs12 => self.nv.vmcs12_copy(),
+            Cache::ShadowVmcs12 => self.nv.shadow_vmcs12().map(|s| *s),
+        }
+    }
+    fn set_run_pending(&mut self, pending: bool) {
+        self.nv.nested().nested_run_pending = pending;
+    }
+    fn set_mtf_pending(&mut self, pending: bool) {
+        self.nv.nested().mtf_pending = pending;
+    }
+    fn mtf_pending(&mut self) -> bool {
+        self.nv.nested().mtf_pending
+    }
+    fn set_preemption_timer_deadline(&mut self, deadline: Option<u64>) {
+        let n = self.nv.nested();
+        n.has_preemption_timer_deadline = deadline.is_some();
+        n.preemption_timer_deadline = deadline.unwrap_or(0);
+    }
+    fn enter_non_root_mode(&mut self) -> Entered {
+        entry::enter_non_root_mode(self.nv, false)
+    }
+    fn request_event(&mut self) {
+        self.nv
+            .make_request(bindings::rnvmx_request_RNVMX_REQ_EVENT);
+    }
+    fn trace_check_failed(&mut self, c: Check) {
+        trace::check_failed(c)
+    }
+    fn count(&mut self, s: StateStat) {
+        match s {
+            StateStat::SetState => stats::SET_NESTED_STATES.inc(),
+            StateStat::RestoreL2 => stats::STATE_RESTORES_L2.inc(),
+            StateStat::SaveL2 => stats::STATE_SAVES_L2.inc(),
+            StateStat::RsmCheckFail => stats::RSM_CHECK_FAILS.inc(),
+        }
+    }
+    fn sync_vmcs02_to_vmcs12(&mut self) {
+        exit::sync_vmcs02_to_vmcs12(self.nv)
+    }
+    fn sync_rare(&mut self) {
+        exit::sync_rare(self.nv)
+    }
+    fn need_vmcs12_to_shadow_sync(&mut self) -> bool {
+        self.nv.nested().need_vmcs12_to_shadow_sync
+    }
+    fn shadow_vmcs_enabled(&mut self) -> bool {
+        shadow_vmcs::enabled()
+    }
+    fn shadow_vmcs_to_vmcs12(&mut self) {
+        shadow_vmcs::to_vmcs12(self.nv)
+    }
+    fn write_user(&mut self, offset: usize, bytes: &[u8]) -> Result<(), CopyError> {
+        let user = self.user_slice(offset, bytes.len());
+        let mut writer = user.ok_or(CopyError::Fault)?.writer();
+        writer.write_slice(bytes).map_err(|_| CopyError::Fault)
+    }
+    fn write_user_cache(&mut self, cache: Cache, offset: usize) -> Result<(), CopyError> {
+        let user = self.user_slice(offset, crate::vmcs::layout::VMCS12_SIZE);
+        let Some(bytes) = self.cache_bytes(cache) else {
+            return Err(CopyError::NoCache);
+        };
+        let mut writer = user.ok_or(CopyError::Fault)?.writer();
+        writer.write_slice(bytes).map_err(|_| CopyError::Fault)
+    }
+}
+
+/// KVM's vmx_get_nested_state_pages() (KVM_REQ_GET_NESTED_STATE_PAGES,
+/// made by a restore into guest mode): map what vmcs02 points to.
+pub(crate) fn get_nested_state_pages(nv: &mut Nv) -> bool {
+    if !nv.is_guest_mode() {
+        return true;
+    }
+    // SAFETY: `v` is read by `get_vmcs12_pages` only, which writes no vmcs12.
+    let Some(v) = (unsafe { nv.vmcs12_unbounded() }) else {
+        return false;
+    };
+    entry::get_vmcs12_pages(nv, v)
+}
