@@ -51,38 +51,41 @@ fn spurious_fault() {
     unsafe { bindings::kvm_spurious_fault() };
 }
 
+/// The fixup of a VMREAD or VMWRITE, out of line (a section of its own, as
+/// the kernel's old `.fixup`): it sets the instruction's `failed` byte to
+/// `FAULTED` and resumes after the instruction's SETNA, so the path taken on
+/// every access is the instruction and SETNA only, as without a fixup.
+const FAULTED: u8 = 2;
+
 /// VMREAD of `field` from the current VMCS.
 #[inline]
 pub(crate) fn read(field: Encoding) -> u64 {
     let value: u64;
     let failed: u8;
-    let fault: u32;
     // SAFETY: VMREAD with register operands touches no memory. The CPU is
     // in VMX root operation with the vCPU's VMCS current (module doc); a
     // VMfail only sets flags, read back with SETNA; a fault resumes at 3
-    // (the exception-table entry), which sets `fault` and leaves `failed`
-    // at 0.
+    // (the exception-table entry), which sets `failed` to FAULTED and
+    // jumps back to 4.
     unsafe {
         asm!(
             "2: vmread {value}, {field}",
             "setna {failed}",
-            "jmp 4f",
-            "3: mov {fault:e}, 1",
             "4:",
+            ".pushsection .text.unlikely.rnvmx_fixup, \"ax\"",
+            "3: mov {failed}, {faulted}",
+            "jmp 4b",
+            ".popsection",
             extable!("2b", "3b"),
             field = in(reg) u64::from(field.value()),
             value = out(reg) value,
-            failed = inout(reg_byte) 0u8 => failed,
-            fault = inout(reg) 0u32 => fault,
+            failed = out(reg_byte) failed,
+            faulted = const FAULTED,
             options(nostack),
         );
     }
-    if fault != 0 {
-        spurious_fault();
-        return 0;
-    }
     if failed != 0 {
-        stats::VMCS_ERRORS.inc();
+        vmx_insn_failed(failed);
         return 0;
     }
     value
@@ -92,31 +95,40 @@ pub(crate) fn read(field: Encoding) -> u64 {
 #[inline]
 pub(crate) fn write(field: Encoding, value: u64) {
     let failed: u8;
-    let fault: u32;
     // SAFETY: VMWRITE with register operands touches no memory; the CPU is
     // in VMX root operation with the vCPU's VMCS current (module doc). A
     // VMfail only sets flags (SETNA); a fault resumes at 3 (the
-    // exception-table entry), which sets `fault`.
+    // exception-table entry), which sets `failed` to FAULTED and jumps back
+    // to 4.
     unsafe {
         asm!(
             "2: vmwrite {field}, {value}",
             "setna {failed}",
-            "jmp 4f",
-            "3: mov {fault:e}, 1",
             "4:",
+            ".pushsection .text.unlikely.rnvmx_fixup, \"ax\"",
+            "3: mov {failed}, {faulted}",
+            "jmp 4b",
+            ".popsection",
             extable!("2b", "3b"),
             field = in(reg) u64::from(field.value()),
             value = in(reg) value,
-            failed = inout(reg_byte) 0u8 => failed,
-            fault = inout(reg) 0u32 => fault,
+            failed = out(reg_byte) failed,
+            faulted = const FAULTED,
             options(nostack),
         );
     }
-    if fault != 0 {
-        spurious_fault();
-        return;
-    }
     if failed != 0 {
+        vmx_insn_failed(failed);
+    }
+}
+
+/// A VMREAD or VMWRITE did not succeed: it faulted (`FAULTED`) or failed.
+#[cold]
+#[inline(never)]
+fn vmx_insn_failed(failed: u8) {
+    if failed == FAULTED {
+        spurious_fault();
+    } else {
         stats::VMCS_ERRORS.inc();
     }
 }

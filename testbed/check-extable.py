@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 """Every VMX instruction in rnvmx.ko has an exception-table entry, as KVM's
 own (vmx_ops.h, _ASM_EXTABLE): one whose instruction address is that
-instruction and whose fixup lies in the same section, just after it.
+instruction and whose fixup lies in the same section just after it, or out
+of line in a fixup section (rust/hw.rs's VMREAD/VMWRITE: FIXUP_SECTION).
 Without one, a VMX instruction faulting after an emergency VMXOFF (reboot,
 crash) is an Oops in the module instead of kvm_spurious_fault().
 
@@ -20,6 +21,8 @@ VMX_INSNS = {"vmread", "vmwrite", "vmptrld", "vmclear", "vmptrst", "invvpid", "i
 # The fixup of an instruction is within this many bytes after it (the
 # module's sequences: the instruction, SETNA, a short JMP, the fixup).
 FIXUP_NEAR = 32
+# Where rust/hw.rs puts the out-of-line fixups of VMREAD and VMWRITE.
+FIXUP_SECTION = ".text.unlikely.rnvmx_fixup"
 
 SECTION_RE = re.compile(r"^Disassembly of section (\S+):")
 INSN_RE = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)")
@@ -73,8 +76,10 @@ def problems(insns, entries):
         fixups = by_insn.get((section, off))
         if not fixups:
             bad.append(f"{mnem} at {section}+{off:#x} has no exception-table entry")
-        elif not any(s == section and 0 < f - off <= FIXUP_NEAR for s, f in fixups):
-            bad.append(f"{mnem} at {section}+{off:#x}: fixup {fixups} not just after it")
+        elif not any((s == section and 0 < f - off <= FIXUP_NEAR) or s == FIXUP_SECTION
+                     for s, f in fixups):
+            bad.append(f"{mnem} at {section}+{off:#x}: fixup {fixups} neither just after it "
+                       f"nor in {FIXUP_SECTION}")
     return bad
 
 

@@ -55,6 +55,13 @@ class Extable(unittest.TestCase):
         entries = [((".text", 0x10), (".text", 0x400)), ((".text", 0x30), (".text", 0x38))]
         self.assertEqual(len(ce.problems(insns, entries)), 1)
 
+    def test_out_of_line_fixup(self):
+        insns = ce.vmx_instructions(DIS)
+        entries = [((".text", 0x10), (ce.FIXUP_SECTION, 0)), ((".text", 0x30), (".other", 7))]
+        bad = ce.problems(insns, entries)
+        self.assertEqual(len(bad), 1)
+        self.assertIn("vmwrite at .text+0x30", bad[0])
+
 
 if __name__ == "__main__":
     unittest.main()
