@@ -193,6 +193,9 @@ pub enum Errno {
     Fault,
     /// A (negative) errno from the glue, passed through.
     Passed(i32),
+    /// A positive status, returned as it is (nested.c's
+    /// `nested_vmx_enter_non_root_mode()` result).
+    Status(i32),
 }
 
 /// What `vmx_set_nested_state()` depends on besides the state.

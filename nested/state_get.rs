@@ -124,6 +124,14 @@ impl GetFault {
 /// (x86.c then reports -E2BIG with the size needed).
 pub fn get_nested_state(k: &mut impl StateVcpu, user_size: u32) -> Result<u32, GetFault> {
     let n = k.nested_view();
+    // The size first, as nested.c: a short buffer gets it and nothing else
+    // happens (vmcs12 is not synced). What it depends on (VMCS shadowing
+    // and the link pointer) is not what a sync changes.
+    let g = get_state(&n, &k.cached(Cache::Vmcs12).unwrap_or_default());
+    let needed = g.header.size;
+    if user_size < needed {
+        return Ok(needed);
+    }
     // vmcs12 as L1 would read it: while L2 runs it is in vmcs02; while L1
     // runs, in the shadow VMCS unless a sync to it is still due.
     if n.current_vmptr != INVALID_GPA {
@@ -136,12 +144,6 @@ pub fn get_nested_state(k: &mut impl StateVcpu, user_size: u32) -> Result<u32, G
             }
             k.sync_rare();
         }
-    }
-    let v = k.cached(Cache::Vmcs12).unwrap_or_default();
-    let g = get_state(&n, &v);
-    let needed = g.header.size;
-    if user_size < needed {
-        return Ok(needed);
     }
     k.write_user(0, &g.header.encode()).map_err(|_| GetFault)?;
     if g.vmcs12 {

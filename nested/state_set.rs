@@ -35,19 +35,30 @@ pub enum SetError {
     NoCache,
     /// Copying vmcs12 or the shadow vmcs12 from userspace failed (-EFAULT).
     Fault,
-    /// L2 could not be entered from the restored vmcs12 (-EINVAL; nested.c
-    /// returns `nested_vmx_enter_non_root_mode()`'s non-zero status).
-    EnterL2,
+    /// L2 could not be entered from the restored vmcs12: the ioctl returns
+    /// `nested_vmx_enter_non_root_mode()`'s status, positive, as nested.c
+    /// (NVMX_VMENTRY_VMEXIT 2, NVMX_VMENTRY_KVM_INTERNAL_ERROR 3).
+    EnterL2(Entered),
 }
 
 impl SetError {
     /// The errno the ioctl returns.
     pub const fn errno(self) -> Errno {
         match self {
-            SetError::Refused(_) | SetError::NoCache | SetError::EnterL2 => Errno::Inval,
+            SetError::Refused(_) | SetError::NoCache => Errno::Inval,
+            SetError::EnterL2(e) => Errno::Status(entry_status(e)),
             SetError::Fault => Errno::Fault,
             SetError::VmxOperation(e) => Errno::Passed(e),
         }
+    }
+}
+
+/// KVM's `enum nvmx_vmentry_status` of an entry that did not reach L2.
+const fn entry_status(e: Entered) -> i32 {
+    match e {
+        Entered::L2 => 0,
+        Entered::VmExit => 2,
+        Entered::InternalError => 3,
     }
 }
 
@@ -149,8 +160,9 @@ fn restore_guest_mode(k: &mut impl StateVcpu, h: &Header, v: &Vmcs12) -> Result<
         return Err(SetError::Refused(e));
     }
     k.mark_vmcs12_dirty();
-    if k.enter_non_root_mode() != Entered::L2 {
-        return Err(SetError::EnterL2);
+    match k.enter_non_root_mode() {
+        Entered::L2 => {}
+        e => return Err(SetError::EnterL2(e)),
     }
     if k.mtf_pending() {
         k.request_event();

@@ -127,7 +127,8 @@ fn errnos() {
             Errno::Inval,
         ),
         (SetError::NoCache, Errno::Inval),
-        (SetError::EnterL2, Errno::Inval),
+        (SetError::EnterL2(Entered::VmExit), Errno::Status(2)),
+        (SetError::EnterL2(Entered::InternalError), Errno::Status(3)),
         (SetError::Fault, Errno::Fault),
         (SetError::VmxOperation(-12), Errno::Passed(-12)),
     ];
@@ -496,18 +497,18 @@ fn shadow_vmcs12_header() {
     );
 }
 
-/// L2 not entered (a VM-entry failure or an internal error): -EINVAL
-/// (nested.c returns the entry's status), run_pending reset, nothing
+/// L2 not entered (a VM-entry failure or an internal error): the entry's
+/// positive status, as nested.c returns it, run_pending reset, nothing
 /// requested or counted.
 #[test]
-fn enter_non_root_mode_failure_is_einval() {
-    for entered in [Entered::VmExit, Entered::InternalError] {
+fn enter_non_root_mode_failure_returns_its_status() {
+    for (entered, status) in [(Entered::VmExit, 2), (Entered::InternalError, 3)] {
         let mut m = model();
         m.entered = entered;
         let h = header(GUEST_MODE | RUN_PENDING | MTF_PENDING, MAX_SIZE);
         let r = set(&mut m, &h, &valid_vmcs12(), &shadow());
-        assert_eq!(r, Err(SetError::EnterL2));
-        assert_eq!(r.map_err(SetError::errno), Err(Errno::Inval));
+        assert_eq!(r, Err(SetError::EnterL2(entered)));
+        assert_eq!(r.map_err(SetError::errno), Err(Errno::Status(status)));
         assert_eq!(m.calls.last(), Some(&C::SetRunPending(false)));
         assert!(!m.calls.contains(&C::RequestEvent));
         assert!(!m.calls.contains(&C::Count(StateStat::RestoreL2)));

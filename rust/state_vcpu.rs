@@ -54,7 +54,7 @@ pub(crate) fn errno(e: Errno) -> ffi::c_int {
     match e {
         Errno::Inval => EINVAL.to_errno(),
         Errno::Fault => EFAULT.to_errno(),
-        Errno::Passed(e) => e,
+        Errno::Passed(e) | Errno::Status(e) => e,
     }
 }
 
