@@ -33,6 +33,7 @@ pub(crate) use c_layout;
 
 pub mod access;
 pub mod caps;
+pub mod caps_restore;
 pub mod checks;
 pub mod controls;
 pub mod encoding;
