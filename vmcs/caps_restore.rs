@@ -188,4 +188,3 @@ fn restore_misc(
     cur.misc_high = (data >> 32) as u32;
     Ok(())
 }
-
