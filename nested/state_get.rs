@@ -166,26 +166,11 @@ pub fn get_nested_state(k: &mut impl StateVcpu, user_size: u32) -> Result<u32, G
 mod tests {
     use super::flags::*;
     use super::*;
-    use crate::nested::state::{SetStateEnv, HEADER_SIZE, MAX_SIZE};
+    use crate::nested::state::{HEADER_SIZE, MAX_SIZE};
     use crate::nested::state_header::check_header;
+    use crate::nested::state_set_tests::{env, valid_vmcs12};
     use crate::nested::state_vmcs12::{check_vmcs12_part, Restore};
-    use crate::vmcs::checks::tests::{baseline, Model};
-    use crate::vmcs::layout::{VmcsHdr, VMCS12_REVISION};
-
-    fn env() -> SetStateEnv {
-        SetStateEnv {
-            vmx_in_cpuid: true,
-            maxphyaddr: 46,
-            in_smm: false,
-            evmcs_enabled: false,
-        }
-    }
-
-    fn valid_vmcs12() -> Vmcs12 {
-        let (mut v, _) = baseline();
-        v.hdr = VmcsHdr(VMCS12_REVISION);
-        v
-    }
+    use crate::vmcs::checks::tests::Model;
 
     #[test]
     fn get_state_outside_vmx_operation() {

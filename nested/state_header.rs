@@ -64,26 +64,7 @@ pub fn check_header(h: &Header, env: &SetStateEnv) -> Result<bool, StateError> {
 mod tests {
     use super::flags::*;
     use super::*;
-    use crate::nested::state::MAX_SIZE;
-
-    fn env() -> SetStateEnv {
-        SetStateEnv {
-            vmx_in_cpuid: true,
-            maxphyaddr: 46,
-            in_smm: false,
-            evmcs_enabled: false,
-        }
-    }
-
-    fn vmxon(flags: u16) -> Header {
-        Header {
-            flags,
-            size: MAX_SIZE as u32,
-            vmxon_pa: 0x1000,
-            vmcs12_pa: 0x2000,
-            ..Header::not_in_vmx_operation()
-        }
-    }
+    use crate::nested::state_set_tests::{env, vmxon_header};
 
     #[test]
     fn not_in_vmx_operation() {
@@ -129,23 +110,23 @@ mod tests {
 
     #[test]
     fn header_checks() {
-        assert_eq!(check_header(&vmxon(0), &env()), Ok(true));
+        assert_eq!(check_header(&vmxon_header(0), &env()), Ok(true));
         let no_vmx = SetStateEnv {
             vmx_in_cpuid: false,
             ..env()
         };
         assert_eq!(
-            check_header(&vmxon(0), &no_vmx),
+            check_header(&vmxon_header(0), &no_vmx),
             Err(StateError::VmxNotInCpuid)
         );
         let h = Header {
             vmxon_pa: 0x1001,
-            ..vmxon(0)
+            ..vmxon_header(0)
         };
         assert_eq!(check_header(&h, &env()), Err(StateError::VmxonAddress));
         let h = Header {
             smm_flags: SMM_GUEST_MODE | SMM_VMXON,
-            ..vmxon(GUEST_MODE)
+            ..vmxon_header(GUEST_MODE)
         };
         assert_eq!(
             check_header(&h, &env()),
@@ -153,12 +134,12 @@ mod tests {
         );
         let h = Header {
             smm_flags: 4,
-            ..vmxon(0)
+            ..vmxon_header(0)
         };
         assert_eq!(check_header(&h, &env()), Err(StateError::SmmFlagsReserved));
         let h = Header {
             vmx_flags: 2,
-            ..vmxon(0)
+            ..vmxon_header(0)
         };
         assert_eq!(check_header(&h, &env()), Err(StateError::VmxFlagsReserved));
         let smm = SetStateEnv {
@@ -166,12 +147,12 @@ mod tests {
             ..env()
         };
         assert_eq!(
-            check_header(&vmxon(RUN_PENDING), &smm),
+            check_header(&vmxon_header(RUN_PENDING), &smm),
             Err(StateError::GuestModeInSmm)
         );
         let h = Header {
             smm_flags: SMM_VMXON,
-            ..vmxon(0)
+            ..vmxon_header(0)
         };
         assert_eq!(
             check_header(&h, &env()),
@@ -180,21 +161,21 @@ mod tests {
         assert_eq!(check_header(&h, &smm), Ok(true));
         let h = Header {
             smm_flags: SMM_GUEST_MODE,
-            ..vmxon(0)
+            ..vmxon_header(0)
         };
         assert_eq!(
             check_header(&h, &smm),
             Err(StateError::SmmGuestModeWithoutSmmVmxon)
         );
         assert_eq!(
-            check_header(&vmxon(EVMCS), &env()),
+            check_header(&vmxon_header(EVMCS), &env()),
             Err(StateError::EvmcsNotEnabled)
         );
         let evmcs = SetStateEnv {
             evmcs_enabled: true,
             ..env()
         };
-        assert_eq!(check_header(&vmxon(EVMCS), &evmcs), Ok(true));
+        assert_eq!(check_header(&vmxon_header(EVMCS), &evmcs), Ok(true));
     }
 
     proptest::proptest! {

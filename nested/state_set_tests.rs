@@ -7,7 +7,7 @@
 use std::vec::Vec;
 
 use crate::nested::model_state::{vmcs12_bytes, StateCall as C, StateModel};
-use crate::nested::state::{flags::*, Errno, Header, StateError, MAX_SIZE};
+use crate::nested::state::{flags::*, Errno, Header, SetStateEnv, StateError, MAX_SIZE};
 use crate::nested::state::{HEADER_SIZE, SHADOW_VMCS12_OFFSET, VMCS12_OFFSET};
 use crate::nested::state_set::{set_nested_state, Restored, SetError};
 use crate::nested::state_vcpu::{Cache, StateStat};
@@ -44,6 +44,22 @@ fn shadow() -> Vmcs12 {
     let mut s = Vmcs12::zeroed();
     s.hdr = VmcsHdr(VMCS12_REVISION | 1 << 31);
     s
+}
+
+/// The vCPU facts of the state tests: VMX in CPUID, MAXPHYADDR 46, not in
+/// SMM, no eVMCS.
+pub(crate) fn env() -> SetStateEnv {
+    SetStateEnv {
+        vmx_in_cpuid: true,
+        maxphyaddr: 46,
+        in_smm: false,
+        evmcs_enabled: false,
+    }
+}
+
+/// A header in VMX operation with room for vmcs12 and the shadow vmcs12.
+pub(crate) fn vmxon_header(flags: u16) -> Header {
+    header(flags, MAX_SIZE)
 }
 
 pub(crate) fn header(flags: u16, size: usize) -> Header {

@@ -134,36 +134,12 @@ pub fn check_vmcs12_part(
 mod tests {
     use super::flags::*;
     use super::*;
-    use crate::nested::state::{HEADER_SIZE, MAX_SIZE};
-    use crate::vmcs::checks::tests::{baseline, Model};
+    use crate::nested::state::HEADER_SIZE;
+    use crate::nested::state_set_tests::{env, valid_vmcs12, vmxon_header};
+    use crate::vmcs::checks::tests::Model;
     use crate::vmcs::checks::Check;
     use crate::vmcs::controls::Secondary;
     use crate::vmcs::layout::VmcsHdr;
-
-    fn env() -> SetStateEnv {
-        SetStateEnv {
-            vmx_in_cpuid: true,
-            maxphyaddr: 46,
-            in_smm: false,
-            evmcs_enabled: false,
-        }
-    }
-
-    fn vmxon(flags: u16) -> Header {
-        Header {
-            flags,
-            size: MAX_SIZE as u32,
-            vmxon_pa: 0x1000,
-            vmcs12_pa: 0x2000,
-            ..Header::not_in_vmx_operation()
-        }
-    }
-
-    fn valid_vmcs12() -> Vmcs12 {
-        let (mut v, _) = baseline();
-        v.hdr = VmcsHdr(VMCS12_REVISION);
-        v
-    }
 
     #[test]
     fn vmcs12_part() {
@@ -172,7 +148,7 @@ mod tests {
         let empty = Header {
             size: HEADER_SIZE as u32,
             vmcs12_pa: INVALID_GPA,
-            ..vmxon(0)
+            ..vmxon_header(0)
         };
         assert_eq!(
             check_vmcs12_part(&empty, &env(), None, None, &mut m),
@@ -180,19 +156,19 @@ mod tests {
         );
         let h = Header {
             size: HEADER_SIZE as u32,
-            ..vmxon(0)
+            ..vmxon_header(0)
         };
         assert_eq!(
             check_vmcs12_part(&h, &env(), Some(&v), None, &mut m),
             Err(StateError::Vmcs12Missing)
         );
         assert_eq!(
-            check_vmcs12_part(&vmxon(0), &env(), Some(&v), None, &mut m),
+            check_vmcs12_part(&vmxon_header(0), &env(), Some(&v), None, &mut m),
             Ok(Restore::Vmcs12Loaded)
         );
         let h = Header {
             vmcs12_pa: 0x1000,
-            ..vmxon(0)
+            ..vmxon_header(0)
         };
         assert_eq!(
             check_vmcs12_part(&h, &env(), Some(&v), None, &mut m),
@@ -200,7 +176,7 @@ mod tests {
         );
         let h = Header {
             vmcs12_pa: INVALID_GPA,
-            ..vmxon(0)
+            ..vmxon_header(0)
         };
         assert_eq!(
             check_vmcs12_part(&h, &env(), Some(&v), None, &mut m),
@@ -209,7 +185,7 @@ mod tests {
         let mut bad = v;
         bad.hdr = VmcsHdr(1);
         assert_eq!(
-            check_vmcs12_part(&vmxon(0), &env(), Some(&bad), None, &mut m),
+            check_vmcs12_part(&vmxon_header(0), &env(), Some(&bad), None, &mut m),
             Err(StateError::Vmcs12Revision)
         );
     }
@@ -221,7 +197,7 @@ mod tests {
         let h = Header {
             vmx_flags: PREEMPTION_TIMER_DEADLINE,
             preemption_timer_deadline: 1234,
-            ..vmxon(GUEST_MODE | RUN_PENDING)
+            ..vmxon_header(GUEST_MODE | RUN_PENDING)
         };
         assert_eq!(
             check_vmcs12_part(&h, &env(), Some(&v), None, &mut m),
@@ -246,7 +222,7 @@ mod tests {
         let mut m = Model::new();
         let mut bad = valid_vmcs12();
         bad.host_cs_selector = 0;
-        let e = check_vmcs12_part(&vmxon(GUEST_MODE), &env(), Some(&bad), None, &mut m);
+        let e = check_vmcs12_part(&vmxon_header(GUEST_MODE), &env(), Some(&bad), None, &mut m);
         assert_eq!(
             e.map_err(StateError::traced_check),
             Err(Some(Check::HostCsNull))
@@ -265,7 +241,7 @@ mod tests {
         v.vmread_bitmap = 0x6000;
         v.vmwrite_bitmap = 0x7000;
         v.vmcs_link_pointer = 0xb000;
-        let h = vmxon(GUEST_MODE);
+        let h = vmxon_header(GUEST_MODE);
         let small = Header {
             size: (SHADOW_VMCS12_OFFSET + 10) as u32,
             ..h
