@@ -191,7 +191,9 @@ class Status(unittest.TestCase):
         rows, problems = [], []
         try:
             with tempfile.TemporaryDirectory() as d:
-                ab.run_boots("rust", ["a", "b"], Path(d), rows, problems, ab.threading.Lock(), [], {})
+                with contextlib.redirect_stdout(io.StringIO()):   # its per-boot lines
+                    ab.run_boots("rust", ["a", "b"], Path(d), rows, problems,
+                                 ab.threading.Lock(), [], {})
         finally:
             ab.Boot = orig
         self.assertEqual([b.own for b in boots], [True, False])
