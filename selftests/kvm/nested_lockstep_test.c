@@ -12,7 +12,11 @@
  * programs below, and VMLAUNCHes; after a VMCALL exit, half the cases
  * mutate once more and VMRESUME. Family "insn": VMREAD/VMWRITE of seeded
  * encodings and values, VMPTRLD/VMCLEAR of bad addresses, INVEPT/INVVPID
- * types and descriptors, VMXON again.
+ * types and descriptors, VMXON again. Family "chain": one vmcs12 entered
+ * again and again, as a real L1 does: after the VMLAUNCH, up to CHAIN_STEPS
+ * VMRESUMEs, each after L1 has read the exit, put L2 back at the start of a
+ * seeded program and, one step in four, made one seeded mutation; the case
+ * ends at the first VMfail. Every step's exit information is hashed.
  *
  * Per case L1 hashes the RFLAGS of every VMX instruction, the VM-instruction
  * error of each VMfail, its own RFLAGS and the MSRs an exit's MSR-load list
@@ -50,9 +54,9 @@
 #define NR_PAGES	8	/* zero, ones, pattern, vAPIC, APIC-access, PML, lists, spare */
 #define EPTP_LIST_ADDRESS	0x00002024
 
-enum { FAM_ENTRY, FAM_INSN };
+enum { FAM_ENTRY, FAM_INSN, FAM_CHAIN };
 
-#define LOG_SIZE	48
+#define LOG_SIZE	112	/* the args page holds it */
 
 struct args {
 	uint64_t seed, first, count, family, current;
@@ -64,6 +68,7 @@ struct args {
 };
 
 static struct args *A;
+_Static_assert(sizeof(struct args) <= 4096, "struct args is one page");
 
 /* Records (what, a, b) of the current case: what is a VMCS encoding, or
  * one of the LOG_ values below. */
@@ -512,6 +517,46 @@ static uint64_t entry_case(struct vmx_pages *vmx)
 	return hash_vmcs(vmx, h);
 }
 
+/* Family "chain": the exit information L1 reads after each step. */
+#define CHAIN_STEPS	16
+static uint64_t hash_exit(uint64_t h)
+{
+	static const uint32_t f[] = { VM_EXIT_REASON, EXIT_QUALIFICATION, VM_EXIT_INTR_INFO,
+		VM_EXIT_INTR_ERROR_CODE, IDT_VECTORING_INFO_FIELD, IDT_VECTORING_ERROR_CODE,
+		VM_EXIT_INSTRUCTION_LEN, VMX_INSTRUCTION_INFO, GUEST_RIP, GUEST_RFLAGS,
+		GUEST_INTERRUPTIBILITY_INFO, GUEST_ACTIVITY_STATE };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		h = mix(h, vmreadz(f[i]));
+	return h;
+}
+
+static uint64_t chain_case(struct vmx_pages *vmx)
+{
+	uint64_t h = 0xcbf29ce484222325ull, f;
+	int step, p;
+
+	reset_pages(vmx);
+	for (step = 0; step <= CHAIN_STEPS; step++) {
+		p = below(17);
+		log_op(LOG_PROG, p, 0);
+		vmwrite(GUEST_RIP, (uint64_t)progs[p]);
+		if (!below(4))
+			h = mutate(h);
+		f = enter(step > 0);
+		log_op(LOG_ENTER | (step > 0), f, f ? vmreadz(VM_INSTRUCTION_ERROR) : vmreadz(VM_EXIT_REASON));
+		h = mix(h, f);
+		if (f) {
+			h = mix(h, vmreadz(VM_INSTRUCTION_ERROR));
+			break;
+		}
+		h = hash_exit(h);
+	}
+	h = hash_l1_state(h);
+	return hash_vmcs(vmx, h);
+}
+
 static uint32_t encoding(void)
 {
 	static const uint32_t known[] = { 0x0000, 0x0002, 0x0800, 0x0c00, 0x2000, 0x2001,
@@ -643,7 +688,8 @@ static void l1_guest_code(struct vmx_pages *vmx, struct args *a)
 		      (a->family + 1);
 		rng |= 1;
 		rnd();
-		results[i % BATCH] = a->family == FAM_ENTRY ? entry_case(vmx) : insn_case(vmx);
+		results[i % BATCH] = a->family == FAM_ENTRY ? entry_case(vmx) :
+				     a->family == FAM_CHAIN ? chain_case(vmx) : insn_case(vmx);
 		if (i % BATCH == BATCH - 1 || i == a->count - 1)
 			GUEST_SYNC(i);
 	}
@@ -693,7 +739,7 @@ static void print_log(struct args *a, const char *family)
 
 static void run_family(int family, uint64_t seed, uint64_t count, uint64_t first)
 {
-	static const char *const name[] = { "entry", "insn" };
+	static const char *const name[] = { "entry", "insn", "chain" };
 	vm_vaddr_t vmx_gva, args_gva;
 	struct kvm_vcpu *vcpu;
 	struct args *a;
@@ -763,5 +809,6 @@ int main(void)
 	printf("lockstep: seed %lu, cases %lu from %lu per family\n", seed, count, first);
 	run_family(FAM_ENTRY, seed, count, first);
 	run_family(FAM_INSN, seed, count, first);
+	run_family(FAM_CHAIN, seed, count, first);
 	return 0;
 }
