@@ -43,16 +43,13 @@ pub(crate) fn enabled() -> bool {
     unsafe { bindings::enable_shadow_vmcs }
 }
 
+/// What L0's CPU can shadow (kvm-intel's `vmcs_config`).
 pub(crate) fn caps() -> ShadowCaps {
     let cfg = vmcs_config();
-    let sec = Secondary(cfg.cpu_based_2nd_exec_ctrl);
-    let pin = PinBased(cfg.pin_based_exec_ctrl);
-    ShadowCaps {
-        pml: sec.contains(Secondary::ENABLE_PML),
-        preemption_timer: pin.contains(PinBased::VMX_PREEMPTION_TIMER),
-        apicv: sec.contains(Secondary::APIC_REGISTER_VIRT | Secondary::VIRTUAL_INTR_DELIVERY)
-            && pin.contains(PinBased::POSTED_INTR),
-    }
+    ShadowCaps::of(
+        PinBased(cfg.pin_based_exec_ctrl),
+        Secondary(cfg.cpu_based_2nd_exec_ctrl),
+    )
 }
 
 impl Bitmaps {
@@ -175,19 +172,20 @@ pub(crate) fn to_vmcs12(nv: &mut Nv) {
         return;
     };
     with_shadow_loaded(nv, |nv| {
-        for s in l.shadow_rw.iter() {
+        for s in l.shadow.read_write() {
             nv.vmcs12_set(s, hw::read(s.encoding));
         }
     });
 }
 
-/// KVM's copy_vmcs12_to_shadow() (nested_sync_vmcs12_to_shadow()).
+/// KVM's copy_vmcs12_to_shadow() (nested_sync_vmcs12_to_shadow()): the
+/// read-write fields, then the read-only ones, as KVM.
 pub(crate) fn from_vmcs12(nv: &mut Nv) {
     let Some(l) = fields::lists() else {
         return;
     };
     with_shadow_loaded(nv, |nv| {
-        for s in l.shadow_all.iter() {
+        for s in l.shadow.read_write().iter().chain(l.shadow.read_only()) {
             hw::write(s.encoding, nv.vmcs12_get(s));
         }
     });
