@@ -13,6 +13,7 @@ use kernel::{c_str, ffi, prelude::*};
 use crate::entry::{self, Entered};
 use crate::nested::reflect;
 use crate::nested::rsm::rsm_enter_l2;
+use crate::nested::shadow_vmcs as shadow_vmcs_core;
 use crate::nested::state::{Header, HEADER_SIZE};
 use crate::nested::state_get::get_nested_state;
 use crate::nested::state_set::set_nested_state;
@@ -276,7 +277,7 @@ unsafe extern "C" fn free_vcpu(vcpu: Vcpu) {
 /// As for `leave_nested`.
 unsafe extern "C" fn sync_vmcs12_to_shadow(vcpu: Vcpu) {
     // SAFETY: per the callback contract.
-    unsafe { with(vcpu, shadow_vmcs::from_vmcs12) }
+    unsafe { with(vcpu, shadow_vmcs_core::from_vmcs12::<Nv>) }
 }
 
 /// KVM's nested_mark_vmcs12_pages_dirty(): pages the CPU may write behind

@@ -213,7 +213,7 @@ impl EntryVcpu for Nv {
         self.nested().current_vmptr != crate::nvcpu::INVALID_GPA
     }
     fn shadow_vmcs_to_vmcs12(&mut self) {
-        crate::shadow_vmcs::to_vmcs12(self)
+        crate::nested::shadow_vmcs::to_vmcs12(self)
     }
     fn trace_vmenter(&mut self, v: &Vmcs12) {
         crate::trace::nested_vmenter(self, v)
