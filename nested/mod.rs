@@ -30,6 +30,7 @@ pub mod model_pages;
 pub mod model_shadow;
 #[cfg(any(test, feature = "model"))]
 pub mod model_state;
+pub mod msr_autostore;
 pub mod msr_bitmap;
 pub mod msr_list;
 pub mod paging;

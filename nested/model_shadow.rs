@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A model vCPU for VMCS shadowing (`ShadowVmcsVcpu`): the VMCSs as maps
-//! of their fields, which one is current, and a log of the calls a test
-//! asserts on (model only).
+//! Model vCPUs for VMCS shadowing (`ShadowVmcsVcpu`) and vmcs02's TSC
+//! autostore (`AutostoreVcpu`): the VMCSs as maps of their fields, which
+//! one is current, vmcs02's VM-exit MSR-store area as an array, L1's
+//! VM-exit MSR-store list as entries by address, and a log of the calls a
+//! test asserts on (model only).
 
 #![allow(missing_docs)]
 
@@ -10,6 +12,8 @@ use std::boxed::Box;
 use std::collections::HashMap;
 use std::vec::Vec;
 
+use crate::nested::msr_autostore::{AutostoreVcpu, MsrArea};
+use crate::nested::msr_list::{MsrAccess, MsrEntry};
 use crate::nested::shadow_vmcs::ShadowVmcsVcpu;
 use crate::shadow::bitmap::ShadowCaps;
 use crate::shadow::fields::ShadowFields;
@@ -131,5 +135,77 @@ impl ShadowVmcsVcpu for ShadowModel {
         f(self);
         self.current = Vmcs::Own;
         self.log.push(ShadowCall::Unload);
+    }
+}
+
+/// KVM's `struct vmx_msrs` with a small capacity.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Area {
+    pub nr: u32,
+    pub val: [MsrEntry; 4],
+}
+
+impl MsrArea for Area {
+    fn nr(&self) -> u32 {
+        self.nr
+    }
+    fn set_nr(&mut self, nr: u32) {
+        self.nr = nr;
+    }
+    fn capacity(&self) -> usize {
+        self.val.len()
+    }
+    fn entry(&self, i: usize) -> Option<MsrEntry> {
+        self.val.get(i).copied()
+    }
+    fn set_entry(&mut self, i: usize, e: MsrEntry) {
+        if let Some(v) = self.val.get_mut(i) {
+            *v = e;
+        }
+    }
+}
+
+/// The autostore model: L1's VM-exit MSR-store list, vmcs02's area.
+#[derive(Default)]
+pub struct AutostoreModel {
+    /// L1 memory: list entries by guest-physical address.
+    pub list: HashMap<u64, MsrEntry>,
+    pub area: Area,
+    pub max: u32,
+    /// L1's TSC offset: `kvm_read_l1_tsc()` adds it.
+    pub l1_tsc_offset: u64,
+    /// The list entries read, by address.
+    pub reads: Vec<u64>,
+}
+
+impl MsrAccess for AutostoreModel {
+    fn read_entry(&mut self, gpa: u64) -> Option<MsrEntry> {
+        self.reads.push(gpa);
+        self.list.get(&gpa).copied()
+    }
+    fn write_value(&mut self, _gpa: u64, _value: u64) -> bool {
+        unreachable!("the autostore decisions write no list entry")
+    }
+    fn set_msr(&mut self, _index: u32, _value: u64) -> bool {
+        unreachable!("the autostore decisions load no MSR")
+    }
+    fn get_msr(&mut self, _index: u32) -> Option<u64> {
+        unreachable!("the autostore decisions read no MSR")
+    }
+    fn x2apic_mode(&mut self) -> bool {
+        false
+    }
+}
+
+impl AutostoreVcpu for AutostoreModel {
+    type Area = Area;
+    fn autostore(&mut self) -> &mut Area {
+        &mut self.area
+    }
+    fn store_list_max(&mut self) -> u32 {
+        self.max
+    }
+    fn read_l1_tsc(&mut self, host_tsc: u64) -> u64 {
+        host_tsc.wrapping_add(self.l1_tsc_offset)
     }
 }
