@@ -94,12 +94,21 @@ pub(crate) fn alloc(nv: &mut Nv) -> Result {
     if !enabled() || !nv.vmx().vmcs01.shadow_vmcs.is_null() {
         return Ok(());
     }
-    // SAFETY: plain allocation of a VMCS page marked as shadow VMCS.
+    // SAFETY: alloc_vmcs(true) allocates a page (GFP_KERNEL_ACCOUNT, may
+    // sleep) and writes its revision id and shadow bit; it needs process
+    // context: VMX operation is entered by VMXON's exit handler or by
+    // KVM_SET_NESTED_STATE, both on the vCPU thread with preemption and
+    // interrupts on (the current CPU only picks the NUMA node).
     let vmcs = unsafe { bindings::rnvmx_alloc_shadow_vmcs() };
     if vmcs.is_null() {
         return Err(ENOMEM);
     }
-    // SAFETY: the page was just allocated and is loaded nowhere.
+    // SAFETY: `vmcs` is a VMCS page just allocated by kvm-intel's
+    // alloc_vmcs(), owned by this vCPU; it is current and active on no
+    // CPU, so VMCLEAR only initialises its launch state and leaves the
+    // current VMCS (the vCPU's own) as it is: there is no previous VMCS
+    // to restore, so preemption may stay on (as in KVM's
+    // alloc_shadow_vmcs()).
     unsafe { hw::vmclear(Nv::pa(vmcs)) };
     nv.vmx().vmcs01.shadow_vmcs = vmcs;
     Ok(())
