@@ -27,7 +27,10 @@ pub mod model_insn;
 #[cfg(any(test, feature = "model"))]
 pub mod model_pages;
 #[cfg(any(test, feature = "model"))]
+pub mod model_shadow;
+#[cfg(any(test, feature = "model"))]
 pub mod model_state;
+pub mod msr_autostore;
 pub mod msr_bitmap;
 pub mod msr_list;
 pub mod paging;
@@ -39,6 +42,7 @@ pub mod prepare02;
 pub mod reflect;
 pub mod reflect_exit;
 pub mod rsm;
+pub mod shadow_vmcs;
 pub mod state;
 pub mod state_get;
 #[cfg(test)]

@@ -13,6 +13,7 @@ use kernel::{c_str, ffi, prelude::*};
 use crate::entry::{self, Entered};
 use crate::nested::reflect;
 use crate::nested::rsm::rsm_enter_l2;
+use crate::nested::shadow_vmcs as shadow_vmcs_core;
 use crate::nested::state::{Header, HEADER_SIZE};
 use crate::nested::state_get::get_nested_state;
 use crate::nested::state_set::set_nested_state;
@@ -38,7 +39,9 @@ struct Backend(bindings::nested_vmx_backend);
 // SAFETY: the table is never written after it is built; kvm-intel only reads
 // it, from any thread.
 unsafe impl Send for Backend {}
-// SAFETY: as above, shared access is read-only.
+// SAFETY: `&Backend` gives only reads of the table (it has no interior
+// mutability and is never written after it is built), and concurrent reads
+// from kvm-intel's threads need no synchronisation.
 unsafe impl Sync for Backend {}
 
 impl Registration {
@@ -139,7 +142,10 @@ extern "C" fn init_vmcs(_vcpu: Vcpu) {
 /// `vcpu` is a vCPU of a VM bound to this backend, passed by kvm-intel with
 /// `vcpu->mutex` held.
 unsafe extern "C" fn set_vmx_msr(vcpu: Vcpu, msr_index: u32, data: u64) -> ffi::c_int {
-    // SAFETY: per this function's contract.
+    // SAFETY: VcpuVmx::from_raw() needs a kvm-intel vCPU passed to a
+    // backend callback with `vcpu->mutex` held, not outlived by the
+    // borrow: this function's # Safety gives the vCPU and the mutex
+    // (KVM_SET_MSRS is a vCPU ioctl), and `vmx` is dropped on return.
     let mut vmx = unsafe { VcpuVmx::from_raw(vcpu) };
     stats::VMX_MSR_WRITES.inc();
     let vmxon = vmx.vmxon();
@@ -161,7 +167,8 @@ unsafe extern "C" fn get_state(
     user: *mut bindings::kvm_nested_state,
     size: ffi::c_uint,
 ) -> ffi::c_int {
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     let r = unsafe {
         with(vcpu, |nv| {
             get_nested_state(&mut StateNv::new(nv, user), size)
@@ -191,7 +198,9 @@ unsafe extern "C" fn set_state(
     // asserted to be 128 bytes) into the kernel buffer `state` points to.
     unsafe { core::ptr::copy_nonoverlapping(state.cast::<u8>(), raw.as_mut_ptr(), HEADER_SIZE) };
     let h = Header::decode(&raw);
-    // SAFETY: per the callback contract; `user` is read only through
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held
+    // (KVM_SET_NESTED_STATE is a vCPU ioctl). `user` is read only through
     // UserSlice (checked copies).
     let r = unsafe { with(vcpu, |nv| set_nested_state(&mut StateNv::new(nv, user), &h)) };
     match r {
@@ -206,7 +215,10 @@ unsafe extern "C" fn set_state(
 ///
 /// `vcpu` is the vCPU kvm-intel passed to the calling backend callback.
 unsafe fn with<R>(vcpu: Vcpu, f: impl FnOnce(&mut Nv) -> R) -> R {
-    // SAFETY: per this function's contract.
+    // SAFETY: Nv::new() needs a vCPU kvm-intel passed to a backend callback
+    // and the wrapper dropped before the callback returns: `vcpu` is that
+    // vCPU (this function's # Safety), and `nv` is dropped when `f` has
+    // run, before this function returns to the callback.
     let mut nv = unsafe { Nv::new(vcpu) };
     f(&mut nv)
 }
@@ -215,7 +227,8 @@ unsafe fn with<R>(vcpu: Vcpu, f: impl FnOnce(&mut Nv) -> R) -> R {
 ///
 /// kvm-intel backend callback: `vcpu` is valid and loaded, its mutex held.
 unsafe extern "C" fn leave_nested(vcpu: Vcpu) {
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     unsafe { with(vcpu, lifecycle::leave_nested) }
 }
 
@@ -223,7 +236,8 @@ unsafe extern "C" fn leave_nested(vcpu: Vcpu) {
 ///
 /// As for `leave_nested`.
 unsafe extern "C" fn is_exception_vmexit(vcpu: Vcpu, vector: u8, error_code: u32) -> bool {
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     unsafe {
         with(vcpu, |nv| {
             events::is_exception_vmexit(nv, vector, error_code)
@@ -235,7 +249,8 @@ unsafe extern "C" fn is_exception_vmexit(vcpu: Vcpu, vector: u8, error_code: u32
 ///
 /// As for `leave_nested`; called in guest mode only.
 unsafe extern "C" fn check_events(vcpu: Vcpu) -> ffi::c_int {
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     unsafe { with(vcpu, events::check_events) }
 }
 
@@ -243,7 +258,8 @@ unsafe extern "C" fn check_events(vcpu: Vcpu) -> ffi::c_int {
 ///
 /// As for `check_events`.
 unsafe extern "C" fn has_events(vcpu: Vcpu, for_injection: bool) -> bool {
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     unsafe { with(vcpu, |nv| events::has_events(nv, for_injection)) }
 }
 
@@ -251,7 +267,8 @@ unsafe extern "C" fn has_events(vcpu: Vcpu, for_injection: bool) -> bool {
 ///
 /// As for `check_events`.
 unsafe extern "C" fn write_log_dirty(vcpu: Vcpu, l2_gpa: bindings::gpa_t) -> ffi::c_int {
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     unsafe { with(vcpu, |nv| ept::write_pml_buffer(nv, l2_gpa)) }
 }
 
@@ -275,8 +292,9 @@ unsafe extern "C" fn free_vcpu(vcpu: Vcpu) {
 ///
 /// As for `leave_nested`.
 unsafe extern "C" fn sync_vmcs12_to_shadow(vcpu: Vcpu) {
-    // SAFETY: per the callback contract.
-    unsafe { with(vcpu, shadow_vmcs::from_vmcs12) }
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
+    unsafe { with(vcpu, shadow_vmcs_core::from_vmcs12::<Nv>) }
 }
 
 /// KVM's nested_mark_vmcs12_pages_dirty(): pages the CPU may write behind
@@ -286,7 +304,8 @@ unsafe extern "C" fn sync_vmcs12_to_shadow(vcpu: Vcpu) {
 ///
 /// As for `check_events`.
 unsafe extern "C" fn mark_vmcs12_pages_dirty(vcpu: Vcpu) {
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     unsafe { with(vcpu, crate::posted_intr::mark_vmcs12_pages_dirty) }
 }
 
@@ -294,7 +313,8 @@ unsafe extern "C" fn mark_vmcs12_pages_dirty(vcpu: Vcpu) {
 ///
 /// As for `check_events`.
 unsafe extern "C" fn triple_fault(vcpu: Vcpu) {
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     unsafe { with(vcpu, exit::triple_fault) }
 }
 
@@ -306,7 +326,8 @@ unsafe extern "C" fn triple_fault(vcpu: Vcpu) {
 /// As for `leave_nested`: the request is serviced before the vCPU enters
 /// the guest, in or out of guest mode.
 unsafe extern "C" fn get_nested_state_pages(vcpu: Vcpu) -> bool {
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     unsafe { with(vcpu, state_vcpu::get_nested_state_pages) }
 }
 
@@ -314,7 +335,8 @@ unsafe extern "C" fn get_nested_state_pages(vcpu: Vcpu) -> bool {
 ///
 /// As for `check_events`: an exit from L2 being handled.
 unsafe extern "C" fn reflect_vmexit(vcpu: Vcpu) -> bool {
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     unsafe { with(vcpu, exit::reflect) }
 }
 
@@ -324,7 +346,8 @@ unsafe extern "C" fn reflect_vmexit(vcpu: Vcpu) -> bool {
 unsafe extern "C" fn vmexit(vcpu: Vcpu, reason: u32, intr_info: u32, qualification: ffi::c_ulong) {
     // KVM passes -1 for "leave L2 without an exit to report".
     let reason = (reason != u32::MAX).then_some(reason);
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     unsafe {
         with(vcpu, |nv| {
             exit::nested_vmx_vmexit(nv, reason, intr_info, qualification as u64)
@@ -339,7 +362,8 @@ unsafe extern "C" fn enter_non_root_mode(
     vcpu: Vcpu,
     from_vmentry: bool,
 ) -> bindings::nvmx_vmentry_status {
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     let r = unsafe {
         with(vcpu, |nv| {
             if from_vmentry {
@@ -367,7 +391,8 @@ unsafe extern "C" fn enter_non_root_mode(
 ///
 /// As for `check_events`.
 unsafe extern "C" fn check_io_bitmaps(vcpu: Vcpu, port: ffi::c_uint, size: ffi::c_int) -> bool {
-    // SAFETY: per the callback contract.
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
     unsafe {
         with(vcpu, |nv| match nv.vmcs12_and_mem() {
             Some((v, mem)) => {

@@ -39,7 +39,9 @@ impl<'a> CheckVcpu<'a> {
         let msrs = *nv.vmx_msrs();
         let maxphyaddr = nv.maxphyaddr();
         let vcpu = nv.raw();
-        // SAFETY: the vCPU is ours (Nv invariant); these read its state.
+        // SAFETY: the helpers read the vCPU's CR4 reserved bits and guest
+        // CPUID capabilities (live and stable under `vcpu->mutex`: the Nv
+        // invariant) and kvm_cpu_caps, fixed once kvm-intel is loaded.
         let (cr4_reserved, has_lam, max_virt_bits) = unsafe {
             (
                 bindings::rnvmx_cr4_reserved_bits(vcpu),
@@ -92,8 +94,10 @@ impl Vcpu for CheckVcpu<'_> {
         self.efer_lma
     }
     fn efer_valid(&self, efer: u64) -> bool {
-        // SAFETY: the vCPU is ours (Nv invariant); no Rust reference into
-        // it is alive (CheckVcpu holds only the Nv handle).
+        // SAFETY: kvm_valid_efer() reads the vCPU's guest CPUID (which EFER
+        // bits it has); the vCPU is live and its CPUID stable under
+        // `vcpu->mutex` (Nv invariant). No Rust reference into the vCPU is
+        // alive (CheckVcpu holds only the Nv handle).
         unsafe { bindings::kvm_valid_efer(self.nv_raw(), efer) }
     }
     fn perf_global_ctrl_reserved(&self) -> u64 {
@@ -102,13 +106,20 @@ impl Vcpu for CheckVcpu<'_> {
     // The two below are only asked with "load debug controls", so they are
     // read from KVM then, not for every entry.
     fn debugctl_valid(&self, debugctl: u64) -> bool {
-        // SAFETY: as for `efer_valid`.
+        // SAFETY: vmx_get_supported_debugctl() reads boot CPU features,
+        // kvm_caps and the vCPU's guest CPUID and LBR state; it needs a live
+        // vCPU whose CPUID is not being replaced, which holds: the Nv
+        // invariant (a backend callback, `vcpu->mutex` held, under which
+        // KVM_SET_CPUID runs too). No Rust reference into the vCPU is alive
+        // (CheckVcpu holds only the Nv handle).
         let supported = unsafe { bindings::vmx_get_supported_debugctl(self.nv_raw(), false) };
         // KVM's vmx_is_valid_debugctl(): BTF and LBR are ignored, not invalid.
         debugctl & !supported & !(DEBUGCTLMSR_BTF | DEBUGCTLMSR_LBR) == 0
     }
     fn quirk_allow_freeze_in_smm(&self) -> bool {
-        // SAFETY: as for `efer_valid`.
+        // SAFETY: kvm_check_has_quirk() reads `vcpu->kvm->arch` (the VM's
+        // disabled quirks); the VM outlives its vCPU, which is live (Nv
+        // invariant), and the quirk mask is a plain read of a word.
         unsafe { bindings::rnvmx_quirk_freeze_in_smm(self.nv_raw()) }
     }
     fn read_vmcs_hdr(&mut self, gpa: u64) -> Option<VmcsHdr> {
@@ -164,7 +175,9 @@ pub(crate) fn enable_ept() -> bool {
 }
 
 pub(crate) fn enable_vpid() -> bool {
-    // SAFETY: as for enable_ept.
+    // SAFETY: kvm-intel module parameter (0444), written only while
+    // kvm-intel loads (vmx_hardware_setup() clears it without VPID), before
+    // this module, which imports kvm-intel's symbols, can load.
     unsafe { bindings::enable_vpid }
 }
 

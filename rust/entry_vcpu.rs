@@ -8,6 +8,7 @@ use crate::entry::{self, CheckVcpu};
 use crate::hw;
 use crate::nested::entry_vcpu::{Control, Controls, EntryVcpu, L0Caps, Vmcs02Pages};
 use crate::nested::insn::Fault;
+use crate::nested::msr_autostore;
 use crate::nvcpu::Nv;
 use crate::vcpu::vmcs_config;
 use crate::vmcs::checks::{self, Check};
@@ -138,7 +139,7 @@ impl EntryVcpu for Nv {
     }
     #[inline]
     fn prepare_tsc_autostore(&mut self, v: &Vmcs12) {
-        crate::msr_autostore::prepare_tsc(self, v)
+        msr_autostore::prepare_tsc(self, v.vm_exit_msr_store_addr, v.vm_exit_msr_store_count)
     }
     fn autostore_count(&mut self) -> u32 {
         self.vmx().msr_autostore.guest.nr
@@ -213,7 +214,7 @@ impl EntryVcpu for Nv {
         self.nested().current_vmptr != crate::nvcpu::INVALID_GPA
     }
     fn shadow_vmcs_to_vmcs12(&mut self) {
-        crate::shadow_vmcs::to_vmcs12(self)
+        crate::nested::shadow_vmcs::to_vmcs12(self)
     }
     fn trace_vmenter(&mut self, v: &Vmcs12) {
         crate::trace::nested_vmenter(self, v)

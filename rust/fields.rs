@@ -1,32 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The field lists the hot paths copy between vmcs12 and a hardware VMCS,
-//! resolved once from the core's field table at module load: encoding,
-//! offset in vmcs12 and size, so that a copy is a load and a VMWRITE per
-//! field, as in KVM's own precomputed shadow-field arrays.
+//! resolved once from the core's field table at module load (`Slot`s:
+//! encoding, offset in vmcs12 and size), so that a copy is a load and a
+//! VMWRITE per field, as in KVM's own precomputed shadow-field arrays. The
+//! shadowed fields are the core's `ShadowFields`.
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;
 
 use crate::nested::vmcs02;
-use crate::shadow::bitmap::{self, ShadowCaps};
+use crate::shadow::bitmap::ShadowCaps;
+use crate::shadow::fields::ShadowFields;
 use crate::vmcs::encoding::Encoding;
-use crate::vmcs::table::{lookup, Shadow};
-
-/// One vmcs12 field, resolved.
-#[derive(Clone, Copy)]
-pub(crate) struct Slot {
-    pub(crate) encoding: Encoding,
-    pub(crate) offset: usize,
-    pub(crate) bytes: usize,
-}
+use crate::vmcs::slot::Slot;
+use crate::vmcs::table::lookup;
 
 /// The resolved lists.
 pub(crate) struct Lists {
-    /// Shadowed fields L1 may write without exits.
-    pub(crate) shadow_rw: KVec<Slot>,
-    /// Every shadowed field.
-    pub(crate) shadow_all: KVec<Slot>,
+    /// The shadowed fields, read-write and read-only.
+    pub(crate) shadow: ShadowFields,
     /// Rare guest state loaded into vmcs02 when vmcs12 is dirty.
     pub(crate) rare_entry: KVec<Slot>,
     /// Rare guest state synced back lazily.
@@ -37,14 +30,7 @@ static LISTS: AtomicPtr<Lists> = AtomicPtr::new(core::ptr::null_mut());
 
 fn push_encoding(v: &mut KVec<Slot>, e: Encoding) -> Result {
     if let Some(f) = lookup(e) {
-        v.push(
-            Slot {
-                encoding: f.field.encoding,
-                offset: usize::from(f.field.offset),
-                bytes: f.field.width().bytes(),
-            },
-            GFP_KERNEL,
-        )?;
+        v.push(Slot::of(f.field), GFP_KERNEL)?;
     }
     Ok(())
 }
@@ -61,17 +47,10 @@ unsafe impl Sync for Registration {}
 impl Registration {
     pub(crate) fn new(caps: &ShadowCaps) -> Result<Self> {
         let mut l = Lists {
-            shadow_rw: KVec::new(),
-            shadow_all: KVec::new(),
+            shadow: ShadowFields::new(caps),
             rare_entry: KVec::new(),
             rare_sync: KVec::new(),
         };
-        for (f, s) in bitmap::shadowed(caps) {
-            push_encoding(&mut l.shadow_all, f.encoding)?;
-            if s == Shadow::ReadWrite {
-                push_encoding(&mut l.shadow_rw, f.encoding)?;
-            }
-        }
         for e in Iterator::chain(vmcs02::GUEST_SEGMENTS.into_iter(), vmcs02::GUEST_RARE_OTHER) {
             push_encoding(&mut l.rare_entry, e)?;
         }

@@ -15,9 +15,9 @@ use crate::nested;
 use crate::nested::insn::Fault;
 use crate::nested::insn_exec::{self as x, InsnVcpu};
 use crate::nested::invalidate;
+use crate::nested::shadow_vmcs as nested_shadow;
 use crate::nested::vmfunc::Vmfunc;
 use crate::nvcpu::{Nv, Raised};
-use crate::shadow_vmcs;
 use crate::stats;
 use crate::vmcs::caps::NestedVmxMsrs;
 use crate::vmcs::checks::Vcpu as _;
@@ -101,7 +101,7 @@ impl InsnVcpu for Nv {
         n.current_vmptr = vmptr;
         n.dirty_vmcs12 = true;
         n.force_msr_bitmap_recalc = true;
-        shadow_vmcs::enable(self);
+        nested_shadow::enable(self);
     }
     fn is_guest_mode(&mut self) -> bool {
         Nv::is_guest_mode(self)
@@ -116,7 +116,7 @@ impl InsnVcpu for Nv {
         exit::sync_rare(self)
     }
     fn shadow_write_ro(&mut self, field: Encoding, value: u64) {
-        shadow_vmcs::write_ro(self, field, value)
+        nested_shadow::write_ro(self, field, value)
     }
     fn invept_scope(&mut self, ty: u64, eptp: u64, has_current: bool) -> Result<(), Outcome> {
         invalidate::invept(ty, eptp, &CheckVcpu::new(self), has_current).map(|_| ())

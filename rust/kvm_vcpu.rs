@@ -9,6 +9,7 @@ use crate::bindings;
 use crate::hw;
 use crate::nested::events::{Exception, Interrupt};
 use crate::nested::host_state::Segment;
+use crate::nested::msr_autostore;
 use crate::nested::msr_list::{MsrAccess, MsrEntry};
 use crate::nested::vcpu::{
     Deferred, ExceptionVmexit, Injected, KvmVcpu, MpState, Request, Sreg, Stat,
@@ -75,10 +76,8 @@ impl MsrAccess for Nv {
     fn get_msr(&mut self, index: u32) -> Option<u64> {
         // The TSC the CPU stored at the exit, when vmcs02 has it stored
         // (nested_vmx_get_vmexit_msr_value(): not filtered, as KVM's).
-        if index == crate::msr_autostore::MSR_IA32_TSC {
-            if let Some(tsc) = crate::msr_autostore::stored_tsc(self) {
-                return Some(tsc);
-            }
+        if let Some(v) = msr_autostore::vmexit_msr_value(self, index) {
+            return Some(v);
         }
         let vcpu = self.raw();
         let mut data = 0u64;
@@ -384,7 +383,7 @@ impl KvmVcpu for Nv {
     fn efer_in_msr_areas(&mut self) -> Option<u64> {
         let autoload = &self.vmx().msr_autoload.guest;
         if let Some(m) =
-            crate::msr_autostore::find_slot(autoload, MSR_EFER).and_then(|i| autoload.val.get(i))
+            msr_autostore::find_slot(autoload, MSR_EFER).and_then(|i| autoload.val.get(i))
         {
             return Some(m.value);
         }

@@ -10,6 +10,7 @@ use crate::bindings;
 use crate::exit;
 use crate::lifecycle;
 use crate::nested::lifecycle::{LifecycleVcpu, Reset, Resource};
+use crate::nested::shadow_vmcs as nested_shadow;
 use crate::nvcpu::Nv;
 use crate::shadow_vmcs;
 use crate::timer;
@@ -134,10 +135,10 @@ impl LifecycleVcpu for Nv {
         shadow_vmcs::enabled()
     }
     fn shadow_to_vmcs12(&mut self) {
-        shadow_vmcs::to_vmcs12(self);
+        nested_shadow::to_vmcs12(self);
     }
     fn disable_shadow_vmcs(&mut self) {
-        shadow_vmcs::disable(self);
+        nested_shadow::disable(self);
     }
     fn sync_rare_to_vmcs12(&mut self) {
         exit::sync_rare(self);

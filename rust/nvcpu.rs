@@ -243,7 +243,7 @@ impl Nv {
     }
 
     /// Reads one field of the cached vmcs12 by offset (0 without one).
-    pub(crate) fn vmcs12_get(&mut self, s: &crate::fields::Slot) -> u64 {
+    pub(crate) fn vmcs12_get(&mut self, s: &crate::vmcs::slot::Slot) -> u64 {
         let p = self.nested().cached_vmcs12.cast::<u8>();
         if p.is_null() || s.offset + s.bytes > core::mem::size_of::<Vmcs12>() {
             return 0;
@@ -264,7 +264,7 @@ impl Nv {
 
     /// Writes one field of the cached vmcs12 by offset (truncated to its
     /// width, as a VMWRITE of a narrower field is).
-    pub(crate) fn vmcs12_set(&mut self, s: &crate::fields::Slot, value: u64) {
+    pub(crate) fn vmcs12_set(&mut self, s: &crate::vmcs::slot::Slot, value: u64) {
         let p = self.nested().cached_vmcs12.cast::<u8>();
         if p.is_null() || s.offset + s.bytes > core::mem::size_of::<Vmcs12>() {
             return;

@@ -54,14 +54,21 @@ impl PostedIntrIo for Pages<'_> {
         !self.desc.is_null() && unsafe { bindings::rnvmx_pi_test_and_clear_on(self.desc) }
     }
     fn test_on(&self) -> bool {
-        // SAFETY: as in `test_and_clear_on`.
+        // SAFETY: pi_test_on() is test_bit() on the descriptor's control
+        // word: it needs `desc` to point to a live pi_desc, which it does
+        // when non-null (checked first): L1's descriptor page, mapped at
+        // the entry until the next exit.
         !self.desc.is_null() && unsafe { bindings::rnvmx_pi_test_on(self.desc) }
     }
     fn highest_pir_vector(&self) -> Option<u8> {
         if self.desc.is_null() {
             return None;
         }
-        // SAFETY: as in `test_and_clear_on`; KVM's helper reads the PIR.
+        // SAFETY: pi_find_highest_vector() is find_last_bit() over the
+        // descriptor's 256-bit PIR: `desc` is non-null (checked above), so
+        // it points to L1's descriptor page, mapped at the entry until the
+        // next exit; other vCPUs may set PIR bits meanwhile, which a bit
+        // scan tolerates (a racing post is seen now or at the next check).
         let v = unsafe { bindings::rnvmx_pi_find_highest_vector(self.desc) };
         u8::try_from(v).ok()
     }
@@ -110,7 +117,11 @@ pub(crate) fn mark_vmcs12_pages_dirty(nv: &mut Nv) {
     };
     let vcpu = nv.raw();
     for gfn in gfns.into_iter().flatten() {
-        // SAFETY: the vCPU is ours (Nv invariant).
+        // SAFETY: kvm_vcpu_mark_page_dirty() looks `gfn` up in the vCPU's
+        // memslots, which needs `kvm->srcu` read-held: both callers
+        // (vmx_handle_exit() and the nested posted-interrupt completion)
+        // run in the vCPU run loop, which holds it; the vCPU is live (Nv
+        // invariant), and a gfn in no memslot is ignored.
         unsafe { bindings::kvm_vcpu_mark_page_dirty(vcpu, gfn) };
     }
 }
@@ -128,7 +139,11 @@ pub(crate) fn complete(nv: &mut Nv) -> ffi::c_int {
             0
         }
         Completion::MmioNeeded => {
-            // SAFETY: the vCPU is ours; no exception to report.
+            // SAFETY: with X86EMUL_IO_NEEDED, kvm_handle_memory_failure()
+            // never reads the exception pointer (NULL here; only
+            // X86EMUL_PROPAGATE_FAULT uses it) and fills in the vCPU's
+            // kvm_run for an emulation-failure exit, which needs the live,
+            // loaded vCPU the Nv invariant gives.
             unsafe {
                 bindings::kvm_handle_memory_failure(
                     nv.raw(),
@@ -166,7 +181,12 @@ pub(crate) fn take_notification(nv: &mut Nv, irq: ffi::c_int) -> bool {
         return false;
     }
     nv.set_pi_pending(true);
-    // SAFETY: the vCPU is ours; `irq` is a vector its APIC has pending.
+    // SAFETY: kvm_apic_clear_irr() clears `irq` in `vcpu->arch.apic`'s
+    // IRR (atomically), so the vCPU needs an in-kernel APIC: `irq` is a
+    // vector (non-negative, checked by is_notification() above) that
+    // kvm_apic_has_interrupt() or the APIC's highest pending vector gave,
+    // which only a vCPU with an in-kernel APIC has. The vCPU is live and
+    // loaded (Nv invariant).
     unsafe { bindings::kvm_apic_clear_irr(nv.raw(), irq) };
     true
 }

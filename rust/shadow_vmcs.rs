@@ -3,8 +3,11 @@
 //! VMCS shadowing for L1: while L1 runs, its VMREADs and VMWRITEs of the
 //! shadowed fields (the core's field table, `crate::shadow::bitmap`) are
 //! served by the CPU from a shadow VMCS linked to vmcs01, without exits.
-//! KVM's alloc_shadow_vmcs(), set_current_vmptr(), copy_shadow_to_vmcs12(),
-//! copy_vmcs12_to_shadow(), vmx_disable_shadow_vmcs().
+//! Here: the VMREAD/VMWRITE bitmaps, the shadow VMCS's allocation and
+//! freeing (KVM's alloc_shadow_vmcs()), `enable_shadow_vmcs`, and the
+//! core's `ShadowVmcsVcpu`; what is linked, copied and synced when (KVM's
+//! set_current_vmptr(), vmx_disable_shadow_vmcs(), copy_shadow_to_vmcs12(),
+//! copy_vmcs12_to_shadow()) is nested/shadow_vmcs.rs.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
@@ -12,10 +15,14 @@ use kernel::prelude::*;
 use crate::bindings;
 use crate::fields;
 use crate::hw;
-use crate::nvcpu::{Control, Nv, INVALID_GPA};
+use crate::nested::shadow_vmcs::ShadowVmcsVcpu;
+use crate::nvcpu::{Control, Nv};
 use crate::shadow::bitmap::{self, Bitmap, ShadowCaps};
+use crate::shadow::fields::ShadowFields;
 use crate::vcpu::vmcs_config;
 use crate::vmcs::controls::{PinBased, Secondary};
+use crate::vmcs::encoding::Encoding;
+use crate::vmcs::slot::Slot;
 use crate::vmcs::table::encodings as e;
 
 /// Physical addresses of the VMREAD and VMWRITE bitmaps, 0 before module
@@ -43,16 +50,13 @@ pub(crate) fn enabled() -> bool {
     unsafe { bindings::enable_shadow_vmcs }
 }
 
+/// What L0's CPU can shadow (kvm-intel's `vmcs_config`).
 pub(crate) fn caps() -> ShadowCaps {
     let cfg = vmcs_config();
-    let sec = Secondary(cfg.cpu_based_2nd_exec_ctrl);
-    let pin = PinBased(cfg.pin_based_exec_ctrl);
-    ShadowCaps {
-        pml: sec.contains(Secondary::ENABLE_PML),
-        preemption_timer: pin.contains(PinBased::VMX_PREEMPTION_TIMER),
-        apicv: sec.contains(Secondary::APIC_REGISTER_VIRT | Secondary::VIRTUAL_INTR_DELIVERY)
-            && pin.contains(PinBased::POSTED_INTR),
-    }
+    ShadowCaps::of(
+        PinBased(cfg.pin_based_exec_ctrl),
+        Secondary(cfg.cpu_based_2nd_exec_ctrl),
+    )
 }
 
 impl Bitmaps {
@@ -90,12 +94,21 @@ pub(crate) fn alloc(nv: &mut Nv) -> Result {
     if !enabled() || !nv.vmx().vmcs01.shadow_vmcs.is_null() {
         return Ok(());
     }
-    // SAFETY: plain allocation of a VMCS page marked as shadow VMCS.
+    // SAFETY: alloc_vmcs(true) allocates a page (GFP_KERNEL_ACCOUNT, may
+    // sleep) and writes its revision id and shadow bit; it needs process
+    // context: VMX operation is entered by VMXON's exit handler or by
+    // KVM_SET_NESTED_STATE, both on the vCPU thread with preemption and
+    // interrupts on (the current CPU only picks the NUMA node).
     let vmcs = unsafe { bindings::rnvmx_alloc_shadow_vmcs() };
     if vmcs.is_null() {
         return Err(ENOMEM);
     }
-    // SAFETY: the page was just allocated and is loaded nowhere.
+    // SAFETY: `vmcs` is a VMCS page just allocated by kvm-intel's
+    // alloc_vmcs(), owned by this vCPU; it is current and active on no
+    // CPU, so VMCLEAR only initialises its launch state and leaves the
+    // current VMCS (the vCPU's own) as it is: there is no previous VMCS
+    // to restore, so preemption may stay on (as in KVM's
+    // alloc_shadow_vmcs()).
     unsafe { hw::vmclear(Nv::pa(vmcs)) };
     nv.vmx().vmcs01.shadow_vmcs = vmcs;
     Ok(())
@@ -123,79 +136,71 @@ fn shadow_pa(nv: &mut Nv) -> Option<u64> {
     (!vmcs.is_null()).then(|| Nv::pa(vmcs))
 }
 
-/// VMPTRLD of a new current VMCS (KVM's set_current_vmptr()): link the
-/// shadow VMCS to vmcs01 and fill it before L1 runs again.
-pub(crate) fn enable(nv: &mut Nv) {
-    let Some(pa) = shadow_pa(nv) else {
-        return;
-    };
-    let sec = nv.controls_shadow().secondary_exec | Secondary::SHADOW_VMCS.bits();
-    nv.set_control(Control::Secondary, sec);
-    hw::write(e::VMCS_LINK_POINTER, pa);
-    nv.nested().need_vmcs12_to_shadow_sync = true;
-}
-
-/// KVM's vmx_disable_shadow_vmcs().
-pub(crate) fn disable(nv: &mut Nv) {
-    if shadow_pa(nv).is_none() {
-        return;
+/// The core's `ShadowVmcsVcpu` (nested/shadow_vmcs.rs decides what
+/// VMPTRLD, leaving a VMCS and the copies do): vmcs01's shadow VMCS, the
+/// current VMCS's secondary controls, VMREAD/VMWRITE, the cached vmcs12.
+impl ShadowVmcsVcpu for Nv {
+    fn shadow_vmcs(&mut self) -> Option<u64> {
+        shadow_pa(self)
     }
-    let sec = nv.controls_shadow().secondary_exec & !Secondary::SHADOW_VMCS.bits();
-    nv.set_control(Control::Secondary, sec);
-    hw::write(e::VMCS_LINK_POINTER, INVALID_GPA);
-    nv.nested().need_vmcs12_to_shadow_sync = false;
-}
-
-/// Runs `f` with the shadow VMCS current, then makes the vCPU's VMCS
-/// current again; preemption is off meanwhile.
-fn with_shadow_loaded(nv: &mut Nv, f: impl FnOnce(&mut Nv)) {
-    let Some(pa) = shadow_pa(nv) else {
-        return;
-    };
-    let current = nv.vmx().loaded_vmcs;
-    // SAFETY: `loaded_vmcs` points to vmcs01 or vmcs02 of this vCPU.
-    let current_pa = Nv::pa(unsafe { (*current).vmcs });
-    // SAFETY: preempt_disable() wrapper, paired below.
-    unsafe { bindings::rnvmx_get_cpu() };
-    // SAFETY: both VMCSs belong to this loaded vCPU; preemption is off
-    // until the vCPU's own VMCS is current again.
-    unsafe { hw::vmptrld(pa) };
-    f(nv);
-    // SAFETY: as above.
-    unsafe {
-        hw::vmclear(pa);
-        hw::vmptrld(current_pa);
-        bindings::rnvmx_put_cpu();
+    fn shadow_fields(&mut self) -> Option<&'static ShadowFields> {
+        fields::lists().map(|l| &l.shadow)
     }
-}
-
-/// KVM's copy_shadow_to_vmcs12(): what L1 wrote without exits.
-pub(crate) fn to_vmcs12(nv: &mut Nv) {
-    let Some(l) = fields::lists() else {
-        return;
-    };
-    with_shadow_loaded(nv, |nv| {
-        for s in l.shadow_rw.iter() {
-            nv.vmcs12_set(s, hw::read(s.encoding));
-        }
-    });
-}
-
-/// KVM's copy_vmcs12_to_shadow() (nested_sync_vmcs12_to_shadow()).
-pub(crate) fn from_vmcs12(nv: &mut Nv) {
-    let Some(l) = fields::lists() else {
-        return;
-    };
-    with_shadow_loaded(nv, |nv| {
-        for s in l.shadow_all.iter() {
-            hw::write(s.encoding, nv.vmcs12_get(s));
-        }
-    });
-    nv.nested().need_vmcs12_to_shadow_sync = false;
-}
-
-/// A VMWRITE (exiting, "VMWRITE to any field") of a field L1 reads from
-/// the shadow VMCS: update the shadow copy too.
-pub(crate) fn write_ro(nv: &mut Nv, encoding: crate::vmcs::encoding::Encoding, value: u64) {
-    with_shadow_loaded(nv, |_| hw::write(encoding, value));
+    fn secondary_controls(&mut self) -> Secondary {
+        Secondary(self.controls_shadow().secondary_exec)
+    }
+    fn set_secondary_controls(&mut self, controls: Secondary) {
+        self.set_control(Control::Secondary, controls.bits());
+    }
+    #[inline]
+    fn vmread(&mut self, field: Encoding) -> u64 {
+        hw::read(field)
+    }
+    #[inline]
+    fn vmwrite(&mut self, field: Encoding, value: u64) {
+        hw::write(field, value)
+    }
+    #[inline]
+    fn vmcs12_get(&mut self, field: &Slot) -> u64 {
+        Nv::vmcs12_get(self, field)
+    }
+    #[inline]
+    fn vmcs12_set(&mut self, field: &Slot, value: u64) {
+        Nv::vmcs12_set(self, field, value)
+    }
+    fn set_need_vmcs12_to_shadow_sync(&mut self, need: bool) {
+        self.nested().need_vmcs12_to_shadow_sync = need;
+    }
+    fn with_shadow_loaded<F: FnOnce(&mut Self)>(&mut self, f: F) {
+        let Some(pa) = shadow_pa(self) else {
+            return;
+        };
+        let current = self.vmx().loaded_vmcs;
+        // SAFETY: KVM keeps `loaded_vmcs` pointing to vmcs01 or vmcs02 of
+        // this vcpu_vmx, both live while the vCPU is (Nv invariant); only
+        // the `vmcs` pointer is read.
+        let current_pa = Nv::pa(unsafe { (*current).vmcs });
+        // SAFETY: get_cpu() only disables preemption; put_cpu() below
+        // pairs with it on every path out of this bracket.
+        unsafe { bindings::rnvmx_get_cpu() };
+        // SAFETY: `pa` is vmcs01's shadow VMCS, a kvm-intel VMCS page this
+        // vCPU owns (alloc_vmcs(true) at VMXON); it is active on no CPU, as
+        // every bracket ends with its VMCLEAR, and this CPU is in VMX
+        // operation (the vCPU is loaded). Preemption is off until the
+        // vCPU's own VMCS is current again, as vmptrld() requires.
+        unsafe { hw::vmptrld(pa) };
+        f(self);
+        // SAFETY: the shadow VMCS is current on this CPU (loaded above,
+        // preemption still off); VMCLEAR writes it back and leaves it
+        // active on no CPU, so the next bracket may run on any CPU.
+        unsafe { hw::vmclear(pa) };
+        // SAFETY: `current_pa` is the vCPU's own VMCS (vmcs01 or vmcs02),
+        // current on this CPU before the bracket (vcpu_load()) and still
+        // active here: preemption has been off since, so the vCPU did not
+        // move; VMPTRLD makes it current again.
+        unsafe { hw::vmptrld(current_pa) };
+        // SAFETY: pairs with rnvmx_get_cpu() above; the vCPU's VMCS is
+        // current again.
+        unsafe { bindings::rnvmx_put_cpu() };
+    }
 }

@@ -7,17 +7,16 @@
 //! guest mode; the bitmaps are read by the core's reflection). The copy is
 //! read at each VMLAUNCH/VMRESUME and written back at each nested VM exit,
 //! as nested.c's nested_cache_shadow_vmcs12() and
-//! nested_flush_cached_shadow_vmcs12(). vmcs02 never shadows: L2's VMREAD
-//! and VMWRITE always exit to L0.
+//! nested_flush_cached_shadow_vmcs12(); whether vmcs12 names one is
+//! nested/shadow_vmcs.rs's `vmcs12_shadow_gpa`. vmcs02 never shadows: L2's
+//! VMREAD and VMWRITE always exit to L0.
 
-use crate::nvcpu::{Nv, INVALID_GPA};
-use crate::vmcs::controls::{Secondary, Vmcs12Controls};
+use crate::nested::shadow_vmcs::vmcs12_shadow_gpa;
+use crate::nvcpu::Nv;
 
-/// The link pointer if vmcs12 enables VMCS shadowing with one.
+/// Where L1's shadow VMCS is, if vmcs12 has one (the core decides).
 fn link(nv: &mut Nv) -> Option<u64> {
-    let v = nv.vmcs12_ref()?;
-    let on = Vmcs12Controls::of(v).sec.contains(Secondary::SHADOW_VMCS);
-    (on && v.vmcs_link_pointer != INVALID_GPA).then_some(v.vmcs_link_pointer)
+    nv.vmcs12_ref().and_then(vmcs12_shadow_gpa)
 }
 
 /// At a successful VMLAUNCH/VMRESUME: L1's shadow VMCS into the cache.

@@ -12,6 +12,7 @@ use crate::bindings;
 use crate::entry::{self, CheckVcpu, Entered};
 use crate::exit;
 use crate::lifecycle;
+use crate::nested::shadow_vmcs as nested_shadow;
 use crate::nested::state::{Errno, SetStateEnv};
 use crate::nested::state_get::NestedView;
 use crate::nested::state_vcpu::{Cache, CopyError, StateStat, StateVcpu};
@@ -114,7 +115,7 @@ impl StateVcpu for StateNv<'_> {
         self.nv.nested().current_vmptr = pa;
     }
     fn link_shadow_vmcs(&mut self) {
-        shadow_vmcs::enable(self.nv)
+        nested_shadow::enable(self.nv)
     }
     fn mark_vmcs12_dirty(&mut self) {
         let n = self.nv.nested();
@@ -188,7 +189,7 @@ impl StateVcpu for StateNv<'_> {
         shadow_vmcs::enabled()
     }
     fn shadow_vmcs_to_vmcs12(&mut self) {
-        shadow_vmcs::to_vmcs12(self.nv)
+        nested_shadow::to_vmcs12(self.nv)
     }
     fn write_user(&mut self, offset: usize, bytes: &[u8]) -> Result<(), CopyError> {
         let user = self.user_slice(offset, bytes.len());

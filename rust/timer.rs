@@ -58,8 +58,12 @@ unsafe extern "C" fn expired(timer: *mut bindings::hrtimer) -> bindings::hrtimer
     // SAFETY: `vmx` is live (this function's contract). The flag is a bool
     // the vCPU thread reads with `pending`; a plain store, as C's.
     unsafe { addr_of_mut!((*vmx).nested.preemption_timer_expired).write_volatile(true) };
-    // SAFETY: as above; making a request and kicking are what KVM's own
-    // timer callbacks do from hard-irq context.
+    // SAFETY: `vmx` is live (this function's contract), so is the vCPU
+    // embedded in it. __kvm_make_request() is an atomic set_bit() on
+    // `vcpu->requests` and kvm_vcpu_kick() takes no sleeping lock (it
+    // wakes the vCPU or sends it an IPI): both may run in the hard-irq
+    // context of an hrtimer callback, as KVM's own vmx_preemption_timer_fn()
+    // and APIC timer do.
     unsafe {
         let vcpu = addr_of_mut!((*vmx).vcpu);
         bindings::rnvmx_make_request(bindings::rnvmx_request_RNVMX_REQ_EVENT, vcpu);

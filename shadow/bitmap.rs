@@ -5,6 +5,7 @@
 //! bit makes the access exit to L0, a clear one is served from the shadow
 //! VMCS. KVM's `init_vmcs_shadow_fields()`.
 
+use crate::vmcs::controls::{PinBased, Secondary};
 use crate::vmcs::encoding::{Encoding, Width};
 use crate::vmcs::table::{encodings as enc, Field, Shadow, FIELDS};
 
@@ -33,6 +34,21 @@ impl ShadowCaps {
         preemption_timer: true,
         apicv: true,
     };
+
+    /// The capabilities of a CPU whose VMX controls (kvm-intel's
+    /// `vmcs_config`, the controls L0 may set) are `pin` and `secondary`:
+    /// KVM's `cpu_has_vmx_pml()`, `cpu_has_vmx_preemption_timer()` and
+    /// `cpu_has_vmx_apicv()` (APIC-register virtualization, virtual-interrupt
+    /// delivery and posted interrupts, all three).
+    pub const fn of(pin: PinBased, secondary: Secondary) -> Self {
+        ShadowCaps {
+            pml: secondary.contains(Secondary::ENABLE_PML),
+            preemption_timer: pin.contains(PinBased::VMX_PREEMPTION_TIMER),
+            apicv: secondary
+                .contains(Secondary::APIC_REGISTER_VIRT.union(Secondary::VIRTUAL_INTR_DELIVERY))
+                && pin.contains(PinBased::POSTED_INTR),
+        }
+    }
 }
 
 /// How `field` is shadowed on a CPU with `caps`.
@@ -183,6 +199,25 @@ mod tests {
         ] {
             assert!(!r.exits(e) && !w.exits(e), "{e:?}");
         }
+    }
+
+    #[test]
+    fn caps_from_the_control_words() {
+        let apicv_sec = Secondary::APIC_REGISTER_VIRT | Secondary::VIRTUAL_INTR_DELIVERY;
+        let all = ShadowCaps::of(
+            PinBased::VMX_PREEMPTION_TIMER | PinBased::POSTED_INTR,
+            Secondary::ENABLE_PML | apicv_sec,
+        );
+        assert!(all.pml && all.preemption_timer && all.apicv);
+        let none = ShadowCaps::of(PinBased::EMPTY, Secondary::EMPTY);
+        assert!(!none.pml && !none.preemption_timer && !none.apicv);
+        let c = ShadowCaps::of(PinBased::VMX_PREEMPTION_TIMER, Secondary::ENABLE_PML);
+        assert!(c.pml && c.preemption_timer && !c.apicv);
+        // APICv needs all three controls.
+        assert!(ShadowCaps::of(PinBased::POSTED_INTR, apicv_sec).apicv);
+        assert!(!ShadowCaps::of(PinBased::EMPTY, apicv_sec).apicv);
+        assert!(!ShadowCaps::of(PinBased::POSTED_INTR, Secondary::APIC_REGISTER_VIRT).apicv);
+        assert!(!ShadowCaps::of(PinBased::POSTED_INTR, Secondary::VIRTUAL_INTR_DELIVERY).apicv);
     }
 
     #[test]

@@ -4,3 +4,4 @@
 //! from the field table's shadow column.
 
 pub mod bitmap;
+pub mod fields;

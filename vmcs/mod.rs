@@ -41,6 +41,7 @@ pub mod exit_reason;
 pub mod intr_info;
 pub mod layout;
 pub mod outcome;
+pub mod slot;
 pub mod x86;
 
 #[cfg(test)]
