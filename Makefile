@@ -92,7 +92,10 @@ core-share:
 	$(PYTHON) testbed/module-deps.py
 
 # nested_lockstep_test on both backends, compared case by case:
-#   make lockstep LOCKSTEP=SEED,CASES,FIRST   (cases per family)
+#   make lockstep LOCKSTEP=SEED,CASES,FIRST[,FAMILIES]   (cases per family;
+#   FAMILIES a mask: 1 entry, 2 insn, 4 chain, default 7). A long run, e.g.
+#   LOCKSTEP=7,112000,0,4 (about 10^6 VM entries per backend), also needs
+#   RNVMX_TIMEOUTS=nested_lockstep_test=SECONDS and RNVMX_BOOT_TIMEOUT.
 LOCKSTEP ?= 1,4096,0
 lockstep: testbed
 	$(PYTHON) testbed/ab.py --tests nested_lockstep_test --lockstep $(LOCKSTEP) --check

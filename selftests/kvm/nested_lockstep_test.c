@@ -32,8 +32,9 @@
  * maximum, no activity state waits. Host-state mutations are only values
  * the VM-entry checks reject, so that L1 survives every exit.
  *
- * The kernel command line's rnvmx_lockstep=SEED,CASES,FIRST (default
- * 1,256,0) selects the cases of each family. Output, one line per batch:
+ * The kernel command line's rnvmx_lockstep=SEED,CASES,FIRST[,FAMILIES]
+ * (default 1,256,0,7) selects the cases of each family, and FAMILIES the
+ * families run (bit 0 entry, 1 insn, 2 chain). Output, one line per batch:
  *   @@RNVMX-LS family=F first=N hashes=H,H,...
  * Exit status: 0 (the comparison is the host's), 4 skip.
  */
@@ -696,7 +697,7 @@ static void l1_guest_code(struct vmx_pages *vmx, struct args *a)
 	GUEST_DONE();
 }
 
-static void cmdline_args(uint64_t *seed, uint64_t *count, uint64_t *first)
+static void cmdline_args(uint64_t *seed, uint64_t *count, uint64_t *first, uint64_t *families)
 {
 	char line[4096], *p;
 	FILE *f = fopen("/proc/cmdline", "r");
@@ -704,10 +705,11 @@ static void cmdline_args(uint64_t *seed, uint64_t *count, uint64_t *first)
 	*seed = 1;
 	*count = 256;
 	*first = 0;
+	*families = 7;
 	if (!f)
 		return;
 	if (fgets(line, sizeof(line), f) && (p = strstr(line, "rnvmx_lockstep=")))
-		sscanf(p + strlen("rnvmx_lockstep="), "%lu,%lu,%lu", seed, count, first);
+		sscanf(p + strlen("rnvmx_lockstep="), "%lu,%lu,%lu,%lu", seed, count, first, families);
 	fclose(f);
 	if (*count > MAX_CASES)
 		*count = MAX_CASES;
@@ -801,14 +803,16 @@ static void run_family(int family, uint64_t seed, uint64_t count, uint64_t first
 
 int main(void)
 {
-	uint64_t seed, count, first;
+	uint64_t seed, count, first, families;
+	int fam;
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
 	setbuf(stdout, NULL);
-	cmdline_args(&seed, &count, &first);
-	printf("lockstep: seed %lu, cases %lu from %lu per family\n", seed, count, first);
-	run_family(FAM_ENTRY, seed, count, first);
-	run_family(FAM_INSN, seed, count, first);
-	run_family(FAM_CHAIN, seed, count, first);
+	cmdline_args(&seed, &count, &first, &families);
+	printf("lockstep: seed %lu, cases %lu from %lu per family, families %#lx\n", seed, count,
+	       first, families);
+	for (fam = FAM_ENTRY; fam <= FAM_CHAIN; fam++)
+		if (families & (1u << fam))
+			run_family(fam, seed, count, first);
 	return 0;
 }
