@@ -17,9 +17,10 @@ use crate::nested::shadow_vmcs as shadow_vmcs_core;
 use crate::nested::state::{Header, HEADER_SIZE};
 use crate::nested::state_get::get_nested_state;
 use crate::nested::state_set::set_nested_state;
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::state_vcpu::{self, StateNv};
-use crate::vcpu::{kvm_vmx_msrs, VcpuVmx};
+use crate::vcpu::kvm_vmx_msrs;
 use crate::vmcs::caps::{self, RestoreError};
 use crate::{bindings, ept, events, exit, insn, lifecycle, shadow_vmcs, stats};
 
@@ -142,14 +143,17 @@ extern "C" fn init_vmcs(_vcpu: Vcpu) {
 /// `vcpu` is a vCPU of a VM bound to this backend, passed by kvm-intel with
 /// `vcpu->mutex` held.
 unsafe extern "C" fn set_vmx_msr(vcpu: Vcpu, msr_index: u32, data: u64) -> ffi::c_int {
-    // SAFETY: VcpuVmx::from_raw() needs a kvm-intel vCPU passed to a
-    // backend callback with `vcpu->mutex` held, not outlived by the
-    // borrow: this function's # Safety gives the vCPU and the mutex
-    // (KVM_SET_MSRS is a vCPU ioctl), and `vmx` is dropped on return.
-    let mut vmx = unsafe { VcpuVmx::from_raw(vcpu) };
     stats::VMX_MSR_WRITES.inc();
-    let vmxon = vmx.vmxon();
-    match caps::restore(vmx.vmx_msrs_mut(), kvm_vmx_msrs(), vmxon, msr_index, data) {
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is it, with `vcpu->mutex` held and loaded (KVM_SET_MSRS is a
+    // vCPU ioctl, run between vcpu_load() and vcpu_put()).
+    let r = unsafe {
+        with(vcpu, |nv| {
+            let vmxon = vf!(nv, nested.vmxon);
+            caps::restore(nv.vmx_msrs_mut(), kvm_vmx_msrs(), vmxon, msr_index, data)
+        })
+    };
+    match r {
         Ok(()) => 0,
         Err(RestoreError::Busy) => EBUSY.to_errno(),
         Err(RestoreError::Invalid) => EINVAL.to_errno(),

@@ -12,6 +12,7 @@ use crate::bindings;
 use crate::nested::msr_list;
 use crate::nested::vmcs12_pages;
 use crate::nested::vmentry;
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::vmcs::caps::NestedVmxMsrs;
 use crate::vmcs::checks::Vcpu;
@@ -50,9 +51,9 @@ impl<'a> CheckVcpu<'a> {
             )
         };
         let virt_bits = if nv.cr4() & cr4::LA57 != 0 { 57 } else { 48 };
-        let efer_lma = nv.arch().efer & efer::LMA != 0;
-        let perf_reserved = nv.arch().pmu.global_ctrl_rsvd;
-        let run_pending = nv.nested().nested_run_pending;
+        let efer_lma = vf!(nv, vcpu.arch.efer) & efer::LMA != 0;
+        let perf_reserved = vf!(nv, vcpu.arch.pmu.global_ctrl_rsvd);
+        let run_pending = vf!(nv, nested.nested_run_pending);
         CheckVcpu {
             nv,
             msrs,

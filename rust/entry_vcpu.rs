@@ -9,6 +9,7 @@ use crate::hw;
 use crate::nested::entry_vcpu::{Control, Controls, EntryVcpu, L0Caps, Vmcs02Pages};
 use crate::nested::insn::Fault;
 use crate::nested::msr_autostore;
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::vcpu::vmcs_config;
 use crate::vmcs::checks::{self, Check};
@@ -63,7 +64,7 @@ impl EntryVcpu for Nv {
         Nv::set_control(self, which, value)
     }
     fn take_vmcs02_uninitialized(&mut self) -> bool {
-        !core::mem::replace(&mut self.nested().vmcs02_initialized, true)
+        !core::mem::replace(&mut vf!(self, nested.vmcs02_initialized), true)
     }
     fn vmcs02_pages(&mut self) -> Vmcs02Pages {
         let vcpu = self.raw();
@@ -72,30 +73,29 @@ impl EntryVcpu for Nv {
             // SAFETY: the vCPU is ours (Nv invariant); reads its VM's
             // notify_window.
             .then(|| unsafe { bindings::rnvmx_notify_window(vcpu) });
-        let vmx = self.vmx();
         Vmcs02Pages {
-            msr_bitmap: Nv::pa(vmx.nested.vmcs02.msr_bitmap),
-            msr_store: Nv::pa(vmx.msr_autostore.guest.val.as_ptr()),
-            msr_load_host: Nv::pa(vmx.msr_autoload.host.val.as_ptr()),
-            msr_load_guest: Nv::pa(vmx.msr_autoload.guest.val.as_ptr()),
-            ve_info: (!vmx.ve_info.is_null()).then(|| Nv::pa(vmx.ve_info)),
+            msr_bitmap: Nv::pa(vf!(self, nested.vmcs02.msr_bitmap)),
+            msr_store: Nv::pa(vf!(self, msr_autostore.guest.val).as_ptr()),
+            msr_load_host: Nv::pa(vf!(self, msr_autoload.host.val).as_ptr()),
+            msr_load_guest: Nv::pa(vf!(self, msr_autoload.guest.val).as_ptr()),
+            ve_info: (!vf!(self, ve_info).is_null()).then(|| Nv::pa(vf!(self, ve_info))),
             notify_window,
         }
     }
     fn set_constant_host_state(&mut self) {
-        let vmx: *mut bindings::vcpu_vmx = self.vmx();
+        let vmx = self.vmx_ptr();
         // SAFETY: the vCPU's own vcpu_vmx with vmcs02 current, as
         // vmx_set_constant_host_state() writes the current VMCS.
         unsafe { bindings::vmx_set_constant_host_state(vmx) };
     }
     fn vpid01(&mut self) -> u16 {
-        self.vmx().vpid as u16
+        vf!(self, vpid) as u16
     }
     fn dirty_vmcs12(&mut self) -> bool {
-        self.nested().dirty_vmcs12
+        vf!(self, nested.dirty_vmcs12)
     }
     fn set_dirty_vmcs12(&mut self, dirty: bool) {
-        self.nested().dirty_vmcs12 = dirty;
+        vf!(self, nested.dirty_vmcs12) = dirty;
     }
     fn clear_pi_pending(&mut self) {
         self.set_pi_pending(false)
@@ -104,10 +104,10 @@ impl EntryVcpu for Nv {
         Nv::set_posted_intr_nv(self, nv)
     }
     fn posted_intr_nv(&mut self) -> u16 {
-        self.nested().posted_intr_nv
+        vf!(self, nested.posted_intr_nv)
     }
     fn set_l1_tpr_threshold(&mut self, t: i32) {
-        self.nested().l1_tpr_threshold = t;
+        vf!(self, nested.l1_tpr_threshold) = t;
     }
     fn write_encls_bitmap(&mut self, v: &Vmcs12) {
         let vmcs12 = core::ptr::from_ref(v).cast::<bindings::vmcs12>().cast_mut();
@@ -116,7 +116,7 @@ impl EntryVcpu for Nv {
         unsafe { bindings::rnvmx_write_encls_bitmap(self.raw(), vmcs12) };
     }
     fn set_nmi_known_unmasked(&mut self, unmasked: bool) {
-        let p = self.vmx().loaded_vmcs;
+        let p = vf!(self, loaded_vmcs);
         // SAFETY: `loaded_vmcs` points to vmcs01 or vmcs02 of this vCPU
         // (vmcs02 here: the entry switched to it); no reference into it is
         // alive.
@@ -131,7 +131,7 @@ impl EntryVcpu for Nv {
         }
     }
     fn reset_segment_cache(&mut self) {
-        self.vmx().segment_cache.bitmask = 0;
+        vf!(self, segment_cache.bitmask) = 0;
     }
     fn need_pf_intercept(&mut self) -> bool {
         // SAFETY: the vCPU is ours (Nv invariant).
@@ -142,10 +142,10 @@ impl EntryVcpu for Nv {
         msr_autostore::prepare_tsc(self, v.vm_exit_msr_store_addr, v.vm_exit_msr_store_count)
     }
     fn autostore_count(&mut self) -> u32 {
-        self.vmx().msr_autostore.guest.nr
+        vf!(self, msr_autostore.guest.nr)
     }
     fn set_cr4_guest_host_mask(&mut self) {
-        let vmx: *mut bindings::vcpu_vmx = self.vmx();
+        let vmx = self.vmx_ptr();
         // SAFETY: the vCPU's own vcpu_vmx, in guest mode with vmcs02 current.
         unsafe { bindings::set_cr4_guest_host_mask(vmx) };
     }
@@ -154,16 +154,16 @@ impl EntryVcpu for Nv {
         unsafe { bindings::vmx_get_supported_debugctl(self.raw(), false) }
     }
     fn pre_vmenter_debugctl(&mut self) -> u64 {
-        self.nested().pre_vmenter_debugctl
+        vf!(self, nested.pre_vmenter_debugctl)
     }
     fn set_pre_vmenter_debugctl(&mut self, v: u64) {
-        self.nested().pre_vmenter_debugctl = v;
+        vf!(self, nested.pre_vmenter_debugctl) = v;
     }
     fn pre_vmenter_bndcfgs(&mut self) -> u64 {
-        self.nested().pre_vmenter_bndcfgs
+        vf!(self, nested.pre_vmenter_bndcfgs)
     }
     fn set_pre_vmenter_bndcfgs(&mut self, v: u64) {
-        self.nested().pre_vmenter_bndcfgs = v;
+        vf!(self, nested.pre_vmenter_bndcfgs) = v;
     }
     fn update_exception_bitmap(&mut self) {
         // SAFETY: the vCPU is ours; in guest mode vmx_update_exception_bitmap()
@@ -171,11 +171,13 @@ impl EntryVcpu for Nv {
         unsafe { bindings::vmx_update_exception_bitmap(self.raw()) };
     }
     fn pat(&mut self) -> u64 {
-        self.arch().pat
+        vf!(self, vcpu.arch.pat)
     }
     fn nested_tsc(&mut self, l2_offset: u64, l2_mult: u64) -> (u64, u64) {
-        let a = self.arch();
-        let (l1_offset, l1_ratio) = (a.l1_tsc_offset, a.l1_tsc_scaling_ratio);
+        let (l1_offset, l1_ratio) = (
+            vf!(self, vcpu.arch.l1_tsc_offset),
+            vf!(self, vcpu.arch.l1_tsc_scaling_ratio),
+        );
         // SAFETY: pure arithmetic helpers of KVM.
         unsafe {
             (
@@ -192,10 +194,10 @@ impl EntryVcpu for Nv {
         unsafe { bindings::__vmx_guest_state_valid(self.raw()) }
     }
     fn cr3(&mut self) -> u64 {
-        self.arch().cr3 as u64
+        vf!(self, vcpu.arch.cr3) as u64
     }
     fn vmxon(&mut self) -> bool {
-        self.nested().vmxon
+        vf!(self, nested.vmxon)
     }
     fn cpl(&mut self) -> u8 {
         Nv::cpl(self)
@@ -211,7 +213,7 @@ impl EntryVcpu for Nv {
         unsafe { bindings::rnvmx_pmu_branch_retired(self.raw()) };
     }
     fn has_current_vmcs(&mut self) -> bool {
-        self.nested().current_vmptr != crate::nvcpu::INVALID_GPA
+        vf!(self, nested.current_vmptr) != crate::nvcpu::INVALID_GPA
     }
     fn shadow_vmcs_to_vmcs12(&mut self) {
         crate::nested::shadow_vmcs::to_vmcs12(self)
@@ -236,7 +238,7 @@ impl EntryVcpu for Nv {
         checks::check_guest_state(v, &mut CheckVcpu::new(self))
     }
     fn clear_preemption_timer_deadline(&mut self) {
-        self.nested().has_preemption_timer_deadline = false;
+        vf!(self, nested.has_preemption_timer_deadline) = false;
     }
     fn apicv_active(&mut self) -> bool {
         // SAFETY: the vCPU is ours (Nv invariant).
@@ -258,13 +260,13 @@ impl EntryVcpu for Nv {
         Nv::enter_guest_mode(self)
     }
     fn clear_preemption_timer_expired(&mut self) {
-        self.nested().preemption_timer_expired = false;
+        crate::timer::clear_expired(self);
     }
     fn start_preemption_timer(&mut self, value: u32) {
         crate::nested::preemption_timer::start(self, value)
     }
     fn exit_internal_error(&mut self) -> i32 {
-        let run = self.vmx().vcpu.run;
+        let run = vf!(self, vcpu.run);
         // SAFETY: `run` is the vCPU's kvm_run page, mapped for the vCPU's
         // lifetime and written only by this thread now (vcpu->mutex).
         unsafe {
@@ -280,7 +282,7 @@ impl EntryVcpu for Nv {
         crate::posted_intr::take_notification(self, irq)
     }
     fn set_l1tf_flush(&mut self) {
-        self.arch().l1tf_flush_l1d = true;
+        vf!(self, vcpu.arch.l1tf_flush_l1d) = true;
     }
     fn cache_shadow_vmcs12(&mut self) {
         crate::shadow_vmcs12::cache(self)

@@ -12,6 +12,7 @@ use crate::bindings;
 use crate::nested::ept::{self as nept, EptFault};
 use crate::nested::pml;
 use crate::nvcpu::Nv;
+use crate::nvcpu::{vf, vp};
 
 /// KVM's `nested_ept_get_eptp()`, the guest MMU's root.
 ///
@@ -50,21 +51,18 @@ unsafe extern "C" fn inject_page_fault(
 
 /// KVM's `nested_ept_init_mmu_context()`.
 pub(crate) fn init_mmu(nv: &mut Nv) {
-    let arch = nv.arch();
-    arch.mmu = &mut arch.guest_mmu;
+    vf!(nv, vcpu.arch.mmu) = vp!(nv, vcpu.arch.guest_mmu);
     nept::new_eptp(nv);
-    let arch = nv.arch();
-    arch.guest_mmu.get_guest_pgd = Some(get_eptp);
-    arch.guest_mmu.inject_page_fault = Some(inject_page_fault);
-    arch.guest_mmu.get_pdptr = Some(bindings::rnvmx_pdptr_read);
-    arch.walk_mmu = &mut arch.nested_mmu;
+    vf!(nv, vcpu.arch.guest_mmu.get_guest_pgd) = Some(get_eptp);
+    vf!(nv, vcpu.arch.guest_mmu.inject_page_fault) = Some(inject_page_fault);
+    vf!(nv, vcpu.arch.guest_mmu.get_pdptr) = Some(bindings::rnvmx_pdptr_read);
+    vf!(nv, vcpu.arch.walk_mmu) = vp!(nv, vcpu.arch.nested_mmu);
 }
 
 /// KVM's `nested_ept_uninit_mmu_context()`.
 pub(crate) fn uninit_mmu(nv: &mut Nv) {
-    let arch = nv.arch();
-    arch.mmu = &mut arch.root_mmu;
-    arch.walk_mmu = &mut arch.root_mmu;
+    vf!(nv, vcpu.arch.mmu) = vp!(nv, vcpu.arch.root_mmu);
+    vf!(nv, vcpu.arch.walk_mmu) = vp!(nv, vcpu.arch.root_mmu);
 }
 
 /// KVM's `nested_vmx_write_pml_buffer()` (the core's): logs a GPA L2

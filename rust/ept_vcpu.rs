@@ -10,6 +10,7 @@ use crate::exit;
 use crate::hw;
 use crate::nested::ept::{CachedRoot, EptVcpu, ShadowEptMmu};
 use crate::nested::pml::{PmlState, PmlVcpu};
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::stats;
 use crate::vmcs::controls::{Secondary, Vmcs12Controls};
@@ -23,10 +24,10 @@ impl PmlVcpu for Nv {
         self.is_guest_mode()
     }
     fn pml_full(&mut self) -> bool {
-        self.nested().pml_full
+        vf!(self, nested.pml_full)
     }
     fn set_pml_full(&mut self, full: bool) {
-        self.nested().pml_full = full;
+        vf!(self, nested.pml_full) = full;
     }
     fn pml_state(&mut self) -> Option<PmlState> {
         self.vmcs12_ref().map(|v| PmlState {
@@ -56,7 +57,7 @@ impl EptVcpu for Nv {
         self.vmcs12_ept_pointer().unwrap_or(0)
     }
     fn prev_root(&mut self, i: usize) -> Option<CachedRoot> {
-        let mmu = self.arch().mmu;
+        let mmu = vf!(self, vcpu.arch.mmu);
         // SAFETY: `arch.mmu` points to one of the vCPU's own MMUs, which
         // only this thread changes; the array is copied out.
         let prev = unsafe { (*mmu).prev_roots };
@@ -66,7 +67,7 @@ impl EptVcpu for Nv {
         })
     }
     fn invalidate_roots(&mut self, addr: u64, roots: u64) {
-        let mmu = self.arch().mmu;
+        let mmu = vf!(self, vcpu.arch.mmu);
         let vcpu = self.raw();
         // SAFETY: the vCPU is ours (Nv invariant) and `mmu` its current MMU.
         unsafe { bindings::kvm_mmu_invalidate_addr(vcpu, mmu, addr, roots as ffi::c_ulong) };

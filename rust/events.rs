@@ -10,6 +10,7 @@ use crate::bindings;
 use crate::nested::check_events::{self, low_priority_db, EventVcpu, Queued};
 use crate::nested::pending::{self, LowPriorityDb};
 use crate::nested::reflect;
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::posted_intr;
 use crate::timer;
@@ -34,7 +35,7 @@ fn exit_on(nv: &mut Nv, bit: PinBased) -> bool {
 // The vCPU's pending events as the core's `pending::check()` reads them.
 impl pending::EventState for Nv {
     fn nested_run_pending(&mut self) -> bool {
-        self.nested().nested_run_pending
+        vf!(self, nested.nested_run_pending)
     }
     fn needs_reinjection(&mut self) -> bool {
         // SAFETY: the vCPU is ours (Nv invariant), as for every call below.
@@ -53,27 +54,27 @@ impl pending::EventState for Nv {
         unsafe { bindings::rnvmx_apic_event_clear(self.raw(), KVM_APIC_SIPI) };
     }
     fn waits_for_sipi(&mut self) -> bool {
-        self.arch().mp_state == bindings::KVM_MP_STATE_INIT_RECEIVED as i32
+        vf!(self, vcpu.arch.mp_state) == bindings::KVM_MP_STATE_INIT_RECEIVED as i32
     }
     fn exception_vmexit(&mut self) -> Option<LowPriorityDb> {
-        low_priority_db(&queued(&self.arch().exception_vmexit))
+        low_priority_db(&queued(&vf!(self, vcpu.arch.exception_vmexit)))
     }
     fn exception(&mut self) -> Option<LowPriorityDb> {
-        low_priority_db(&queued(&self.arch().exception))
+        low_priority_db(&queued(&vf!(self, vcpu.arch.exception)))
     }
     fn mtf_pending(&mut self) -> bool {
-        self.nested().mtf_pending
+        vf!(self, nested.mtf_pending)
     }
     fn preemption_timer_pending(&mut self) -> bool {
         timer::pending(self)
     }
     fn smi_pending(&mut self) -> bool {
         // SAFETY: the vCPU is ours and loaded (Nv invariant).
-        self.arch().smi_pending && !unsafe { bindings::rnvmx_is_smm(self.raw()) }
+        vf!(self, vcpu.arch.smi_pending) && !unsafe { bindings::rnvmx_is_smm(self.raw()) }
     }
     fn nmi_pending(&mut self) -> bool {
         // SAFETY: the vCPU is ours and loaded (Nv invariant).
-        self.arch().nmi_pending != 0 && !unsafe { bindings::vmx_nmi_blocked(self.raw()) }
+        vf!(self, vcpu.arch.nmi_pending) != 0 && !unsafe { bindings::vmx_nmi_blocked(self.raw()) }
     }
     fn exit_on_nmi(&mut self) -> bool {
         exit_on(self, PinBased::NMI_EXITING)
@@ -105,13 +106,13 @@ impl pending::EventState for Nv {
         u8::try_from(v).ok()
     }
     fn posted_intr_nv(&mut self) -> Option<u8> {
-        u8::try_from(self.nested().posted_intr_nv).ok()
+        u8::try_from(vf!(self, nested.posted_intr_nv)).ok()
     }
 }
 
 impl EventVcpu for Nv {
     fn queued_exception(&mut self) -> Queued {
-        queued(&self.arch().exception)
+        queued(&vf!(self, vcpu.arch.exception))
     }
     fn clear_init(&mut self) {
         // SAFETY: the vCPU is ours (Nv invariant).
@@ -122,7 +123,7 @@ impl EventVcpu for Nv {
         unsafe { bindings::rnvmx_apic_sipi_vector(self.raw()) }
     }
     fn consume_nmi(&mut self) {
-        self.arch().nmi_pending = 0;
+        vf!(self, vcpu.arch.nmi_pending) = 0;
         // SAFETY: the vCPU is ours (Nv invariant).
         unsafe { bindings::vmx_set_nmi_mask(self.raw(), true) };
     }
@@ -147,7 +148,7 @@ pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
 /// pending MTF exit, or (not for injection: virtual-interrupt delivery
 /// needs none) a virtual interrupt L2 would recognize.
 pub(crate) fn has_events(nv: &mut Nv, for_injection: bool) -> bool {
-    if timer::pending(nv) || nv.nested().mtf_pending {
+    if timer::pending(nv) || vf!(nv, nested.mtf_pending) {
         return true;
     }
     !for_injection && posted_intr::has_virtual_interrupt(nv)

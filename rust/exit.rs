@@ -10,6 +10,7 @@ use crate::hw;
 use crate::nested::reflect::{self, Exit, L1Memory};
 use crate::nested::reflect_exit::{self, ReflectVcpu};
 use crate::nested::vmexit;
+use crate::nvcpu::vf;
 use crate::nvcpu::{GuestMem, Nv};
 use crate::stats;
 use crate::trace;
@@ -30,7 +31,7 @@ impl reflect::L0ExceptionState for Nv {
         Nv::guest_debug(self) as u32
     }
     fn l0_handles_page_faults(&mut self) -> bool {
-        let apf = self.arch().apf.host_apf_flags != 0;
+        let apf = vf!(self, vcpu.arch.apf.host_apf_flags) != 0;
         // SAFETY: the vCPU is ours (Nv invariant).
         apf || unsafe { bindings::rnvmx_need_pf_intercept(self.raw()) }
     }
@@ -81,14 +82,14 @@ fn sync_rare_from_current(nv: &mut Nv) {
             nv.vmcs12_set(s, hw::read(s.encoding));
         }
     }
-    nv.nested().need_sync_vmcs02_to_vmcs12_rare = false;
+    vf!(nv, nested.need_sync_vmcs02_to_vmcs12_rare) = false;
 }
 
 /// KVM's `copy_vmcs02_to_vmcs12_rare()`: the lazily synced state, before
 /// L1 or userspace looks at it. Outside L2, vmcs02 is loaded for the
 /// duration.
 pub(crate) fn sync_rare(nv: &mut Nv) {
-    if !nv.nested().need_sync_vmcs02_to_vmcs12_rare {
+    if !vf!(nv, nested.need_sync_vmcs02_to_vmcs12_rare) {
         return;
     }
     if nv.on_vmcs02() {

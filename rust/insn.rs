@@ -17,6 +17,7 @@ use crate::nested::insn_exec::{self as x, InsnVcpu};
 use crate::nested::invalidate;
 use crate::nested::shadow_vmcs as nested_shadow;
 use crate::nested::vmfunc::Vmfunc;
+use crate::nvcpu::vf;
 use crate::nvcpu::{Nv, Raised};
 use crate::stats;
 use crate::vmcs::caps::NestedVmxMsrs;
@@ -45,19 +46,19 @@ impl InsnVcpu for Nv {
         Nv::cr4(self)
     }
     fn feature_control(&mut self) -> u64 {
-        self.vmx().msr_ia32_feature_control
+        vf!(self, msr_ia32_feature_control)
     }
     fn maxphyaddr(&mut self) -> u32 {
         Nv::maxphyaddr(self)
     }
     fn vmxon_ptr(&mut self) -> u64 {
-        self.nested().vmxon_ptr
+        vf!(self, nested.vmxon_ptr)
     }
     fn set_vmxon_ptr(&mut self, p: u64) {
-        self.nested().vmxon_ptr = p;
+        vf!(self, nested.vmxon_ptr) = p;
     }
     fn current_vmptr(&mut self) -> u64 {
-        self.nested().current_vmptr
+        vf!(self, nested.current_vmptr)
     }
     fn set_gpr(&mut self, reg: u8, value: u64) {
         Nv::set_gpr(self, reg, value)
@@ -87,7 +88,7 @@ impl InsnVcpu for Nv {
         nested::lifecycle::release_vmcs12(self)
     }
     fn load_vmcs12(&mut self, vmptr: u64) -> Option<bool> {
-        let p = self.nested().cached_vmcs12;
+        let p = vf!(self, nested.cached_vmcs12);
         if p.is_null() {
             return None;
         }
@@ -97,10 +98,9 @@ impl InsnVcpu for Nv {
         Some(self.read_gpa(vmptr, buf))
     }
     fn set_current_vmptr(&mut self, vmptr: u64) {
-        let n = self.nested();
-        n.current_vmptr = vmptr;
-        n.dirty_vmcs12 = true;
-        n.force_msr_bitmap_recalc = true;
+        vf!(self, nested.current_vmptr) = vmptr;
+        vf!(self, nested.dirty_vmcs12) = true;
+        vf!(self, nested.force_msr_bitmap_recalc) = true;
         nested_shadow::enable(self);
     }
     fn is_guest_mode(&mut self) -> bool {
@@ -128,7 +128,7 @@ impl InsnVcpu for Nv {
         CheckVcpu::new(self).max_virt_addr_bits()
     }
     fn flush_vpid(&mut self, scope: invalidate::InvvpidScope) {
-        let (vpid02, vpid01) = (self.nested().vpid02, self.vmx().vpid as u16);
+        let (vpid02, vpid01) = (vf!(self, nested.vpid02), vf!(self, vpid) as u16);
         // SAFETY: reads the CPU's VMX capability MSR; no precondition.
         let caps = unsafe { bindings::rnvmx_vpid_caps() };
         let caps = invalidate::VpidCaps {
@@ -138,14 +138,14 @@ impl InsnVcpu for Nv {
         // SAFETY: preempt_disable() wrapper, paired below: the CPU stays this
         // one while it is compared with vmcs02's and flushed.
         let cpu = unsafe { bindings::rnvmx_get_cpu() };
-        let here = cpu == self.vmx().nested.vmcs02.cpu;
+        let here = cpu == vf!(self, nested.vmcs02.cpu);
         match invalidate::hw_invvpid(scope, vpid02, vpid01, caps, here) {
             Some(invalidate::HwInvvpid::IndividualAddress { vpid, address }) => {
                 hw::invvpid(0, vpid, address)
             }
             Some(invalidate::HwInvvpid::SingleContext(vpid)) => hw::invvpid(1, vpid, 0),
             Some(invalidate::HwInvvpid::AllContexts) => hw::invvpid(2, 0, 0),
-            Some(invalidate::HwInvvpid::Defer) => self.nested().last_vpid = 0,
+            Some(invalidate::HwInvvpid::Defer) => vf!(self, nested.last_vpid) = 0,
             None => {}
         }
         // SAFETY: pairs with rnvmx_get_cpu() above.

@@ -14,6 +14,7 @@ use crate::nested::msr_list::{MsrAccess, MsrEntry};
 use crate::nested::vcpu::{
     Deferred, ExceptionVmexit, Injected, KvmVcpu, MpState, Request, Sreg, Stat,
 };
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::stats;
 use crate::vmcs::encoding::Encoding;
@@ -131,10 +132,10 @@ impl KvmVcpu for Nv {
         Nv::set_dr7(self, value)
     }
     fn efer(&mut self) -> u64 {
-        self.arch().efer
+        vf!(self, vcpu.arch.efer)
     }
     fn dr7(&mut self) -> u64 {
-        self.arch().dr7 as u64
+        vf!(self, vcpu.arch.dr7) as u64
     }
     fn cr0(&mut self) -> u64 {
         Nv::cr0(self)
@@ -143,7 +144,7 @@ impl KvmVcpu for Nv {
         Nv::is_pae_paging(self)
     }
     fn mp_state(&mut self) -> MpState {
-        match self.arch().mp_state {
+        match vf!(self, vcpu.arch.mp_state) {
             m if m == bindings::KVM_MP_STATE_HALTED as i32 => MpState::Halted,
             m if m == bindings::KVM_MP_STATE_INIT_RECEIVED as i32 => MpState::InitReceived,
             _ => MpState::Runnable,
@@ -155,25 +156,25 @@ impl KvmVcpu for Nv {
             MpState::Halted => bindings::KVM_MP_STATE_HALTED,
             MpState::InitReceived => bindings::KVM_MP_STATE_INIT_RECEIVED,
         };
-        self.arch().mp_state = m as i32;
+        vf!(self, vcpu.arch.mp_state) = m as i32;
     }
     fn cr0_guest_owned_bits(&mut self) -> u64 {
-        self.arch().cr0_guest_owned_bits as u64
+        vf!(self, vcpu.arch.cr0_guest_owned_bits) as u64
     }
     fn set_cr0_guest_owned_bits(&mut self, bits: u64) {
-        self.arch().cr0_guest_owned_bits = bits as usize;
+        vf!(self, vcpu.arch.cr0_guest_owned_bits) = bits as usize;
     }
     fn cr4_guest_owned_bits(&mut self) -> u64 {
-        self.arch().cr4_guest_owned_bits as u64
+        vf!(self, vcpu.arch.cr4_guest_owned_bits) as u64
     }
     fn set_cr4_guest_owned_bits(&mut self, bits: u64) {
-        self.arch().cr4_guest_owned_bits = bits as usize;
+        vf!(self, vcpu.arch.cr4_guest_owned_bits) = bits as usize;
     }
     fn set_pat(&mut self, pat: u64) {
-        self.arch().pat = pat;
+        vf!(self, vcpu.arch.pat) = pat;
     }
     fn host_freeze_in_smm(&mut self) -> u64 {
-        self.arch().host_debugctl & crate::nested::prepare02::DEBUGCTL_FREEZE_IN_SMM
+        vf!(self, vcpu.arch.host_debugctl) & crate::nested::prepare02::DEBUGCTL_FREEZE_IN_SMM
     }
     fn set_segment(&mut self, seg: Sreg, s: &Segment) {
         let vcpu = self.raw();
@@ -203,18 +204,21 @@ impl KvmVcpu for Nv {
         let _ = unsafe { bindings::kvm_set_msr(vcpu, MSR_CORE_PERF_GLOBAL_CTRL, value) };
     }
     fn tsc(&mut self) -> (u64, u64) {
-        let a = self.arch();
-        (a.tsc_offset, a.tsc_scaling_ratio)
+        (
+            vf!(self, vcpu.arch.tsc_offset),
+            vf!(self, vcpu.arch.tsc_scaling_ratio),
+        )
     }
     fn l1_tsc(&mut self) -> (u64, u64) {
-        let a = self.arch();
-        (a.l1_tsc_offset, a.l1_tsc_scaling_ratio)
+        (
+            vf!(self, vcpu.arch.l1_tsc_offset),
+            vf!(self, vcpu.arch.l1_tsc_scaling_ratio),
+        )
     }
     fn set_tsc(&mut self, offset: u64, ratio: Option<u64>) {
-        let a = self.arch();
-        a.tsc_offset = offset;
+        vf!(self, vcpu.arch.tsc_offset) = offset;
         if let Some(r) = ratio {
-            a.tsc_scaling_ratio = r;
+            vf!(self, vcpu.arch.tsc_scaling_ratio) = r;
         }
     }
     fn has_tsc_control(&mut self) -> bool {
@@ -231,37 +235,36 @@ impl KvmVcpu for Nv {
         self.controls_shadow().vm_entry
     }
     fn run_pending(&mut self) -> bool {
-        self.nested().nested_run_pending
+        vf!(self, nested.nested_run_pending)
     }
     fn set_run_pending(&mut self, pending: bool) {
-        self.nested().nested_run_pending = pending;
+        vf!(self, nested.nested_run_pending) = pending;
     }
     fn clear_mtf_pending(&mut self) {
-        self.nested().mtf_pending = false;
+        vf!(self, nested.mtf_pending) = false;
     }
     fn hw_vmfail(&mut self) -> bool {
-        self.vmx().fail != 0
+        vf!(self, fail) != 0
     }
     fn clear_hw_vmfail(&mut self) {
-        self.vmx().fail = 0;
+        vf!(self, fail) = 0;
     }
     fn l1_tpr_threshold(&mut self) -> i32 {
-        self.nested().l1_tpr_threshold
+        vf!(self, nested.l1_tpr_threshold)
     }
     fn set_need_shadow_sync(&mut self) {
-        self.nested().need_vmcs12_to_shadow_sync = true;
+        vf!(self, nested.need_vmcs12_to_shadow_sync) = true;
     }
     fn set_need_rare_sync(&mut self) {
-        self.nested().need_sync_vmcs02_to_vmcs12_rare = true;
+        vf!(self, nested.need_sync_vmcs02_to_vmcs12_rare) = true;
     }
     fn take_deferred(&mut self, d: Deferred) -> bool {
-        let n = self.nested();
         let flag = match d {
-            Deferred::VirtualApicMode => &mut n.change_vmcs01_virtual_apic_mode,
-            Deferred::CpuDirtyLogging => &mut n.update_vmcs01_cpu_dirty_logging,
-            Deferred::ApicAccessPage => &mut n.reload_vmcs01_apic_access_page,
-            Deferred::ApicvStatus => &mut n.update_vmcs01_apicv_status,
-            Deferred::HwapicIsr => &mut n.update_vmcs01_hwapic_isr,
+            Deferred::VirtualApicMode => &mut vf!(self, nested.change_vmcs01_virtual_apic_mode),
+            Deferred::CpuDirtyLogging => &mut vf!(self, nested.update_vmcs01_cpu_dirty_logging),
+            Deferred::ApicAccessPage => &mut vf!(self, nested.reload_vmcs01_apic_access_page),
+            Deferred::ApicvStatus => &mut vf!(self, nested.update_vmcs01_apicv_status),
+            Deferred::HwapicIsr => &mut vf!(self, nested.update_vmcs01_hwapic_isr),
         };
         core::mem::replace(flag, false)
     }
@@ -316,30 +319,31 @@ impl KvmVcpu for Nv {
         crate::nested::preemption_timer::value_at_exit(self)
     }
     fn autoload_counts(&mut self) -> (u32, u32) {
-        let vmx = self.vmx();
-        (vmx.msr_autoload.host.nr, vmx.msr_autoload.guest.nr)
+        (
+            vf!(self, msr_autoload.host.nr),
+            vf!(self, msr_autoload.guest.nr),
+        )
     }
     fn exit_in_enclave(&mut self) -> u32 {
         self.exit_reason() & (1 << 27)
     }
     fn injected(&mut self) -> Injected {
-        let a = self.arch();
-        let ex = &a.exception;
+        let ex = &vf!(self, vcpu.arch.exception);
         Injected {
             exception: ex.injected.then_some(Exception {
                 vector: ex.vector,
                 error_code: ex.has_error_code.then_some(ex.error_code),
             }),
-            nmi: a.nmi_injected,
-            interrupt: a.interrupt.injected.then_some(Interrupt {
-                vector: a.interrupt.nr,
-                soft: a.interrupt.soft,
+            nmi: vf!(self, vcpu.arch.nmi_injected),
+            interrupt: vf!(self, vcpu.arch.interrupt.injected).then_some(Interrupt {
+                vector: vf!(self, vcpu.arch.interrupt.nr),
+                soft: vf!(self, vcpu.arch.interrupt.soft),
             }),
-            event_exit_inst_len: u32::from(a.event_exit_inst_len),
+            event_exit_inst_len: u32::from(vf!(self, vcpu.arch.event_exit_inst_len)),
         }
     }
     fn clear_event_queues(&mut self) {
-        self.arch().nmi_injected = false;
+        vf!(self, vcpu.arch.nmi_injected) = false;
         let vcpu = self.raw();
         // SAFETY: the vCPU is ours (Nv invariant).
         unsafe {
@@ -348,7 +352,7 @@ impl KvmVcpu for Nv {
         }
     }
     fn exception_vmexit(&mut self) -> ExceptionVmexit {
-        let ex = self.arch().exception_vmexit;
+        let ex = vf!(self, vcpu.arch.exception_vmexit);
         ExceptionVmexit {
             vector: ex.vector,
             error_code: ex.has_error_code.then_some(ex.error_code),
@@ -356,8 +360,10 @@ impl KvmVcpu for Nv {
         }
     }
     fn cr2_dr6(&mut self) -> (u64, u64) {
-        let a = self.arch();
-        (a.cr2 as u64, a.dr6 as u64)
+        (
+            vf!(self, vcpu.arch.cr2) as u64,
+            vf!(self, vcpu.arch.dr6) as u64,
+        )
     }
     fn nmi_masked(&mut self) -> bool {
         // SAFETY: the vCPU is ours (Nv invariant).
@@ -381,7 +387,7 @@ impl KvmVcpu for Nv {
         Nv::guest_debug(self) as u32
     }
     fn efer_in_msr_areas(&mut self) -> Option<u64> {
-        let autoload = &self.vmx().msr_autoload.guest;
+        let autoload = &vf!(self, msr_autoload.guest);
         if let Some(m) =
             msr_autostore::find_slot(autoload, MSR_EFER).and_then(|i| autoload.val.get(i))
         {
@@ -391,11 +397,11 @@ impl KvmVcpu for Nv {
         let slot = unsafe { bindings::kvm_find_user_return_msr(MSR_EFER) };
         usize::try_from(slot)
             .ok()
-            .and_then(|i| self.vmx().guest_uret_msrs.get(i))
+            .and_then(|i| vf!(self, guest_uret_msrs).get(i))
             .map(|m| m.data)
     }
     fn restore_l1_cr3(&mut self, cr3: u64) {
-        self.arch().cr3 = cr3 as usize;
+        vf!(self, vcpu.arch.cr3) = cr3 as usize;
         let ept = crate::entry::enable_ept();
         let vcpu = self.raw();
         // SAFETY: the vCPU is ours (Nv invariant) and vmcs01 is current, for
@@ -429,7 +435,7 @@ impl KvmVcpu for Nv {
         // SAFETY: the vCPU is ours (Nv invariant); KVM's own predicate, with
         // its emulate_invalid_guest_state parameter (patch 4).
         let required = unsafe { bindings::vmx_emulation_required(vcpu) };
-        self.vmx().emulation_required = required;
+        vf!(self, emulation_required) = required;
     }
     fn legal_cr3(&mut self, cr3: u64) -> bool {
         Nv::legal_cr3(self, cr3)
@@ -441,7 +447,7 @@ impl KvmVcpu for Nv {
         unsafe { bindings::load_pdptrs(vcpu, cr3 as usize) != 0 }
     }
     fn set_cr3_and_init_mmu(&mut self, cr3: u64, nested_ept: bool) {
-        self.arch().cr3 = cr3 as usize;
+        vf!(self, vcpu.arch.cr3) = cr3 as usize;
         let vcpu = self.raw();
         // SAFETY: the vCPU is ours (Nv invariant), for each call.
         unsafe {
@@ -456,13 +462,13 @@ impl KvmVcpu for Nv {
         }
     }
     fn last_vpid(&mut self) -> u16 {
-        self.nested().last_vpid
+        vf!(self, nested.last_vpid)
     }
     fn set_last_vpid(&mut self, vpid: u16) {
-        self.nested().last_vpid = vpid;
+        vf!(self, nested.last_vpid) = vpid;
     }
     fn vpid02(&mut self) -> u16 {
-        self.nested().vpid02
+        vf!(self, nested.vpid02)
     }
     fn check_failed(&mut self, msg: &'static core::ffi::CStr) {
         crate::trace::kvm_check_failed(msg)

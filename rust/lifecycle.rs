@@ -11,6 +11,7 @@ use kernel::prelude::*;
 
 use crate::bindings;
 use crate::nested::lifecycle;
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 
 /// KVM's `enter_vmx_operation()`: vmcs02, the cached vmcs12 and the cached
@@ -30,15 +31,14 @@ pub(crate) fn free_guest_mmu_roots(nv: &mut Nv) {
 /// Unmaps the L1 pages vmcs02 points to (KVM unpins them on every exit).
 pub(crate) fn unmap_vmcs12_pages(nv: &mut Nv) {
     let vcpu = nv.raw();
-    let n = nv.nested();
     // SAFETY: the maps belong to this vCPU; kvm_vcpu_unmap() ignores
     // unmapped ones.
     unsafe {
-        bindings::kvm_vcpu_unmap(vcpu, &mut n.apic_access_page_map, false);
-        bindings::kvm_vcpu_unmap(vcpu, &mut n.virtual_apic_map, true);
-        bindings::kvm_vcpu_unmap(vcpu, &mut n.pi_desc_map, true);
+        bindings::kvm_vcpu_unmap(vcpu, &mut vf!(nv, nested.apic_access_page_map), false);
+        bindings::kvm_vcpu_unmap(vcpu, &mut vf!(nv, nested.virtual_apic_map), true);
+        bindings::kvm_vcpu_unmap(vcpu, &mut vf!(nv, nested.pi_desc_map), true);
     }
-    n.pi_desc = core::ptr::null_mut();
+    vf!(nv, nested.pi_desc) = core::ptr::null_mut();
 }
 
 /// KVM's `vmx_leave_nested()`: forced exit from L2 (reset, SMM, state

@@ -11,6 +11,7 @@ use crate::exit;
 use crate::lifecycle;
 use crate::nested::lifecycle::{LifecycleVcpu, Reset, Resource};
 use crate::nested::shadow_vmcs as nested_shadow;
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::shadow_vmcs;
 use crate::timer;
@@ -46,19 +47,18 @@ impl LifecycleVcpu for Nv {
     fn alloc(&mut self, r: Resource) -> Result {
         match r {
             Resource::Vmcs02 => {
-                let vmx = self.vmx();
                 // SAFETY: vmcs02 is this vCPU's, not allocated outside VMX
                 // operation (VMXON is refused inside it).
                 kernel::error::to_result(unsafe {
-                    bindings::alloc_loaded_vmcs(&mut vmx.nested.vmcs02)
+                    bindings::alloc_loaded_vmcs(&mut vf!(self, nested.vmcs02))
                 })
             }
             Resource::CachedVmcs12 => {
-                self.nested().cached_vmcs12 = alloc_vmcs12_page()?;
+                vf!(self, nested.cached_vmcs12) = alloc_vmcs12_page()?;
                 Ok(())
             }
             Resource::CachedShadowVmcs12 => {
-                self.nested().cached_shadow_vmcs12 = alloc_vmcs12_page()?;
+                vf!(self, nested.cached_shadow_vmcs12) = alloc_vmcs12_page()?;
                 Ok(())
             }
             Resource::ShadowVmcs => shadow_vmcs::alloc(self),
@@ -71,18 +71,19 @@ impl LifecycleVcpu for Nv {
                 // after switching to vmcs01 (free_nested) or when unwinding
                 // VMXON, before anything loaded it; free_loaded_vmcs()
                 // ignores a vmcs02 not allocated.
-                unsafe { bindings::free_loaded_vmcs(&mut self.vmx().nested.vmcs02) }
+                unsafe { bindings::free_loaded_vmcs(&mut vf!(self, nested.vmcs02)) }
             }
             Resource::CachedVmcs12 => {
-                let n = self.nested();
                 free_vmcs12_page(core::mem::replace(
-                    &mut n.cached_vmcs12,
+                    &mut vf!(self, nested.cached_vmcs12),
                     core::ptr::null_mut(),
                 ));
             }
             Resource::CachedShadowVmcs12 => {
-                let n = self.nested();
-                let p = core::mem::replace(&mut n.cached_shadow_vmcs12, core::ptr::null_mut());
+                let p = core::mem::replace(
+                    &mut vf!(self, nested.cached_shadow_vmcs12),
+                    core::ptr::null_mut(),
+                );
                 free_vmcs12_page(p);
             }
             Resource::ShadowVmcs => shadow_vmcs::free(self),
@@ -101,29 +102,27 @@ impl LifecycleVcpu for Nv {
         timer::init(self);
     }
     fn apply(&mut self, r: Reset) {
-        let n = self.nested();
         match r {
-            Reset::Vmxon(b) => n.vmxon = b,
-            Reset::SmmVmxon(b) => n.smm.vmxon = b,
-            Reset::VmxonPtr(p) => n.vmxon_ptr = p,
-            Reset::CurrentVmptr(p) => n.current_vmptr = p,
-            Reset::Vpid02(v) => n.vpid02 = v,
-            Reset::LastVpid(v) => n.last_vpid = v,
-            Reset::Vmcs02Initialized(b) => n.vmcs02_initialized = b,
-            Reset::ShadowVmcs12CacheGpa(p) => n.shadow_vmcs12_cache.gpa = p,
-            Reset::NeedRareSync(b) => n.need_sync_vmcs02_to_vmcs12_rare = b,
+            Reset::Vmxon(b) => vf!(self, nested.vmxon) = b,
+            Reset::SmmVmxon(b) => vf!(self, nested.smm.vmxon) = b,
+            Reset::VmxonPtr(p) => vf!(self, nested.vmxon_ptr) = p,
+            Reset::CurrentVmptr(p) => vf!(self, nested.current_vmptr) = p,
+            Reset::Vpid02(v) => vf!(self, nested.vpid02) = v,
+            Reset::LastVpid(v) => vf!(self, nested.last_vpid) = v,
+            Reset::Vmcs02Initialized(b) => vf!(self, nested.vmcs02_initialized) = b,
+            Reset::ShadowVmcs12CacheGpa(p) => vf!(self, nested.shadow_vmcs12_cache.gpa) = p,
+            Reset::NeedRareSync(b) => vf!(self, nested.need_sync_vmcs02_to_vmcs12_rare) = b,
             Reset::PostedIntrNv(v) => self.set_posted_intr_nv(v),
         }
     }
     fn vmx_operation(&mut self) -> (bool, bool) {
-        let n = self.nested();
-        (n.vmxon, n.smm.vmxon)
+        (vf!(self, nested.vmxon), vf!(self, nested.smm.vmxon))
     }
     fn current_vpid02(&mut self) -> u16 {
-        self.nested().vpid02
+        vf!(self, nested.vpid02)
     }
     fn current_vmcs(&mut self) -> u64 {
-        self.nested().current_vmptr
+        vf!(self, nested.current_vmptr)
     }
     fn switch_to_vmcs01(&mut self) {
         self.switch_vmcs(false);
@@ -144,7 +143,7 @@ impl LifecycleVcpu for Nv {
         exit::sync_rare(self);
     }
     fn write_back_vmcs12(&mut self, vmptr: u64) {
-        let p = self.nested().cached_vmcs12;
+        let p = vf!(self, nested.cached_vmcs12);
         if !p.is_null() {
             // SAFETY: the cached vmcs12 is VMCS12_SIZE bytes
             // (alloc_vmcs12_page); the slice lives only for this write.
@@ -163,7 +162,7 @@ impl LifecycleVcpu for Nv {
         self.is_guest_mode()
     }
     fn clear_run_pending(&mut self) {
-        self.nested().nested_run_pending = false;
+        vf!(self, nested.nested_run_pending) = false;
     }
     fn forced_vmexit(&mut self) {
         exit::nested_vmx_vmexit(self, None, 0, 0);

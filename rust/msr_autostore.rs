@@ -10,6 +10,7 @@ use crate::bindings;
 use crate::entry::msr_list_max;
 use crate::nested::msr_autostore::{AutostoreVcpu, MsrArea};
 use crate::nested::msr_list::MsrEntry;
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 
 impl MsrArea for bindings::vmx_msrs {
@@ -41,7 +42,7 @@ impl MsrArea for bindings::vmx_msrs {
 impl AutostoreVcpu for Nv {
     type Area = bindings::vmx_msrs;
     fn autostore(&mut self) -> &mut bindings::vmx_msrs {
-        &mut self.vmx().msr_autostore.guest
+        &mut vf!(self, msr_autostore.guest)
     }
     fn store_list_max(&mut self) -> u32 {
         msr_list_max(self)

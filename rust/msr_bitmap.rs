@@ -5,6 +5,7 @@
 
 use crate::bindings;
 use crate::nested::msr_bitmap::{self, ApicVirt, Bitmap, WORDS};
+use crate::nvcpu::vf;
 use crate::nvcpu::{Nv, PAGE_SHIFT};
 use crate::vcpu::vmcs_config;
 use crate::vmcs::controls::{CpuBased, Secondary, Vmcs12Controls};
@@ -44,10 +45,9 @@ pub(crate) fn prepare(nv: &mut Nv, v: &Vmcs12) -> bool {
         vid: c.sec.contains(Secondary::VIRTUAL_INTR_DELIVERY),
     };
     let vcpu = nv.raw();
-    let vmx = nv.vmx();
-    let l01 = vmx.vmcs01.msr_bitmap.cast::<u64>().cast_const();
-    let l02 = vmx.nested.vmcs02.msr_bitmap.cast::<[u64; WORDS]>();
-    let map = core::ptr::addr_of_mut!(vmx.nested.msr_bitmap_map);
+    let l01 = vf!(nv, vmcs01.msr_bitmap).cast::<u64>().cast_const();
+    let l02 = vf!(nv, nested.vmcs02.msr_bitmap).cast::<[u64; WORDS]>();
+    let map = core::ptr::addr_of_mut!(vf!(nv, nested.msr_bitmap_map));
     // SAFETY: the vCPU is ours; `map` is its msr_bitmap_map, unmapped
     // (unmapped below after each use), which kvm_vcpu_map() fills in; no
     // reference to the vCPU is alive across the call.
@@ -67,6 +67,6 @@ pub(crate) fn prepare(nv: &mut Nv, v: &Vmcs12) -> bool {
     msr_bitmap::merge(&l1, &l01, apic, out);
     // SAFETY: mapped above; not written through, so not dirty.
     unsafe { bindings::kvm_vcpu_unmap(vcpu, map, false) };
-    nv.nested().force_msr_bitmap_recalc = false;
+    vf!(nv, nested.force_msr_bitmap_recalc) = false;
     true
 }

@@ -4,9 +4,18 @@
 //! it. All access to KVM's per-vCPU state and all calls into KVM go through
 //! here, so the rest of the glue has no unsafe code of its own.
 //!
-//! Aliasing: KVM's own functions read and write the same `struct vcpu_vmx`.
-//! References into it are only handed out by `&mut self` methods, so the
-//! borrow checker guarantees none is alive when a method calls into KVM.
+//! Aliasing: KVM's own functions read and write the same `struct vcpu_vmx`,
+//! and other threads write a few of its fields while this vCPU runs
+//! (`vcpu->requests` and `vcpu->mode` by kvm_make_request() and kicks,
+//! `arch.nmi_queued` by NMI injection, `nested.pi_pending` by posted
+//! interrupts for L2, `nested.preemption_timer_expired` by the hrtimer,
+//! the posted-interrupt descriptor by other CPUs). So no reference to the
+//! whole `vcpu_vmx`, `kvm_vcpu`, `kvm_vcpu_arch` or `nested_vmx` is ever
+//! made: [`vf!`] yields a reference to one field, projected from the raw
+//! pointer, and refuses those written elsewhere (reached through raw
+//! pointers and atomics only). References are only handed out through
+//! `&mut self`, so the borrow checker guarantees none is alive when a
+//! method calls into KVM.
 
 use kernel::ffi;
 
@@ -29,15 +38,58 @@ pub(crate) const PAGE_SHIFT: u32 = 12;
 /// KVM's X86EMUL_CONTINUE.
 const X86EMUL_CONTINUE: ffi::c_int = 0;
 
+/// A field of this vCPU's `struct vcpu_vmx` as a place, e.g.
+/// `vf!(nv, nested.vmxon)` or `vf!(nv, vcpu.arch.cr3) = v`: the reference
+/// behind it covers that field alone. The fields other threads write, and
+/// the structures that hold them, are refused at compile time.
+macro_rules! vf {
+    ($nv:expr, vcpu) => { compile_error!("vf!: other threads write parts of the vCPU") };
+    ($nv:expr, vcpu.arch) => { compile_error!("vf!: arch.nmi_queued is written by other threads") };
+    ($nv:expr, vcpu.requests) => { compile_error!("vf!: requests are set by other threads") };
+    ($nv:expr, vcpu.mode) => { compile_error!("vf!: the mode is changed by kicks") };
+    ($nv:expr, vcpu.arch.nmi_queued) => { compile_error!("vf!: NMIs are queued by other threads") };
+    ($nv:expr, nested) => { compile_error!("vf!: nested.pi_pending is written by other CPUs") };
+    ($nv:expr, nested.pi_pending) => { compile_error!("vf!: written by other CPUs") };
+    ($nv:expr, nested.preemption_timer_expired) => { compile_error!("vf!: written by the hrtimer") };
+    ($nv:expr, nested.preemption_timer) => { compile_error!("vf!: used by the hrtimer") };
+    ($nv:expr, pi_desc) => { compile_error!("vf!: written by other CPUs") };
+    ($nv:expr, $($f:ident).+) => {
+        (*{
+            // (A call site may itself be in an unsafe block.)
+            #[allow(unused_unsafe)]
+            // SAFETY: the closure only computes the address of the named
+            // field of the `vcpu_vmx` it is given, without accessing
+            // memory; the fields other threads write are refused above.
+            let r = unsafe { $nv.field(|p| core::ptr::addr_of_mut!((*p).$($f).+)) };
+            r
+        })
+    };
+}
+pub(crate) use vf;
+
+/// The address of a field of this vCPU's `struct vcpu_vmx`, e.g.
+/// `vp!(nv, nested.vmcs02)`: a raw pointer, no reference made.
+macro_rules! vp {
+    ($nv:expr, $($f:ident).+) => {{
+        let p = $nv.vmx_ptr();
+        #[allow(unused_unsafe)]
+        // SAFETY: `p` is the vCPU's live `struct vcpu_vmx` (`Nv`'s
+        // invariant); this only computes a field's address.
+        let a = unsafe { core::ptr::addr_of_mut!((*p).$($f).+) };
+        a
+    }};
+}
+pub(crate) use vp;
+
 /// A vCPU of a VM bound to this backend.
 ///
 /// # Invariants
 ///
 /// `vcpu` points to a live kvm-intel vCPU (the first member of a `struct
 /// vcpu_vmx`), loaded on this CPU, whose `vcpu->mutex` is held by the
-/// caller of the backend callback this object lives in; so nothing else
-/// accesses its state concurrently. The object does not outlive the
-/// callback.
+/// caller of the backend callback this object lives in; so no other thread
+/// accesses its state but the fields named in the module documentation.
+/// The object does not outlive the callback.
 pub(crate) struct Nv {
     vcpu: *mut bindings::kvm_vcpu,
 }
@@ -86,44 +138,56 @@ impl Nv {
         self.vcpu
     }
 
-    /// KVM's `to_vmx()`.
-    pub(crate) fn vmx(&mut self) -> &mut bindings::vcpu_vmx {
-        // SAFETY: by the type invariant the vCPU is the first member of a
-        // live `struct vcpu_vmx` (asserted in vcpu.rs) used by no one else;
-        // the `&mut self` borrow keeps this reference exclusive and ends
-        // before any call into KVM.
-        unsafe { &mut *self.vcpu.cast::<bindings::vcpu_vmx>() }
+    /// KVM's `to_vmx()`, as a raw pointer: see [`vf!`] for its fields.
+    pub(crate) fn vmx_ptr(&mut self) -> *mut bindings::vcpu_vmx {
+        // The vCPU is the first member of `struct vcpu_vmx` (vcpu.rs).
+        self.vcpu.cast()
+    }
+
+    /// One field of the vCPU's `struct vcpu_vmx`, by [`vf!`].
+    ///
+    /// # Safety
+    ///
+    /// `at` returns the address of a field of the `vcpu_vmx` it is given,
+    /// computed without accessing memory, of a field that no other thread
+    /// writes while the vCPU is loaded (see the module documentation).
+    pub(crate) unsafe fn field<T>(
+        &mut self,
+        at: impl FnOnce(*mut bindings::vcpu_vmx) -> *mut T,
+    ) -> &mut T {
+        let p = at(self.vmx_ptr());
+        // SAFETY: by the type invariant the `vcpu_vmx` is live and this
+        // thread's; by this function's contract `p` is one of its fields
+        // that only this thread accesses now; the `&mut self` borrow keeps
+        // the reference exclusive and ends before any call into KVM.
+        unsafe { &mut *p }
     }
 
     /// The exit reason of the last VM exit, all 32 bits (`vmx->exit_reason`).
     pub(crate) fn exit_reason(&mut self) -> u32 {
-        // SAFETY: `union vmx_exit_reason` is a u32 overlaid with bitfields
-        // of it; every bit pattern is a valid u32.
-        unsafe { self.vmx().exit_reason.full }
-    }
-
-    /// `vcpu->arch`.
-    pub(crate) fn arch(&mut self) -> &mut bindings::kvm_vcpu_arch {
-        &mut self.vmx().vcpu.arch
-    }
-
-    /// `to_vmx(vcpu)->nested`.
-    pub(crate) fn nested(&mut self) -> &mut bindings::nested_vmx {
-        &mut self.vmx().nested
+        // `union vmx_exit_reason` is a u32 overlaid with bitfields of it:
+        // every bit pattern is a valid u32.
+        vf!(self, exit_reason.full)
     }
 
     /// L1's VMX capability MSRs (`nested.msrs`).
     pub(crate) fn vmx_msrs(&mut self) -> &crate::vmcs::caps::NestedVmxMsrs {
-        let m: *const bindings::nested_vmx_msrs = &self.nested().msrs;
+        self.vmx_msrs_mut()
+    }
+
+    /// L1's VMX capability MSRs, for their restore by userspace.
+    pub(crate) fn vmx_msrs_mut(&mut self) -> &mut crate::vmcs::caps::NestedVmxMsrs {
+        let m = vp!(self, nested.msrs);
         // SAFETY: `NestedVmxMsrs` is `struct nested_vmx_msrs` field for field
-        // (asserted in bindings.rs); the borrow of `self` keeps it alive and
-        // unaliased by writes.
-        unsafe { &*m.cast::<crate::vmcs::caps::NestedVmxMsrs>() }
+        // (asserted in bindings.rs); only the vCPU thread accesses the field
+        // (type invariant) and the borrow of `self` keeps the reference
+        // exclusive.
+        unsafe { &mut *m.cast::<crate::vmcs::caps::NestedVmxMsrs>() }
     }
 
     /// The cached vmcs12 (`get_vmcs12()`), allocated while in VMX operation.
     pub(crate) fn vmcs12(&mut self) -> Option<&mut Vmcs12> {
-        let p = self.nested().cached_vmcs12;
+        let p = vf!(self, nested.cached_vmcs12);
         if p.is_null() {
             return None;
         }
@@ -138,7 +202,7 @@ impl Nv {
     /// which L2's VMREADs and VMWRITEs use while vmcs12 enables VMCS
     /// shadowing; allocated while in VMX operation.
     pub(crate) fn shadow_vmcs12(&mut self) -> Option<&mut Vmcs12> {
-        let p = self.nested().cached_shadow_vmcs12;
+        let p = vf!(self, nested.cached_shadow_vmcs12);
         if p.is_null() {
             return None;
         }
@@ -151,7 +215,7 @@ impl Nv {
 
     /// The cached vmcs12 as its VMCS12_SIZE bytes (KVM_SET_NESTED_STATE).
     pub(crate) fn vmcs12_bytes(&mut self) -> Option<&mut [u8]> {
-        let p = self.nested().cached_vmcs12;
+        let p = vf!(self, nested.cached_vmcs12);
         if p.is_null() {
             return None;
         }
@@ -163,7 +227,7 @@ impl Nv {
     /// The cached shadow vmcs12 as its VMCS12_SIZE bytes, for copies from
     /// and to userspace.
     pub(crate) fn shadow_vmcs12_bytes(&mut self) -> Option<&mut [u8]> {
-        let p = self.nested().cached_shadow_vmcs12;
+        let p = vf!(self, nested.cached_shadow_vmcs12);
         if p.is_null() {
             return None;
         }
@@ -180,8 +244,8 @@ impl Nv {
         &mut self,
         gpa: u64,
     ) -> Option<(*mut bindings::kvm, *mut bindings::gfn_to_hva_cache)> {
-        let kvm = self.vmx().vcpu.kvm;
-        let ghc = core::ptr::addr_of_mut!(self.nested().shadow_vmcs12_cache);
+        let kvm = vf!(self, vcpu.kvm);
+        let ghc = core::ptr::addr_of_mut!(vf!(self, nested.shadow_vmcs12_cache));
         // SAFETY: the cache is this vCPU's, used only by its thread (the
         // vCPU is ours, Nv invariant); `kvm` is the vCPU's VM.
         let ok = unsafe {
@@ -230,7 +294,7 @@ impl Nv {
             ffi::c_ulong,
         ) -> ffi::c_int,
     ) -> bool {
-        let p = self.nested().cached_shadow_vmcs12;
+        let p = vf!(self, nested.cached_shadow_vmcs12);
         if p.is_null() {
             return false;
         }
@@ -244,7 +308,7 @@ impl Nv {
 
     /// Reads one field of the cached vmcs12 by offset (0 without one).
     pub(crate) fn vmcs12_get(&mut self, s: &crate::vmcs::slot::Slot) -> u64 {
-        let p = self.nested().cached_vmcs12.cast::<u8>();
+        let p = vf!(self, nested.cached_vmcs12).cast::<u8>();
         if p.is_null() || s.offset + s.bytes > core::mem::size_of::<Vmcs12>() {
             return 0;
         }
@@ -265,7 +329,7 @@ impl Nv {
     /// Writes one field of the cached vmcs12 by offset (truncated to its
     /// width, as a VMWRITE of a narrower field is).
     pub(crate) fn vmcs12_set(&mut self, s: &crate::vmcs::slot::Slot, value: u64) {
-        let p = self.nested().cached_vmcs12.cast::<u8>();
+        let p = vf!(self, nested.cached_vmcs12).cast::<u8>();
         if p.is_null() || s.offset + s.bytes > core::mem::size_of::<Vmcs12>() {
             return;
         }
@@ -292,7 +356,7 @@ impl Nv {
     /// KVM's MMU asks for it (`get_eptp`, `new_eptp`) while the entry code
     /// holds a shared reference to vmcs12 (`vmcs12_unbounded`).
     pub(crate) fn vmcs12_ept_pointer(&mut self) -> Option<u64> {
-        let p = self.nested().cached_vmcs12.cast::<u8>();
+        let p = vf!(self, nested.cached_vmcs12).cast::<u8>();
         if p.is_null() {
             return None;
         }
@@ -313,7 +377,7 @@ impl Nv {
     /// not this backend (`vmcs12`, `vmcs12_set`, `complete`), not KVM code
     /// it calls; and it must not be used after VMXOFF frees vmcs12.
     pub(crate) unsafe fn vmcs12_unbounded<'a>(&mut self) -> Option<&'a Vmcs12> {
-        let p = self.nested().cached_vmcs12;
+        let p = vf!(self, nested.cached_vmcs12);
         // SAFETY: a non-null `cached_vmcs12` is this backend's VMCS12_SIZE
         // allocation (lifecycle_vcpu.rs), holding a packed `Vmcs12`; that nothing
         // writes it while the reference is used, and that it is not used
@@ -415,7 +479,7 @@ impl Nv {
     }
 
     pub(crate) fn set_efer(&mut self, v: u64) {
-        self.arch().efer = v;
+        vf!(self, vcpu.arch.efer) = v;
         // SAFETY: `self.vcpu` is live, loaded and ours (type invariant). vmx_set_efer() fails only
         // for an EFER the vCPU cannot use; vmcs12 checks have rejected those before.
         let _ = unsafe { bindings::vmx_set_efer(self.vcpu, v) };
@@ -615,8 +679,7 @@ impl Nv {
 
     /// The VMCS currently loaded for this vCPU is vmcs02.
     pub(crate) fn on_vmcs02(&mut self) -> bool {
-        let vmx = self.vmx();
-        core::ptr::eq(vmx.loaded_vmcs, &vmx.nested.vmcs02)
+        core::ptr::eq(vf!(self, loaded_vmcs), vp!(self, nested.vmcs02))
     }
 
     /// KVM's `vmx_switch_vmcs()`: makes vmcs01 (`to02 == false`) or vmcs02
@@ -627,22 +690,25 @@ impl Nv {
         }
         // SAFETY: plain preempt_disable() wrapper; paired below.
         let cpu = unsafe { bindings::rnvmx_get_cpu() };
-        let vmx = self.vmx();
-        let prev = vmx.loaded_vmcs;
-        vmx.loaded_vmcs = if to02 {
-            &mut vmx.nested.vmcs02
+        let prev = vf!(self, loaded_vmcs);
+        vf!(self, loaded_vmcs) = if to02 {
+            vp!(self, nested.vmcs02)
         } else {
-            &mut vmx.vmcs01
+            vp!(self, vmcs01)
         };
         // SAFETY: the vCPU is ours (type invariant); `prev` is its other
         // loaded_vmcs, live for the vCPU's lifetime.
         unsafe { bindings::vmx_vcpu_load_vmcs(self.vcpu, cpu, prev) };
-        let vmx = self.vmx();
-        if vmx.guest_state_loaded {
+        if vf!(self, guest_state_loaded) {
             // KVM's vmx_sync_vmcs_host_state().
             // SAFETY: `prev` and `loaded_vmcs` are the vCPU's two distinct
             // loaded_vmcs structures (the early return above).
-            let (src, dest) = unsafe { (&(*prev).host_state, &mut (*vmx.loaded_vmcs).host_state) };
+            let (src, dest) = unsafe {
+                (
+                    &(*prev).host_state,
+                    &mut (*vf!(self, loaded_vmcs)).host_state,
+                )
+            };
             if dest.fs_sel != src.fs_sel {
                 hw::write(e::HOST_FS_SELECTOR, u64::from(src.fs_sel));
                 dest.fs_sel = src.fs_sel;
@@ -666,9 +732,8 @@ impl Nv {
         // SAFETY: pairs with rnvmx_get_cpu() above.
         unsafe { bindings::rnvmx_put_cpu() };
         // All lazily loaded registers come from the new VMCS.
-        let arch = self.arch();
-        arch.regs_avail = !VMX_REGS_LAZY_LOAD_SET;
-        arch.regs_dirty = 0;
+        vf!(self, vcpu.arch.regs_avail) = !VMX_REGS_LAZY_LOAD_SET;
+        vf!(self, vcpu.arch.regs_dirty) = 0;
     }
 
     /// Runs `f` with vmcs02 loaded in place of vmcs01 (KVM's
@@ -676,15 +741,13 @@ impl Nv {
     pub(crate) fn with_vmcs02_loaded(&mut self, f: impl FnOnce(&mut Nv)) {
         // SAFETY: preempt_disable() wrapper, paired below.
         let cpu = unsafe { bindings::rnvmx_get_cpu() };
-        let vmx = self.vmx();
-        let (v01, v02): (*mut bindings::loaded_vmcs, *mut bindings::loaded_vmcs) =
-            (&mut vmx.vmcs01, &mut vmx.nested.vmcs02);
-        vmx.loaded_vmcs = v02;
+        let (v01, v02) = (vp!(self, vmcs01), vp!(self, nested.vmcs02));
+        vf!(self, loaded_vmcs) = v02;
         // SAFETY: both are this vCPU's loaded_vmcs; vmcs02 exists while in
         // VMX operation, which every caller is.
         unsafe { bindings::vmx_vcpu_load_vmcs(self.vcpu, cpu, v01) };
         f(self);
-        self.vmx().loaded_vmcs = v01;
+        vf!(self, loaded_vmcs) = v01;
         // SAFETY: `self.vcpu` is live, loaded and ours (type invariant); back to vmcs01, then
         // preemption on again.
         unsafe {
@@ -695,7 +758,7 @@ impl Nv {
 
     /// The controls shadow of the current VMCS (`loaded_vmcs->controls_shadow`).
     pub(crate) fn controls_shadow(&mut self) -> &mut bindings::vmcs_controls_shadow {
-        let p = self.vmx().loaded_vmcs;
+        let p = vf!(self, loaded_vmcs);
         // SAFETY: `loaded_vmcs` always points to vmcs01 or vmcs02 of this
         // vCPU; `&mut self` keeps the reference exclusive.
         unsafe { &mut (*p).controls_shadow }
@@ -703,7 +766,7 @@ impl Nv {
 
     /// vmcs01's controls shadow.
     pub(crate) fn vmcs01_controls(&mut self) -> bindings::vmcs_controls_shadow {
-        self.vmx().vmcs01.controls_shadow
+        vf!(self, vmcs01.controls_shadow)
     }
 
     /// KVM's `<controls>_set()`: writes a control of the current VMCS when
@@ -737,8 +800,10 @@ impl Nv {
     /// mapped at entry (`nested.pi_desc`, `nested.virtual_apic_map.hva`),
     /// null when not mapped.
     pub(crate) fn posted_intr_pages(&mut self) -> (*mut bindings::pi_desc, *mut u8) {
-        let n = self.nested();
-        (n.pi_desc, n.virtual_apic_map.hva.cast())
+        (
+            vf!(self, nested.pi_desc),
+            vf!(self, nested.virtual_apic_map.hva).cast(),
+        )
     }
 
     /// Sets `nested.pi_pending` (see `pi_pending`).
@@ -769,7 +834,7 @@ impl Nv {
     /// nested maps, kept until the next nested exit (which unmaps them);
     /// the page's host physical address.
     pub(crate) fn map_l1_page(&mut self, gpa: u64, slot: MapSlot) -> Option<u64> {
-        let n = core::ptr::addr_of_mut!(self.vmx().nested);
+        let n = vp!(self, nested);
         // SAFETY: a field of this vCPU's nested state (type invariant),
         // taken without a reference that would live across the call.
         let map = unsafe {

@@ -8,19 +8,20 @@ use crate::bindings;
 use crate::hw;
 use crate::nested::entry_vcpu::Control;
 use crate::nested::vmcs12_pages::{Page, PagesVcpu, PAGE_OFFSET_MASK};
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::vmcs::encoding::Encoding;
 use crate::vmcs::layout::Vmcs12;
 
 impl PagesVcpu for Nv {
     fn pdptrs_from_userspace(&mut self) -> bool {
-        self.arch().pdptrs_from_userspace
+        vf!(self, vcpu.arch.pdptrs_from_userspace)
     }
     fn pae_paging(&mut self) -> bool {
         self.is_pae_paging()
     }
     fn load_pdptrs_from_cr3(&mut self) -> bool {
-        let cr3 = self.arch().cr3;
+        let cr3 = vf!(self, vcpu.arch.cr3);
         let vcpu = self.raw();
         // SAFETY: the vCPU is ours (Nv invariant).
         unsafe { bindings::load_pdptrs(vcpu, cr3) != 0 }
@@ -32,14 +33,13 @@ impl PagesVcpu for Nv {
         hw::write(field, value);
     }
     fn set_pi_desc(&mut self, offset: Option<u64>) {
-        let n = self.nested();
-        n.pi_desc = match offset {
+        vf!(self, nested.pi_desc) = match offset {
             Some(offset) => {
                 let offset = (offset & PAGE_OFFSET_MASK) as usize;
                 // SAFETY: `hva` maps the 4-KiB page of the descriptor (the
                 // core asks only after `map_page` of it succeeded), and an
                 // offset below 4096 stays inside it.
-                unsafe { n.pi_desc_map.hva.cast::<u8>().add(offset) }.cast()
+                unsafe { vf!(self, nested.pi_desc_map.hva).cast::<u8>().add(offset) }.cast()
             }
             None => core::ptr::null_mut(),
         };

@@ -11,6 +11,7 @@ use crate::bindings;
 use crate::hw;
 use crate::nested::posted_intr::{self, Completion, PostedIntrIo};
 use crate::nested::vmcs12_pages;
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::stats;
 use crate::vmcs::table::encodings as e;
@@ -176,7 +177,7 @@ pub(crate) fn has_virtual_interrupt(nv: &mut Nv) -> bool {
 /// taken off L1's IRR and completed on the way into L2. `irq` is
 /// kvm_apic_has_interrupt()'s. Whether it was the notification vector.
 pub(crate) fn take_notification(nv: &mut Nv, irq: ffi::c_int) -> bool {
-    let pinv = nv.nested().posted_intr_nv;
+    let pinv = vf!(nv, nested.posted_intr_nv);
     if !posted_intr::is_notification(irq, pinv) {
         return false;
     }

@@ -16,6 +16,7 @@ use crate::bindings;
 use crate::fields;
 use crate::hw;
 use crate::nested::shadow_vmcs::ShadowVmcsVcpu;
+use crate::nvcpu::vf;
 use crate::nvcpu::{Control, Nv};
 use crate::shadow::bitmap::{self, Bitmap, ShadowCaps};
 use crate::shadow::fields::ShadowFields;
@@ -91,7 +92,7 @@ pub(crate) fn init_vmcs() {
 
 /// At VMXON: vmcs01's shadow VMCS.
 pub(crate) fn alloc(nv: &mut Nv) -> Result {
-    if !enabled() || !nv.vmx().vmcs01.shadow_vmcs.is_null() {
+    if !enabled() || !vf!(nv, vmcs01.shadow_vmcs).is_null() {
         return Ok(());
     }
     // SAFETY: alloc_vmcs(true) allocates a page (GFP_KERNEL_ACCOUNT, may
@@ -110,13 +111,13 @@ pub(crate) fn alloc(nv: &mut Nv) -> Result {
     // to restore, so preemption may stay on (as in KVM's
     // alloc_shadow_vmcs()).
     unsafe { hw::vmclear(Nv::pa(vmcs)) };
-    nv.vmx().vmcs01.shadow_vmcs = vmcs;
+    vf!(nv, vmcs01.shadow_vmcs) = vmcs;
     Ok(())
 }
 
 /// At VMXOFF: frees the shadow VMCS (after `disable`).
 pub(crate) fn free(nv: &mut Nv) {
-    let vmcs = nv.vmx().vmcs01.shadow_vmcs;
+    let vmcs = vf!(nv, vmcs01.shadow_vmcs);
     if vmcs.is_null() {
         return;
     }
@@ -126,13 +127,13 @@ pub(crate) fn free(nv: &mut Nv) {
     // SAFETY: the shadow VMCS is ours; vmcs01's link pointer no longer
     // names it (`disable`), so it is not in use by the CPU.
     unsafe { hw::vmclear(Nv::pa(vmcs)) };
-    nv.vmx().vmcs01.shadow_vmcs = core::ptr::null_mut();
+    vf!(nv, vmcs01.shadow_vmcs) = core::ptr::null_mut();
     // SAFETY: cleared above and no longer reachable from vmcs01.
     unsafe { bindings::free_vmcs(vmcs) };
 }
 
 fn shadow_pa(nv: &mut Nv) -> Option<u64> {
-    let vmcs = nv.vmx().vmcs01.shadow_vmcs;
+    let vmcs = vf!(nv, vmcs01.shadow_vmcs);
     (!vmcs.is_null()).then(|| Nv::pa(vmcs))
 }
 
@@ -169,13 +170,13 @@ impl ShadowVmcsVcpu for Nv {
         Nv::vmcs12_set(self, field, value)
     }
     fn set_need_vmcs12_to_shadow_sync(&mut self, need: bool) {
-        self.nested().need_vmcs12_to_shadow_sync = need;
+        vf!(self, nested.need_vmcs12_to_shadow_sync) = need;
     }
     fn with_shadow_loaded<F: FnOnce(&mut Self)>(&mut self, f: F) {
         let Some(pa) = shadow_pa(self) else {
             return;
         };
-        let current = self.vmx().loaded_vmcs;
+        let current = vf!(self, loaded_vmcs);
         // SAFETY: KVM keeps `loaded_vmcs` pointing to vmcs01 or vmcs02 of
         // this vcpu_vmx, both live while the vCPU is (Nv invariant); only
         // the `vmcs` pointer is read.

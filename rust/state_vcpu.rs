@@ -16,6 +16,7 @@ use crate::nested::shadow_vmcs as nested_shadow;
 use crate::nested::state::{Errno, SetStateEnv};
 use crate::nested::state_get::NestedView;
 use crate::nested::state_vcpu::{Cache, CopyError, StateStat, StateVcpu};
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::shadow_vmcs;
 use crate::stats;
@@ -82,53 +83,49 @@ impl StateVcpu for StateNv<'_> {
     fn nested_view(&mut self) -> NestedView {
         let vcpu = self.nv.raw();
         let guest_mode = self.nv.is_guest_mode();
-        let n = self.nv.nested();
         NestedView {
             // SAFETY: the vCPU is ours (Nv invariant); this reads its CPUID.
             vmx_in_cpuid: unsafe { bindings::rnvmx_guest_has_vmx(vcpu) },
-            vmxon: n.vmxon,
-            smm_vmxon: n.smm.vmxon,
-            smm_guest_mode: n.smm.guest_mode,
-            vmxon_ptr: n.vmxon_ptr,
-            current_vmptr: n.current_vmptr,
+            vmxon: vf!(self.nv, nested.vmxon),
+            smm_vmxon: vf!(self.nv, nested.smm.vmxon),
+            smm_guest_mode: vf!(self.nv, nested.smm.guest_mode),
+            vmxon_ptr: vf!(self.nv, nested.vmxon_ptr),
+            current_vmptr: vf!(self.nv, nested.current_vmptr),
             evmcs_set: false,
             guest_mode,
-            run_pending: n.nested_run_pending,
-            mtf_pending: n.mtf_pending,
+            run_pending: vf!(self.nv, nested.nested_run_pending),
+            mtf_pending: vf!(self.nv, nested.mtf_pending),
             // The deadline an entry fixed (reported in guest mode with the
             // timer on: the core's get_state decides).
-            preemption_timer_deadline: n
-                .has_preemption_timer_deadline
-                .then_some(n.preemption_timer_deadline),
+            preemption_timer_deadline: vf!(self.nv, nested.has_preemption_timer_deadline)
+                .then_some(vf!(self.nv, nested.preemption_timer_deadline)),
         }
     }
     fn leave_nested(&mut self) {
         lifecycle::leave_nested(self.nv)
     }
     fn set_vmxon_ptr(&mut self, pa: u64) {
-        self.nv.nested().vmxon_ptr = pa;
+        vf!(self.nv, nested.vmxon_ptr) = pa;
     }
     fn enter_vmx_operation(&mut self) -> Result<(), i32> {
         lifecycle::enter_vmx_operation(self.nv).map_err(|e| e.to_errno())
     }
     fn set_current_vmptr(&mut self, pa: u64) {
-        self.nv.nested().current_vmptr = pa;
+        vf!(self.nv, nested.current_vmptr) = pa;
     }
     fn link_shadow_vmcs(&mut self) {
         nested_shadow::enable(self.nv)
     }
     fn mark_vmcs12_dirty(&mut self) {
-        let n = self.nv.nested();
-        n.dirty_vmcs12 = true;
-        n.force_msr_bitmap_recalc = true;
+        vf!(self.nv, nested.dirty_vmcs12) = true;
+        vf!(self.nv, nested.force_msr_bitmap_recalc) = true;
     }
     fn set_smm_vmxon(&mut self) {
-        let n = self.nv.nested();
-        n.smm.vmxon = true;
-        n.vmxon = false;
+        vf!(self.nv, nested.smm.vmxon) = true;
+        vf!(self.nv, nested.vmxon) = false;
     }
     fn set_smm_guest_mode(&mut self) {
-        self.nv.nested().smm.guest_mode = true;
+        vf!(self.nv, nested.smm.guest_mode) = true;
     }
     fn read_user(&mut self, cache: Cache, offset: usize, len: usize) -> Result<(), CopyError> {
         let user = self.user_slice(offset, len);
@@ -145,18 +142,17 @@ impl StateVcpu for StateNv<'_> {
         }
     }
     fn set_run_pending(&mut self, pending: bool) {
-        self.nv.nested().nested_run_pending = pending;
+        vf!(self.nv, nested.nested_run_pending) = pending;
     }
     fn set_mtf_pending(&mut self, pending: bool) {
-        self.nv.nested().mtf_pending = pending;
+        vf!(self.nv, nested.mtf_pending) = pending;
     }
     fn mtf_pending(&mut self) -> bool {
-        self.nv.nested().mtf_pending
+        vf!(self.nv, nested.mtf_pending)
     }
     fn set_preemption_timer_deadline(&mut self, deadline: Option<u64>) {
-        let n = self.nv.nested();
-        n.has_preemption_timer_deadline = deadline.is_some();
-        n.preemption_timer_deadline = deadline.unwrap_or(0);
+        vf!(self.nv, nested.has_preemption_timer_deadline) = deadline.is_some();
+        vf!(self.nv, nested.preemption_timer_deadline) = deadline.unwrap_or(0);
     }
     fn enter_non_root_mode(&mut self) -> Entered {
         entry::enter_non_root_mode(self.nv, false)
@@ -183,7 +179,7 @@ impl StateVcpu for StateNv<'_> {
         exit::sync_rare(self.nv)
     }
     fn need_vmcs12_to_shadow_sync(&mut self) -> bool {
-        self.nv.nested().need_vmcs12_to_shadow_sync
+        vf!(self.nv, nested.need_vmcs12_to_shadow_sync)
     }
     fn shadow_vmcs_enabled(&mut self) -> bool {
         shadow_vmcs::enabled()

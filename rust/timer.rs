@@ -9,16 +9,14 @@
 //!
 //! The hrtimer callback runs in hard-irq context, concurrently with the vCPU
 //! thread: this module reaches the timer and `preemption_timer_expired` only
-//! through raw pointers. `Nv::vmx()`/`Nv::nested()` references elsewhere
-//! cover those bytes too, which Rust's model does not allow while another
-//! CPU writes them; no code reads or writes them through such a reference
-//! (as for `vcpu->requests`). Raw field projections in `Nv` would remove
-//! the overlap.
+//! through raw pointers, and no reference covers them (`vf!` refuses both
+//! fields and the `nested_vmx` that holds them).
 
 use core::ptr::{addr_of, addr_of_mut};
 
 use crate::bindings;
 use crate::nested::preemption_timer::TimerVcpu;
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::vmcs::caps::misc::EMULATED_PREEMPTION_TIMER_RATE;
 use crate::vmcs::controls::{PinBased, Vmcs12Controls};
@@ -98,6 +96,15 @@ pub(crate) fn cancel(nv: &mut Nv) {
     unsafe { bindings::hrtimer_cancel(timer) };
 }
 
+/// Clears `nested.preemption_timer_expired` at a nested VM entry, before
+/// the timer is armed (each nested VM exit cancels it, so no callback runs).
+pub(crate) fn clear_expired(nv: &mut Nv) {
+    let vmx = vmx_of(nv);
+    // SAFETY: the vCPU is ours; a field write without a reference, volatile
+    // as the callback's own store.
+    unsafe { addr_of_mut!((*vmx).nested.preemption_timer_expired).write_volatile(false) };
+}
+
 /// `nested.preemption_timer_expired`, which `expired` may write at any
 /// time, hence the raw volatile read.
 fn expired_flag(nv: &mut Nv) -> bool {
@@ -114,17 +121,15 @@ impl TimerVcpu for Nv {
         tsc >> EMULATED_PREEMPTION_TIMER_RATE
     }
     fn timer_deadline(&mut self) -> Option<u64> {
-        let n = self.nested();
-        n.has_preemption_timer_deadline
-            .then_some(n.preemption_timer_deadline)
+        vf!(self, nested.has_preemption_timer_deadline)
+            .then_some(vf!(self, nested.preemption_timer_deadline))
     }
     fn set_timer_deadline(&mut self, deadline: u64) {
-        let n = self.nested();
-        n.preemption_timer_deadline = deadline;
-        n.has_preemption_timer_deadline = true;
+        vf!(self, nested.preemption_timer_deadline) = deadline;
+        vf!(self, nested.has_preemption_timer_deadline) = true;
     }
     fn tsc_khz(&mut self) -> u32 {
-        self.arch().virtual_tsc_khz
+        vf!(self, vcpu.arch.virtual_tsc_khz)
     }
     fn expire_timer_now(&mut self) {
         let timer = timer_of(vmx_of(self));

@@ -15,6 +15,7 @@
 use core::ffi::CStr;
 
 use crate::bindings;
+use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::vmcs::checks::Check;
 use crate::vmcs::controls::Secondary;
@@ -31,7 +32,7 @@ pub(crate) fn nested_vmenter(nv: &mut Nv, v: &Vmcs12) {
     }
     crate::stats::VMENTER_EVENTS.inc();
     let rip = nv.rip();
-    let vmptr = nv.nested().current_vmptr;
+    let vmptr = vf!(nv, nested.current_vmptr);
     let ept = Secondary(v.secondary_vm_exec_control).contains(Secondary::ENABLE_EPT);
     // SAFETY: plain values; the event copies them.
     unsafe {
