@@ -11,7 +11,8 @@ use crate::nested::reflect::{self, Exit, L1Memory};
 use crate::nested::reflect_exit::{self, ReflectVcpu};
 use crate::nested::vmexit;
 use crate::nvcpu::vf;
-use crate::nvcpu::{GuestMem, Nv};
+use crate::nvcpu::Nv;
+use crate::nvcpu_mem::GuestMem;
 use crate::stats;
 use crate::trace;
 
