@@ -46,3 +46,5 @@ pub mod x86;
 #[cfg(test)]
 mod proptests;
 pub mod table;
+#[cfg(test)]
+mod table_tests;
