@@ -9,7 +9,7 @@ use core::mem::size_of;
 crate::vmcs::c_layout!($
     /// Hyper-V's enlightened VMCS v1, field for field (`hv_enlightenments_control`,
     /// a 32-bit bitfield struct in C, is a plain `u32` here).
-    #[derive(Clone, Copy)]
+    #[derive(Clone, Copy, Default)]
     #[repr(C, packed)]
     #[allow(missing_docs)]
     pub struct HvEnlightenedVmcs, fields hv_enlightened_vmcs_fields {

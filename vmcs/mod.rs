@@ -47,3 +47,5 @@ pub mod x86;
 #[cfg(test)]
 mod proptests;
 pub mod table;
+#[cfg(test)]
+mod table_tests;

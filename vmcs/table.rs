@@ -147,6 +147,27 @@ macro_rules! evmcs {
     };
 }
 
+/// `HvEnlightenedVmcs::get` of one row: the eVMCS field, if the row has one.
+macro_rules! evmcs_get {
+    ($s:ident, ()) => {
+        None
+    };
+    ($s:ident, ($ev:ident @ $clean:ident)) => {
+        Some(u64::from({ $s.$ev }))
+    };
+}
+
+/// `HvEnlightenedVmcs::set` of one row.
+macro_rules! evmcs_set {
+    ($s:ident, $v:ident, ()) => {
+        false
+    };
+    ($s:ident, $v:ident, ($ev:ident @ $clean:ident)) => {{
+        $s.$ev = $v as _;
+        true
+    }};
+}
+
 macro_rules! vmcs_fields {
     ($($name:ident = $enc:literal => $field:ident, $shadow:ident, $evmcs:tt;)*) => {
         /// Encodings of the fields in the table, by KVM's names.
@@ -183,6 +204,27 @@ macro_rules! vmcs_fields {
                 match field.encoding.value() {
                     $($enc => self.$field = value as _,)*
                     _ => {}
+                }
+            }
+        }
+
+        impl HvEnlightenedVmcs {
+            /// Reads the eVMCS copy of a field (zero-extended), `None` if
+            /// the enlightened VMCS has no such field.
+            pub fn get(&self, field: &Field) -> Option<u64> {
+                match field.encoding.value() {
+                    $($enc => evmcs_get!(self, $evmcs),)*
+                    _ => None,
+                }
+            }
+
+            /// Writes the eVMCS copy of a field (a narrower field keeps the
+            /// low bits); false if the enlightened VMCS has no such field.
+            #[allow(clippy::cast_possible_truncation)]
+            pub fn set(&mut self, field: &Field, value: u64) -> bool {
+                match field.encoding.value() {
+                    $($enc => evmcs_set!(self, value, $evmcs),)*
+                    _ => false,
                 }
             }
         }
@@ -341,138 +383,4 @@ vmcs_fields! {
     HOST_IA32_SYSENTER_EIP = 0x6c12 => host_ia32_sysenter_eip, No, (host_ia32_sysenter_eip @ HOST_GRP1);
     HOST_RSP = 0x6c14 => host_rsp, No, (host_rsp @ HOST_POINTER);
     HOST_RIP = 0x6c16 => host_rip, No, (host_rip @ HOST_GRP1);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::vmcs::encoding::Kind;
-    use std::vec::Vec;
-
-    #[test]
-    fn every_field_has_the_size_its_encoding_says() {
-        for ((name, size), f) in field_sizes().into_iter().zip(FIELDS.iter()) {
-            assert_eq!(name, f.name);
-            assert_eq!(size, f.width().bytes(), "{name}");
-        }
-    }
-
-    #[test]
-    fn fields_do_not_overlap_and_fit_in_vmcs12() {
-        let mut spans: Vec<(usize, usize)> = FIELDS
-            .iter()
-            .map(|f| {
-                (
-                    usize::from(f.offset),
-                    usize::from(f.offset) + f.width().bytes(),
-                )
-            })
-            .collect();
-        spans.sort();
-        for w in spans.windows(2) {
-            assert!(w[0].1 <= w[1].0, "{w:?}");
-        }
-        assert!(spans.iter().all(|s| s.1 <= core::mem::size_of::<Vmcs12>()));
-    }
-
-    #[test]
-    fn table_has_kvm_6_12_fields() {
-        let highs = FIELDS.iter().filter(|f| f.width() == Width::U64).count();
-        assert_eq!(FIELDS.len(), 141);
-        assert_eq!(FIELDS.len() + highs, 178);
-    }
-
-    #[test]
-    fn every_row_and_high_half_is_found() {
-        for f in FIELDS.iter() {
-            let r = lookup(f.encoding).expect(f.name);
-            assert_eq!(
-                (r.field.name, r.high, r.offset()),
-                (f.name, false, f.offset)
-            );
-            let h = lookup(f.encoding.high());
-            if f.width() == Width::U64 {
-                let h = h.expect(f.name);
-                assert_eq!((h.high, h.offset()), (true, f.offset + 4));
-            } else {
-                assert!(h.is_none(), "{} has no high half", f.name);
-            }
-        }
-    }
-
-    #[test]
-    fn unknown_encodings_are_not_found() {
-        let known: Vec<u16> = FIELDS.iter().map(|f| f.encoding.value()).collect();
-        let mut found = 0;
-        for v in 0..=Encoding::MAX {
-            let e = Encoding::new(v);
-            if lookup(e).is_some() {
-                found += 1;
-                assert!(known.contains(&e.full().value()));
-            }
-        }
-        assert_eq!(found, 178);
-    }
-
-    #[test]
-    fn kvm_offsets_spot_check() {
-        // vmcs12.h CHECK_OFFSET values.
-        assert_eq!(lookup(encodings::IO_BITMAP_A).map(|r| r.offset()), Some(40));
-        assert_eq!(
-            lookup(encodings::HOST_TR_SELECTOR).map(|r| r.offset()),
-            Some(994)
-        );
-        assert_eq!(
-            lookup(encodings::GUEST_PML_INDEX).map(|r| r.offset()),
-            Some(996)
-        );
-        assert_eq!(
-            lookup(encodings::EPT_POINTER.high()).map(|r| r.offset()),
-            Some(124)
-        );
-    }
-
-    #[test]
-    fn kinds_follow_encoding() {
-        assert_eq!(encodings::VM_EXIT_REASON.kind(), Kind::ReadOnlyData);
-        assert_eq!(encodings::HOST_RIP.kind(), Kind::HostState);
-        assert_eq!(encodings::GUEST_RIP.kind(), Kind::GuestState);
-        assert_eq!(encodings::PIN_BASED_VM_EXEC_CONTROL.kind(), Kind::Control);
-    }
-
-    #[test]
-    fn vmcs_enum_max_index_is_kvms() {
-        // Computed independently of max_index(), from the raw encodings.
-        let max = FIELDS
-            .iter()
-            .map(|f| (f.encoding.value() >> 1) & 0x1ff)
-            .max();
-        assert_eq!(Some(max_index()), max);
-        assert!(max_index() > 0);
-    }
-
-    #[test]
-    fn evmcs_mapping_matches_hyperv_evmcs_c() {
-        let ev = |e: Encoding| lookup(e).and_then(|r| r.field.evmcs);
-        assert_eq!(
-            ev(encodings::GUEST_RIP),
-            Some(EvmcsField {
-                offset: offset_of!(HvEnlightenedVmcs, guest_rip) as u16,
-                clean: CleanGroup::NONE
-            })
-        );
-        assert_eq!(
-            ev(encodings::IO_BITMAP_A).map(|e| e.clean),
-            Some(CleanGroup::IO_BITMAP)
-        );
-        assert_eq!(ev(encodings::POSTED_INTR_NV), None);
-        assert_eq!(FIELDS.iter().filter(|f| f.evmcs.is_some()).count(), 126);
-    }
-
-    #[test]
-    fn shadow_column_matches_vmcs_shadow_fields_h() {
-        let count = |s| FIELDS.iter().filter(|f| f.shadow == s).count();
-        assert_eq!(count(Shadow::ReadOnly), 11);
-        assert_eq!(count(Shadow::ReadWrite), 24);
-    }
 }
