@@ -100,6 +100,11 @@ pub trait InsnVcpu: EntryVcpu {
     fn ud(&mut self) -> i32;
     /// `kvm_skip_emulated_instruction()`.
     fn skip_instruction(&mut self) -> i32;
+    /// `nested_evmcs_handle_vmclear()` (`crate::evmcs::vmptrld`): the
+    /// VMCLEAR is an eVMCS L1's (and released the eVMCS it names).
+    fn evmcs_vmclear(&mut self, _vmptr: u64) -> bool {
+        false
+    }
 }
 
 fn info(k: &mut impl InsnVcpu) -> InstructionInfo {
@@ -186,11 +191,14 @@ pub fn vmclear(k: &mut impl InsnVcpu) -> i32 {
     if let Err(o) = rules::vmclear_pointer(vmptr, maxphyaddr, vmxon_ptr, current != INVALID_GPA) {
         return k.complete_insn(o);
     }
-    if vmptr == current {
-        k.release_vmcs12();
+    // An eVMCS has no launch state; L1's memory is left as it is.
+    if !k.evmcs_vmclear(vmptr) {
+        if vmptr == current {
+            k.release_vmcs12();
+        }
+        // launch_state := 0 (clear) in L1's copy.
+        let _ = k.write_gpa(vmptr.wrapping_add(LAUNCH_STATE_OFFSET), &0u32.to_le_bytes());
     }
-    // launch_state := 0 (clear) in L1's copy.
-    let _ = k.write_gpa(vmptr.wrapping_add(LAUNCH_STATE_OFFSET), &0u32.to_le_bytes());
     k.complete_insn(Outcome::VmSucceed)
 }
 
@@ -215,6 +223,11 @@ pub fn vmptrld(k: &mut impl InsnVcpu) -> i32 {
     if let Err(o) = rules::vmptrld_pointer(vmptr, maxphyaddr, vmxon_ptr, current, hdr, shadow_ok) {
         return k.complete_insn(o);
     }
+    // No VMPTRLD while an eVMCS is in use: nested.c returns without
+    // completing the instruction.
+    if k.evmcs_mapped() {
+        return 1;
+    }
     if current != Some(vmptr) {
         k.release_vmcs12();
         match k.load_vmcs12(vmptr) {
@@ -230,6 +243,11 @@ pub fn vmptrld(k: &mut impl InsnVcpu) -> i32 {
 pub fn vmptrst(k: &mut impl InsnVcpu) -> i32 {
     if let Err(r) = check_permission(k) {
         return r;
+    }
+    // As nested.c: with an eVMCS, VMPTRST returns without completing
+    // (an eVMCS L1 reads its current eVMCS from the VP assist page).
+    if k.evmcs_mapped() {
+        return 1;
     }
     let current = k.current_vmptr();
     let gva = match k.mem_operand(true, 8) {

@@ -202,6 +202,12 @@ pub trait KvmVcpu: MsrAccess {
     fn l1_tpr_threshold(&mut self) -> i32;
     /// Sets `nested.need_vmcs12_to_shadow_sync`.
     fn set_need_shadow_sync(&mut self);
+    /// An eVMCS is mapped (`nested_vmx_is_evmptr12_valid()`): like a
+    /// shadow VMCS, L1 reads it without exits, so a nested exit syncs
+    /// vmcs12 to it.
+    fn evmcs_mapped(&mut self) -> bool {
+        false
+    }
     /// Sets `nested.need_sync_vmcs02_to_vmcs12_rare`.
     fn set_need_rare_sync(&mut self);
     /// Takes (reads and clears) a deferred vmcs01 update.

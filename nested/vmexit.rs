@@ -102,7 +102,7 @@ pub fn nested_vmx_vmexit(k: &mut impl EntryVcpu, exit: Option<(u32, u32, u64)>) 
             k.apply_deferred(d);
         }
     }
-    if exit.is_some() && k.shadow_vmcs_enabled() {
+    if exit.is_some() && (k.shadow_vmcs_enabled() || k.evmcs_mapped()) {
         k.set_need_shadow_sync();
     }
     k.set_mp_state(MpState::Runnable);

@@ -129,7 +129,7 @@ impl CheckVcpu<'_> {
 /// KVM's `nested_vmx_run()`: VMLAUNCH (`launch`) or VMRESUME (the core's
 /// `vmentry::run`).
 pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
-    if let Err(r) = vmentry::run_prologue(nv) {
+    if let Err(r) = vmentry::run_prologue(nv, launch) {
         return r;
     }
     let start = {

@@ -173,6 +173,9 @@ impl InsnVcpu for Nv {
     fn ud(&mut self) -> i32 {
         Nv::ud(self)
     }
+    fn evmcs_vmclear(&mut self, vmptr: u64) -> bool {
+        crate::evmcs_vcpu::vmclear(self, vmptr)
+    }
     fn skip_instruction(&mut self) -> i32 {
         Nv::skip_instruction(self)
     }

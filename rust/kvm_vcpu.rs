@@ -252,6 +252,9 @@ impl KvmVcpu for Nv {
     fn set_need_shadow_sync(&mut self) {
         self.nested().need_vmcs12_to_shadow_sync = true;
     }
+    fn evmcs_mapped(&mut self) -> bool {
+        crate::evmcs_vcpu::mapped(self)
+    }
     fn set_need_rare_sync(&mut self) {
         self.nested().need_sync_vmcs02_to_vmcs12_rare = true;
     }

@@ -502,6 +502,10 @@ impl Nv {
         if let Some(v) = self.vmcs12() {
             outcome.record(v);
         }
+        // An eVMCS "shadows" every field, VM_INSTRUCTION_ERROR too.
+        if matches!(outcome, Outcome::VmFailValid(_)) && crate::evmcs_vcpu::set(self) {
+            self.nested().need_vmcs12_to_shadow_sync = true;
+        }
         self.skip_instruction()
     }
 

@@ -74,13 +74,13 @@ impl StateVcpu for StateNv<'_> {
             maxphyaddr: self.nv.maxphyaddr(),
             // SAFETY: the vCPU is ours (Nv invariant); this reads its hflags.
             in_smm: unsafe { bindings::rnvmx_is_smm(vcpu) },
-            // eVMCS is never enabled on this backend.
-            evmcs_enabled: false,
+            evmcs_enabled: self.nv.nested().enlightened_vmcs_enabled,
         }
     }
     fn nested_view(&mut self) -> NestedView {
         let vcpu = self.nv.raw();
         let guest_mode = self.nv.is_guest_mode();
+        let evmcs_set = crate::evmcs_vcpu::set(self.nv);
         let n = self.nv.nested();
         NestedView {
             // SAFETY: the vCPU is ours (Nv invariant); this reads its CPUID.
@@ -90,7 +90,7 @@ impl StateVcpu for StateNv<'_> {
             smm_guest_mode: n.smm.guest_mode,
             vmxon_ptr: n.vmxon_ptr,
             current_vmptr: n.current_vmptr,
-            evmcs_set: false,
+            evmcs_set,
             guest_mode,
             run_pending: n.nested_run_pending,
             mtf_pending: n.mtf_pending,
@@ -187,6 +187,12 @@ impl StateVcpu for StateNv<'_> {
     fn shadow_vmcs_enabled(&mut self) -> bool {
         shadow_vmcs::enabled()
     }
+    fn evmcs_to_vmcs12_full(&mut self) -> bool {
+        crate::evmcs_vcpu::to_vmcs12(self.nv, false)
+    }
+    fn set_evmcs_map_pending(&mut self) {
+        crate::evmcs_vcpu::set_map_pending(self.nv)
+    }
     fn shadow_vmcs_to_vmcs12(&mut self) {
         shadow_vmcs::to_vmcs12(self.nv)
     }
@@ -208,6 +214,11 @@ impl StateVcpu for StateNv<'_> {
 /// KVM's vmx_get_nested_state_pages() (KVM_REQ_GET_NESTED_STATE_PAGES,
 /// made by a restore into guest mode): map what vmcs02 points to.
 pub(crate) fn get_nested_state_pages(nv: &mut Nv) -> bool {
+    // nested_get_evmcs_page() first: it also refreshes KVM's copy of the VP
+    // assist page, which L2's direct TLB flush reads.
+    if !crate::evmcs_vcpu::get_page(nv) {
+        return false;
+    }
     if !nv.is_guest_mode() {
         return true;
     }
