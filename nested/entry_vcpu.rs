@@ -190,6 +190,8 @@ pub trait EntryVcpu: KvmVcpu {
     fn check_evmcs_controls(&mut self, _v: &Vmcs12) -> Result<(), EvmcsCheck> {
         Ok(())
     }
+    /// Sets every clean bit of the mapped eVMCS's `hv_clean_fields`.
+    fn evmcs_mark_clean(&mut self) {}
     /// Copies what L1 wrote to its shadow VMCS into vmcs12.
     fn shadow_vmcs_to_vmcs12(&mut self);
     /// The tracepoint `kvm_nested_vmenter`.

@@ -208,6 +208,10 @@ pub trait KvmVcpu: MsrAccess {
     fn evmcs_mapped(&mut self) -> bool {
         false
     }
+    /// `copy_vmcs02_to_vmcs12_rare()` now, vmcs02 current: with an eVMCS
+    /// the rare fields are synced at the exit, not lazily (L1 reads them
+    /// from the eVMCS without exits). Only called with an eVMCS mapped.
+    fn evmcs_sync_rare(&mut self) {}
     /// Sets `nested.need_sync_vmcs02_to_vmcs12_rare`.
     fn set_need_rare_sync(&mut self);
     /// Takes (reads and clears) a deferred vmcs01 update.

@@ -145,6 +145,9 @@ pub fn activity_state(mp: MpState) -> u32 {
 /// changing part is left for the lazy sync (`vmcs02::rare_sync`).
 pub fn sync_vmcs02_to_vmcs12(k: &mut impl KvmVcpu) {
     k.set_need_rare_sync();
+    if k.evmcs_mapped() {
+        k.evmcs_sync_rare();
+    }
     let Some((c, timer_saved)) = k.vmcs12().map(|v| {
         let c = Vmcs12Controls::of(v);
         let saved = c.pin.contains(PinBased::VMX_PREEMPTION_TIMER)

@@ -250,6 +250,9 @@ impl EntryVcpu for Nv {
         }
         r
     }
+    fn evmcs_mark_clean(&mut self) {
+        evmcs_vcpu::mark_clean(self)
+    }
     fn check_guest(&mut self, v: &Vmcs12) -> Result<(), Check> {
         checks::check_guest_state(v, &mut CheckVcpu::new(self))
     }

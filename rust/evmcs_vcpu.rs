@@ -224,6 +224,14 @@ pub(crate) fn from_vmcs12(nv: &mut Nv) -> bool {
     true
 }
 
+/// The mapped eVMCS all clean (`hv_clean_fields |= ALL`).
+pub(crate) fn mark_clean(nv: &mut Nv) {
+    if let Some(mut ev) = nv.read_evmcs() {
+        ev.hv_clean_fields |= CLEAN_FIELD_ALL;
+        nv.write_evmcs(&ev);
+    }
+}
+
 /// `guest_cpuid_has_evmcs()`.
 pub(crate) fn exposed(nv: &mut Nv) -> bool {
     nv.evmcs_exposed()

@@ -255,6 +255,9 @@ impl KvmVcpu for Nv {
     fn evmcs_mapped(&mut self) -> bool {
         crate::evmcs_vcpu::mapped(self)
     }
+    fn evmcs_sync_rare(&mut self) {
+        crate::exit::sync_rare(self)
+    }
     fn set_need_rare_sync(&mut self) {
         self.nested().need_sync_vmcs02_to_vmcs12_rare = true;
     }

@@ -503,7 +503,9 @@ impl Nv {
             outcome.record(v);
         }
         // An eVMCS "shadows" every field, VM_INSTRUCTION_ERROR too.
-        if matches!(outcome, Outcome::VmFailValid(_)) && crate::evmcs_vcpu::set(self) {
+        if matches!(outcome, Outcome::VmFailValid(_))
+            && crate::evmcs::vmptrld::evmptr_is_set(self.nested().hv_evmcs_vmptr)
+        {
             self.nested().need_vmcs12_to_shadow_sync = true;
         }
         self.skip_instruction()
