@@ -32,6 +32,7 @@ pub(crate) struct CheckVcpu<'a> {
     efer_lma: bool,
     perf_reserved: u64,
     run_pending: bool,
+    evmcs: bool,
 }
 
 impl<'a> CheckVcpu<'a> {
@@ -51,6 +52,8 @@ impl<'a> CheckVcpu<'a> {
         let efer_lma = nv.arch().efer & efer::LMA != 0;
         let perf_reserved = nv.arch().pmu.global_ctrl_rsvd;
         let run_pending = nv.nested().nested_run_pending;
+        // guest_cpuid_has_evmcs().
+        let evmcs = nv.arch().hyperv_enabled && nv.nested().enlightened_vmcs_enabled;
         CheckVcpu {
             nv,
             msrs,
@@ -62,6 +65,7 @@ impl<'a> CheckVcpu<'a> {
             efer_lma,
             perf_reserved,
             run_pending,
+            evmcs,
         }
     }
 }
@@ -117,6 +121,9 @@ impl Vcpu for CheckVcpu<'_> {
     }
     fn nested_run_pending(&self) -> bool {
         self.run_pending
+    }
+    fn evmcs_exposed(&self) -> bool {
+        self.evmcs
     }
 }
 
