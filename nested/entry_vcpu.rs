@@ -4,6 +4,8 @@
 //! controls and the pages and capabilities of L0 (`prepare02`,
 //! `vmentry`). As `KvmVcpu`: every method applies or reports one thing.
 
+use crate::evmcs::controls::EvmcsCheck;
+use crate::evmcs::vmptrld::Evmptrld;
 use crate::nested::insn::Fault;
 use crate::nested::vcpu::KvmVcpu;
 use crate::vmcs::checks::Check;
@@ -171,8 +173,25 @@ pub trait EntryVcpu: KvmVcpu {
     fn complete_insn(&mut self, o: Outcome) -> i32;
     /// `kvm_pmu_trigger_event(vcpu, kvm_pmu_eventsel.BRANCH_INSTRUCTIONS_RETIRED)`.
     fn pmu_branch_retired(&mut self);
-    /// `nested.current_vmptr` is a VMCS.
+    /// `nested.current_vmptr` is a VMCS, or an eVMCS is mapped (KVM's
+    /// `vmx_has_valid_vmcs12()` for an instruction).
     fn has_current_vmcs(&mut self) -> bool;
+    /// `nested_vmx_handle_enlightened_vmptrld(vcpu, launch)`
+    /// (`crate::evmcs::vmptrld`); a vCPU without eVMCS has it disabled.
+    fn enlightened_vmptrld(&mut self, _launch: bool) -> Evmptrld {
+        Evmptrld::Disabled
+    }
+    /// `copy_enlightened_to_vmcs12()` with the eVMCS's clean fields, and
+    /// vmcs12's launch state made to pass VMLAUNCH's or VMRESUME's precheck
+    /// (eVMCS has no launch state).
+    fn evmcs_to_vmcs12(&mut self, _launch: bool) {}
+    /// `nested_evmcs_check_controls()` for an eVMCS L1
+    /// (`guest_cpuid_has_evmcs()`), the failure traced.
+    fn check_evmcs_controls(&mut self, _v: &Vmcs12) -> Result<(), EvmcsCheck> {
+        Ok(())
+    }
+    /// Sets every clean bit of the mapped eVMCS's `hv_clean_fields`.
+    fn evmcs_mark_clean(&mut self) {}
     /// Copies what L1 wrote to its shadow VMCS into vmcs12.
     fn shadow_vmcs_to_vmcs12(&mut self);
     /// The tracepoint `kvm_nested_vmenter`.

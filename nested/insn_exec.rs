@@ -100,6 +100,15 @@ pub trait InsnVcpu: EntryVcpu {
     fn ud(&mut self) -> i32;
     /// `kvm_skip_emulated_instruction()`.
     fn skip_instruction(&mut self) -> i32;
+    /// `nested_evmcs_handle_vmclear()` (`crate::evmcs::vmptrld`): the
+    /// VMCLEAR is an eVMCS L1's (and released the eVMCS it names).
+    fn evmcs_vmclear(&mut self, _vmptr: u64) -> bool {
+        false
+    }
+    /// A copy of the mapped eVMCS, if one is (VMREAD reads it).
+    fn evmcs(&mut self) -> Option<crate::evmcs::layout::HvEnlightenedVmcs> {
+        None
+    }
 }
 
 fn info(k: &mut impl InsnVcpu) -> InstructionInfo {
@@ -186,11 +195,14 @@ pub fn vmclear(k: &mut impl InsnVcpu) -> i32 {
     if let Err(o) = rules::vmclear_pointer(vmptr, maxphyaddr, vmxon_ptr, current != INVALID_GPA) {
         return k.complete_insn(o);
     }
-    if vmptr == current {
-        k.release_vmcs12();
+    // An eVMCS has no launch state; L1's memory is left as it is.
+    if !k.evmcs_vmclear(vmptr) {
+        if vmptr == current {
+            k.release_vmcs12();
+        }
+        // launch_state := 0 (clear) in L1's copy.
+        let _ = k.write_gpa(vmptr.wrapping_add(LAUNCH_STATE_OFFSET), &0u32.to_le_bytes());
     }
-    // launch_state := 0 (clear) in L1's copy.
-    let _ = k.write_gpa(vmptr.wrapping_add(LAUNCH_STATE_OFFSET), &0u32.to_le_bytes());
     k.complete_insn(Outcome::VmSucceed)
 }
 
@@ -215,6 +227,11 @@ pub fn vmptrld(k: &mut impl InsnVcpu) -> i32 {
     if let Err(o) = rules::vmptrld_pointer(vmptr, maxphyaddr, vmxon_ptr, current, hdr, shadow_ok) {
         return k.complete_insn(o);
     }
+    // No VMPTRLD while an eVMCS is in use: nested.c returns without
+    // completing the instruction.
+    if k.evmcs_mapped() {
+        return 1;
+    }
     if current != Some(vmptr) {
         k.release_vmcs12();
         match k.load_vmcs12(vmptr) {
@@ -230,6 +247,11 @@ pub fn vmptrld(k: &mut impl InsnVcpu) -> i32 {
 pub fn vmptrst(k: &mut impl InsnVcpu) -> i32 {
     if let Err(r) = check_permission(k) {
         return r;
+    }
+    // As nested.c: with an eVMCS, VMPTRST returns without completing
+    // (an eVMCS L1 reads its current eVMCS from the VP assist page).
+    if k.evmcs_mapped() {
+        return 1;
     }
     let current = k.current_vmptr();
     let gva = match k.mem_operand(true, 8) {
@@ -277,10 +299,19 @@ pub fn vmread(k: &mut impl InsnVcpu) -> i32 {
     let i = info(k);
     let ctx = access_ctx(k);
     let field = k.gpr(i.reg2());
-    if !ctx.guest_mode && Encoding::from_operand(field).is_some_and(vmcs02::is_rare) {
-        k.sync_rare();
-    }
-    let value = match target(k, ctx.guest_mode).map(|v| access::vmread(v, &ctx, field)) {
+    let read = if let Some(ev) = k.evmcs() {
+        // An eVMCS is mapped only for L1 (it excludes VMCS shadowing).
+        if ctx.guest_mode {
+            return k.complete_insn(Outcome::VmFailInvalid);
+        }
+        Some(access::evmcs_vmread(&ev, &ctx, field))
+    } else {
+        if !ctx.guest_mode && Encoding::from_operand(field).is_some_and(vmcs02::is_rare) {
+            k.sync_rare();
+        }
+        target(k, ctx.guest_mode).map(|v| access::vmread(v, &ctx, field))
+    };
+    let value = match read {
         Some(Ok(value)) => value,
         Some(Err(o)) => return k.complete_insn(o),
         None => return k.complete_insn(Outcome::VmFailInvalid),
@@ -305,6 +336,11 @@ pub fn vmread(k: &mut impl InsnVcpu) -> i32 {
 pub fn vmwrite(k: &mut impl InsnVcpu) -> i32 {
     if let Err(r) = check_permission(k) {
         return r;
+    }
+    // No VMCS loaded with VMPTRLD (current_vmptr is INVALID_GPA with an
+    // eVMCS): VMfailInvalid, as nested.c.
+    if k.evmcs_mapped() {
+        return k.complete_insn(Outcome::VmFailInvalid);
     }
     let i = info(k);
     let ctx = access_ctx(k);
@@ -574,6 +610,48 @@ mod tests {
             f(&mut m);
             assert_eq!(m.entry.calls, [EntryCall::Fault(Fault::GeneralProtection)]);
         }
+    }
+
+    #[test]
+    fn an_evmcs_l1s_vmx_instructions() {
+        use crate::evmcs::layout::HvEnlightenedVmcs;
+        let mut m = l1(0x2000);
+        m.entry.vmxon = true;
+        m.entry.current_vmcs = true;
+        m.insn.long_mode = true;
+        m.insn.evmcs = Some(HvEnlightenedVmcs {
+            guest_rip: 0x77,
+            ..HvEnlightenedVmcs::default()
+        });
+        // VMREAD reads the eVMCS, not vmcs12.
+        m.vmwrite(e::VMX_INSTRUCTION_INFO, (1 << 10) | (2 << 28) | (1 << 3));
+        m.gprs[2] = u64::from(e::GUEST_RIP.value());
+        vmread(&mut m);
+        assert_eq!((m.gprs[1], completed(&m)), (0x77, Some(Outcome::VmSucceed)));
+        m.gprs[2] = u64::from(e::POSTED_INTR_NV.value());
+        vmread(&mut m);
+        assert_eq!(
+            completed(&m),
+            Some(Outcome::VmFailValid(
+                VmInstructionError::UnsupportedVmcsComponent
+            ))
+        );
+        // VMWRITE: no VMCS loaded with VMPTRLD.
+        m.gprs[2] = u64::from(e::GUEST_RIP.value());
+        vmwrite(&mut m);
+        assert_eq!(completed(&m), Some(Outcome::VmFailInvalid));
+        assert_eq!({ m.vmcs12.unwrap_or_default().guest_rip }, 0);
+        // VMPTRST and VMPTRLD return without completing (nested.c).
+        let skips = m.insn.skips;
+        m.insn.operand = Some(0x100);
+        assert_eq!(vmptrst(&mut m), 1);
+        assert_eq!(m.insn.skips, skips);
+        // VMCLEAR is the eVMCS's: L1's memory keeps its launch state.
+        m.insn.mem.insert(0x2000 + LAUNCH_STATE_OFFSET, 1);
+        vmclear(&mut m);
+        assert_eq!(m.insn.evmcs_vmclears, [0x2000]);
+        assert_eq!(m.insn.mem.get(&(0x2000 + LAUNCH_STATE_OFFSET)), Some(&1));
+        assert_eq!(completed(&m), Some(Outcome::VmSucceed));
     }
 
     #[test]

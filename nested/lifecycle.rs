@@ -137,6 +137,8 @@ pub trait LifecycleVcpu {
     fn unmap_l1_pages(&mut self);
     /// `is_guest_mode()`.
     fn in_guest_mode(&mut self) -> bool;
+    /// `nested_release_evmcs()` (`crate::evmcs::vmptrld::release`).
+    fn release_evmcs(&mut self) {}
     /// Clears `nested.nested_run_pending`.
     fn clear_run_pending(&mut self);
     /// `nested_vmx_vmexit(vcpu, -1, 0, 0)`: out of L2, no exit for L1.
@@ -184,6 +186,7 @@ pub fn free_nested<V: LifecycleVcpu>(k: &mut V) {
     }
     k.unmap_l1_pages();
     k.free_guest_roots();
+    k.release_evmcs();
 }
 
 /// KVM's `nested_release_vmcs12()`: the current VMCS, with what L1 wrote

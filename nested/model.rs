@@ -298,6 +298,9 @@ impl KvmVcpu for Model {
     fn set_need_shadow_sync(&mut self) {
         self.need_shadow_sync = true;
     }
+    fn evmcs_mapped(&mut self) -> bool {
+        self.insn.evmcs.is_some()
+    }
     fn set_need_rare_sync(&mut self) {
         self.need_rare_sync = true;
     }

@@ -39,6 +39,8 @@ pub enum EntryCall {
     PmuBranch,
     /// `shadow_vmcs_to_vmcs12`.
     ShadowToVmcs12,
+    /// `evmcs_to_vmcs12(launch)`.
+    EvmcsToVmcs12(bool),
     /// `trace_vmenter`.
     TraceVmenter,
     /// `trace_precheck_failed`.
@@ -91,6 +93,9 @@ pub struct EntryModel {
     pub timer_deadline: bool,
     pub timer_expired: bool,
     pub pi_notification: bool,
+    /// The enlightened VMPTRLD's outcome (`None`: disabled).
+    pub evmptrld: Option<crate::evmcs::vmptrld::Evmptrld>,
+    pub evmcs_check: Option<crate::evmcs::controls::EvmcsCheck>,
     pub calls: std::vec::Vec<EntryCall>,
 }
 
@@ -225,6 +230,20 @@ impl EntryVcpu for Model {
     }
     fn shadow_vmcs_to_vmcs12(&mut self) {
         self.entry.calls.push(EntryCall::ShadowToVmcs12);
+    }
+    fn enlightened_vmptrld(&mut self, _launch: bool) -> crate::evmcs::vmptrld::Evmptrld {
+        self.entry
+            .evmptrld
+            .unwrap_or(crate::evmcs::vmptrld::Evmptrld::Disabled)
+    }
+    fn evmcs_to_vmcs12(&mut self, launch: bool) {
+        self.entry.calls.push(EntryCall::EvmcsToVmcs12(launch));
+    }
+    fn check_evmcs_controls(
+        &mut self,
+        _v: &Vmcs12,
+    ) -> Result<(), crate::evmcs::controls::EvmcsCheck> {
+        self.entry.evmcs_check.map_or(Ok(()), Err)
     }
     fn trace_vmenter(&mut self, _v: &Vmcs12) {
         self.entry.calls.push(EntryCall::TraceVmenter);

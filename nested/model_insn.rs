@@ -40,6 +40,10 @@ pub struct InsnModel {
     pub eptp_switches: u32,
     pub uds: u32,
     pub skips: u32,
+    /// The mapped eVMCS, if one is.
+    pub evmcs: Option<crate::evmcs::layout::HvEnlightenedVmcs>,
+    /// VMCLEARs `evmcs_vmclear` took (an eVMCS L1's).
+    pub evmcs_vmclears: Vec<u64>,
 }
 
 impl InsnVcpu for Model {
@@ -167,5 +171,14 @@ impl InsnVcpu for Model {
     fn skip_instruction(&mut self) -> i32 {
         self.insn.skips += 1;
         1
+    }
+    fn evmcs_vmclear(&mut self, vmptr: u64) -> bool {
+        if self.insn.evmcs.is_some() {
+            self.insn.evmcs_vmclears.push(vmptr);
+        }
+        self.insn.evmcs.is_some()
+    }
+    fn evmcs(&mut self) -> Option<crate::evmcs::layout::HvEnlightenedVmcs> {
+        self.insn.evmcs
     }
 }

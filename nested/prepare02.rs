@@ -122,7 +122,9 @@ pub fn prepare_vmcs02_early(k: &mut impl EntryVcpu, v: &Vmcs12, caps: &L0Caps) {
     let run_pending = k.run_pending();
     let l1_efer = k.efer();
     let guest_efer = merge::l2_efer(v, l1_efer, run_pending);
-    if k.dirty_vmcs12() {
+    // An eVMCS is reloaded at every entry (its clean groups decide what
+    // vmcs12 got): the rare state too.
+    if k.dirty_vmcs12() || k.evmcs_mapped() {
         prepare_vmcs02_early_rare(k, v, caps);
     }
     let c01 = k.vmcs01_controls();
@@ -251,7 +253,11 @@ pub fn prepare_vmcs02(
 ) -> Result<(), u64> {
     let c = Vmcs12Controls::of(v);
     let mut load_pdptrs12 = false;
-    if k.dirty_vmcs12() {
+    if k.dirty_vmcs12() || k.evmcs_mapped() {
+        // With an eVMCS nested.c skips the GUEST_GRP2 writes (and the
+        // PDPTE load of GUEST_GRP1) when L1 declared them clean; vmcs12
+        // then holds what the last exit synced from vmcs02, the same
+        // values, so they are written regardless.
         prepare_vmcs02_rare(k, v, caps);
         k.set_dirty_vmcs12(false);
         load_pdptrs12 = true;
@@ -330,6 +336,11 @@ pub fn prepare_vmcs02(
     }
     k.set_rsp(v.guest_rsp);
     k.set_rip(v.guest_rip);
+    // Hyper-V as L1 sets only dirty bits, never clean ones: KVM marks the
+    // whole eVMCS clean once vmcs02 has it (as nested.c).
+    if k.evmcs_mapped() {
+        k.evmcs_mark_clean();
+    }
     Ok(())
 }
 

@@ -25,6 +25,11 @@ pub trait ReflectVcpu: EntryVcpu + L0ExceptionState {
     fn trace_hw_vmfail(&mut self, error: u32);
     /// Counts an exit from L2 by basic reason.
     fn count_exit(&mut self, reason: u16);
+    /// L2's VMCALL is a Hyper-V TLB flush L0 handles itself (direct flush
+    /// of an eVMCS L1, `crate::evmcs::hv::l0_handles_vmcall`).
+    fn l0_handles_vmcall(&mut self) -> bool {
+        false
+    }
 }
 
 /// KVM's `nested_vmx_l0_wants_exit()`: exits L0 handles itself, whatever
@@ -40,6 +45,7 @@ pub fn l0_wants_exit(k: &mut impl ReflectVcpu, reason: u16, info: u32) -> bool {
         | r::PML_FULL
         | r::VMFUNC
         | r::BUS_LOCK => true,
+        r::VMCALL => k.l0_handles_vmcall(),
         _ => false,
     }
 }

@@ -39,8 +39,12 @@ pub fn check_restored_vmcs12(
             return Err(StateError::ShadowVmcs12Revision);
         }
     }
-    check_controls(vmcs12, vcpu)
-        .and_then(|()| check_host_state(vmcs12, vcpu))
+    check_controls(vmcs12, vcpu).map_err(StateError::EntryCheck)?;
+    // nested_vmx_check_controls() ends with the eVMCS controls.
+    if vcpu.evmcs_exposed() {
+        crate::evmcs::controls::check_controls(vmcs12).map_err(StateError::EvmcsCheck)?;
+    }
+    check_host_state(vmcs12, vcpu)
         .and_then(|()| check_guest_state(vmcs12, vcpu))
         .map_err(StateError::EntryCheck)
 }
@@ -101,6 +105,25 @@ mod tests {
         let (mut v, m) = baseline();
         v.hdr = VmcsHdr(VMCS12_REVISION);
         (v, m)
+    }
+
+    #[test]
+    fn an_evmcs_l1s_vmcs12_passes_the_evmcs_checks_too() {
+        use crate::evmcs::controls::EvmcsCheck;
+        use crate::vmcs::controls::CpuBased;
+        let (mut v, mut m) = valid();
+        // A secondary word the VMX checks ignore (secondary controls are
+        // not activated) but eVMCS's checks as it is.
+        v.cpu_based_vm_exec_control &= !CpuBased::ACTIVATE_SECONDARY_CONTROLS.bits();
+        v.secondary_vm_exec_control = Secondary::VIRTUALIZE_APIC_ACCESSES.bits();
+        let plain = rsm_to_l2(&v, None, &mut m);
+        m.evmcs = true;
+        let with_evmcs = rsm_to_l2(&v, None, &mut m);
+        assert_eq!(
+            with_evmcs,
+            RsmToL2::Shutdown(StateError::EvmcsCheck(EvmcsCheck::SecondaryControls))
+        );
+        assert_eq!(plain, RsmToL2::Enter);
     }
 
     #[test]

@@ -170,6 +170,9 @@ pub enum StateError {
     ShadowVmcs12Revision,
     /// Guest mode, and vmcs12 fails a VM-entry check.
     EntryCheck(Check),
+    /// Guest mode of an eVMCS L1, and vmcs12 uses a control eVMCS v1
+    /// cannot express (`nested_evmcs_check_controls()`).
+    EvmcsCheck(crate::evmcs::controls::EvmcsCheck),
 }
 
 impl StateError {

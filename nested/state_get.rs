@@ -134,12 +134,17 @@ pub fn get_nested_state(k: &mut impl StateVcpu, user_size: u32) -> Result<u32, G
     }
     // vmcs12 as L1 would read it: while L2 runs it is in vmcs02; while L1
     // runs, in the shadow VMCS unless a sync to it is still due.
-    if n.current_vmptr != INVALID_GPA {
+    // (An eVMCS still to be mapped, EVMPTR_MAP_PENDING, counts: nested.c's
+    // vmx_has_valid_vmcs12().)
+    if n.current_vmptr != INVALID_GPA || n.evmcs_set {
         if n.guest_mode {
             k.sync_vmcs02_to_vmcs12();
             k.sync_rare();
         } else {
-            if !k.need_vmcs12_to_shadow_sync() && k.shadow_vmcs_enabled() {
+            if !k.need_vmcs12_to_shadow_sync()
+                && !k.evmcs_to_vmcs12_full()
+                && k.shadow_vmcs_enabled()
+            {
                 k.shadow_vmcs_to_vmcs12();
             }
             k.sync_rare();

@@ -107,13 +107,15 @@ fn set_vmx_state(
         return check_empty_vmxon(h).map_err(SetError::Refused);
     }
     check_vmcs12_address(h, env).map_err(SetError::Refused)?;
-    // Else an eVMCS to map later, which this backend never enables (the
-    // header checks refuse KVM_STATE_NESTED_EVMCS without it).
     if h.vmcs12_pa != INVALID_GPA {
         // KVM's set_current_vmptr().
         k.set_current_vmptr(h.vmcs12_pa);
         k.link_shadow_vmcs();
         k.mark_vmcs12_dirty();
+    } else {
+        // An eVMCS (check_vmcs12_address refused the state otherwise),
+        // mapped once the VP assist page is restored as well.
+        k.set_evmcs_map_pending();
     }
     if h.smm_flags & flags::SMM_VMXON != 0 {
         k.set_smm_vmxon();

@@ -113,6 +113,15 @@ pub trait StateVcpu {
     fn shadow_vmcs_enabled(&mut self) -> bool;
     /// `copy_shadow_to_vmcs12()`: what L1 wrote to its shadow VMCS.
     fn shadow_vmcs_to_vmcs12(&mut self);
+    /// `copy_enlightened_to_vmcs12(vmx, 0)` if an eVMCS is mapped (L1 need
+    /// not keep the clean fields true outside an entry): true if it was.
+    fn evmcs_to_vmcs12_full(&mut self) -> bool {
+        false
+    }
+    /// KVM_SET_NESTED_STATE of an eVMCS L1: `hv_evmcs_vmptr =
+    /// EVMPTR_MAP_PENDING` and KVM_REQ_GET_NESTED_STATE_PAGES, so that the
+    /// eVMCS is mapped once the VP assist page is restored too.
+    fn set_evmcs_map_pending(&mut self) {}
     /// Copies `bytes` to the state at `offset`.
     fn write_user(&mut self, offset: usize, bytes: &[u8]) -> Result<(), CopyError>;
     /// Copies a whole cache (VMCS12_SIZE bytes) to the state at `offset`.

@@ -202,6 +202,16 @@ pub trait KvmVcpu: MsrAccess {
     fn l1_tpr_threshold(&mut self) -> i32;
     /// Sets `nested.need_vmcs12_to_shadow_sync`.
     fn set_need_shadow_sync(&mut self);
+    /// An eVMCS is mapped (`nested_vmx_is_evmptr12_valid()`): like a
+    /// shadow VMCS, L1 reads it without exits, so a nested exit syncs
+    /// vmcs12 to it.
+    fn evmcs_mapped(&mut self) -> bool {
+        false
+    }
+    /// `copy_vmcs02_to_vmcs12_rare()` now, vmcs02 current: with an eVMCS
+    /// the rare fields are synced at the exit, not lazily (L1 reads them
+    /// from the eVMCS without exits). Only called with an eVMCS mapped.
+    fn evmcs_sync_rare(&mut self) {}
     /// Sets `nested.need_sync_vmcs02_to_vmcs12_rare`.
     fn set_need_rare_sync(&mut self);
     /// Takes (reads and clears) a deferred vmcs01 update.

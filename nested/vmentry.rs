@@ -5,9 +5,10 @@
 //! "VM Entries": the checks of 27.2 fail with VMfailValid, those of 27.3
 //! and the MSR loads of 27.4 with a VM-entry failure exit to L1).
 
+use crate::evmcs::vmptrld::Evmptrld;
 use crate::nested::entry_vcpu::EntryVcpu;
 use crate::nested::host_load;
-use crate::nested::insn::{self as rules, RunState};
+use crate::nested::insn::{self as rules, Fault, RunState};
 use crate::nested::posted_intr::above_ppr;
 use crate::nested::prepare02::{self, DEBUGCTL_FREEZE_IN_SMM};
 use crate::nested::vcpu::{MpState, Request, Stat};
@@ -75,14 +76,25 @@ const RFLAGS_IF: u64 = 1 << 9;
 /// The start of `nested_vmx_run()`, before vmcs12 is read: `Err` is the
 /// exit handler's value for a fault (SDM 31.3: #UD outside VMX operation,
 /// #GP(0) at CPL > 0).
-pub fn run_prologue(k: &mut impl EntryVcpu) -> Result<(), i32> {
+pub fn run_prologue(k: &mut impl EntryVcpu, launch: bool) -> Result<(), i32> {
     let (vmxon, cpl) = (k.vmxon(), k.cpl());
     if let Err(f) = rules::check_permission(vmxon, cpl) {
         return Err(k.fault(f));
     }
+    // An eVMCS L1 names its current VMCS in the VP assist page.
+    let ev = k.enlightened_vmptrld(launch);
+    if ev == Evmptrld::Error {
+        return Err(k.fault(Fault::InvalidOpcode));
+    }
     k.pmu_branch_retired();
-    // What L1 wrote to the shadow VMCS since its last exit.
-    if k.shadow_vmcs_enabled() && k.has_current_vmcs() {
+    if ev == Evmptrld::VmFail {
+        return Err(k.complete_insn(Outcome::VmFailInvalid));
+    }
+    if ev == Evmptrld::Succeeded {
+        // What L1 wrote to the eVMCS, its clean groups skipped.
+        k.evmcs_to_vmcs12(launch);
+    } else if k.shadow_vmcs_enabled() && k.has_current_vmcs() {
+        // What L1 wrote to the shadow VMCS since its last exit.
         k.shadow_vmcs_to_vmcs12();
     }
     Ok(())
@@ -120,6 +132,14 @@ pub fn run_start(k: &mut impl EntryVcpu, v: &Vmcs12, launch: bool) -> RunStart {
     if let Err(o) = rules::run_precheck(&s) {
         k.trace_precheck_failed(&o);
         return RunStart::Complete(o);
+    }
+    // What eVMCS v1 cannot express (part of nested.c's control checks; a
+    // failure is VMfailValid as any control check's, so it may come first).
+    if k.check_evmcs_controls(v).is_err() {
+        k.count(Stat::EntryCheckFail);
+        return RunStart::Complete(Outcome::VmFailValid(
+            VmInstructionError::EntryInvalidControlField,
+        ));
     }
     // SDM 27.2: controls, then host state; each fails with VMfailValid.
     if let Err(check) = k.check_controls_and_host(v) {
@@ -340,7 +360,7 @@ fn entry_failed(k: &mut impl EntryVcpu, f: Failure, from_vmentry: bool) -> Enter
     if let Some(v12) = k.vmcs12() {
         v12.vm_exit_reason = f.reason | EXIT_REASON_FAILED_VMENTRY;
     }
-    if k.shadow_vmcs_enabled() {
+    if k.shadow_vmcs_enabled() || k.evmcs_mapped() {
         k.set_need_shadow_sync();
     }
     k.count(Stat::EntryFailure);
@@ -369,7 +389,7 @@ mod tests {
 
     fn vmlaunch(m: &mut Model) -> i32 {
         let v = m.vmcs12.unwrap_or_default();
-        if let Err(r) = run_prologue(m) {
+        if let Err(r) = run_prologue(m, true) {
             return r;
         }
         let start = run_start(m, &v, true);
@@ -386,6 +406,52 @@ mod tests {
         m.entry.cpl = 3;
         vmlaunch(&mut m);
         assert_eq!(m.entry.calls, [EntryCall::Fault(Fault::GeneralProtection)]);
+    }
+
+    #[test]
+    fn enlightened_vmptrld_outcomes() {
+        use crate::evmcs::controls::EvmcsCheck;
+        use crate::evmcs::vmptrld::Evmptrld;
+        // Unmappable eVMCS: #UD, before the PMU event.
+        let mut m = l1(Vmcs12::default());
+        m.entry.evmptrld = Some(Evmptrld::Error);
+        assert_eq!(run_prologue(&mut m, true), Err(1));
+        assert_eq!(m.entry.calls, [EntryCall::Fault(Fault::InvalidOpcode)]);
+        // Bad revision: VMfailInvalid, after it.
+        let mut m = l1(Vmcs12::default());
+        m.entry.evmptrld = Some(Evmptrld::VmFail);
+        assert_eq!(run_prologue(&mut m, true), Err(1));
+        assert_eq!(m.entry.calls, [EntryCall::PmuBranch]);
+        assert_eq!(m.calls, [Call::Complete(Outcome::VmFailInvalid)]);
+        // Mapped: vmcs12 from the eVMCS, never from a shadow VMCS.
+        let mut m = l1(Vmcs12::default());
+        m.shadow = true;
+        m.entry.evmptrld = Some(Evmptrld::Succeeded);
+        assert_eq!(run_prologue(&mut m, false), Ok(()));
+        assert_eq!(
+            m.entry.calls,
+            [EntryCall::PmuBranch, EntryCall::EvmcsToVmcs12(false)]
+        );
+        // Disabled with shadowing: the shadow VMCS as before.
+        let mut m = l1(Vmcs12::default());
+        m.shadow = true;
+        assert_eq!(run_prologue(&mut m, true), Ok(()));
+        assert_eq!(
+            m.entry.calls,
+            [EntryCall::PmuBranch, EntryCall::ShadowToVmcs12]
+        );
+        // A control eVMCS v1 lacks: VMfailValid as a control check.
+        let mut m = l1(Vmcs12::default());
+        m.entry.evmcs_check = Some(EvmcsCheck::SecondaryControls);
+        let v = Vmcs12::default();
+        assert_eq!(
+            run_start(&mut m, &v, true),
+            RunStart::Complete(Outcome::VmFailValid(
+                VmInstructionError::EntryInvalidControlField
+            ))
+        );
+        assert_eq!(m.stats, [Stat::EntryCheckFail]);
+        assert!(!m.run_pending);
     }
 
     #[test]

@@ -102,7 +102,7 @@ pub fn nested_vmx_vmexit(k: &mut impl EntryVcpu, exit: Option<(u32, u32, u64)>) 
             k.apply_deferred(d);
         }
     }
-    if exit.is_some() && k.shadow_vmcs_enabled() {
+    if exit.is_some() && (k.shadow_vmcs_enabled() || k.evmcs_mapped()) {
         k.set_need_shadow_sync();
     }
     k.set_mp_state(MpState::Runnable);
@@ -145,6 +145,9 @@ pub fn activity_state(mp: MpState) -> u32 {
 /// changing part is left for the lazy sync (`vmcs02::rare_sync`).
 pub fn sync_vmcs02_to_vmcs12(k: &mut impl KvmVcpu) {
     k.set_need_rare_sync();
+    if k.evmcs_mapped() {
+        k.evmcs_sync_rare();
+    }
     let Some((c, timer_saved)) = k.vmcs12().map(|v| {
         let c = Vmcs12Controls::of(v);
         let saved = c.pin.contains(PinBased::VMX_PREEMPTION_TIMER)

@@ -11,6 +11,7 @@
 use kernel::{c_str, ffi, prelude::*};
 
 use crate::entry::{self, Entered};
+use crate::evmcs::hv::SYNTHETIC_EXIT_REASON_TRAP_AFTER_FLUSH;
 use crate::nested::reflect;
 use crate::nested::rsm::rsm_enter_l2;
 use crate::nested::shadow_vmcs as shadow_vmcs_core;
@@ -22,7 +23,7 @@ use crate::nvcpu::Nv;
 use crate::state_vcpu::{self, StateNv};
 use crate::vcpu::kvm_vmx_msrs;
 use crate::vmcs::caps::{self, RestoreError};
-use crate::{bindings, ept, events, exit, insn, lifecycle, shadow_vmcs, stats};
+use crate::{bindings, ept, events, evmcs_vcpu, exit, insn, lifecycle, shadow_vmcs, stats};
 
 /// Registration of the backend with kvm-intel; retracted on drop.
 ///
@@ -88,6 +89,9 @@ fn ops(module: &'static ThisModule) -> bindings::nested_vmx_backend {
     n.set_state = Some(set_state);
     n.get_nested_state_pages = Some(get_nested_state_pages);
     n.write_log_dirty = Some(write_log_dirty);
+    n.enable_evmcs = Some(enable_evmcs);
+    n.get_evmcs_version = Some(get_evmcs_version);
+    n.hv_inject_synthetic_vmexit_post_tlb_flush = Some(hv_inject_synthetic_vmexit_post_tlb_flush);
     for reason in VMX_INSTRUCTION_EXITS {
         if let Some(slot) = b.exit_handlers.get_mut(reason as usize) {
             *slot = Some(insn::handle);
@@ -298,7 +302,68 @@ unsafe extern "C" fn free_vcpu(vcpu: Vcpu) {
 unsafe extern "C" fn sync_vmcs12_to_shadow(vcpu: Vcpu) {
     // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
     // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
-    unsafe { with(vcpu, shadow_vmcs_core::from_vmcs12::<Nv>) }
+    unsafe {
+        with(vcpu, |nv| {
+            // To the eVMCS if one is mapped, else to the shadow VMCS.
+            if !evmcs_vcpu::from_vmcs12(nv) {
+                shadow_vmcs_core::from_vmcs12::<Nv>(nv)
+            }
+        })
+    }
+}
+
+/// KVM_ENABLE_CAP(KVM_CAP_HYPERV_ENLIGHTENED_VMCS) (`nested_enable_evmcs()`):
+/// `vmcs_version`, if not null, gets the supported version range.
+///
+/// # Safety
+///
+/// As for `leave_nested`; `vmcs_version` is null or points to a u16 of
+/// KVM's (x86.c's kvm_vcpu_ioctl_enable_cap()).
+unsafe extern "C" fn enable_evmcs(vcpu: Vcpu, vmcs_version: *mut u16) -> ffi::c_int {
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // KVM_ENABLE_CAP is a vCPU ioctl, run with `vcpu->mutex` held and the
+    // vCPU loaded (# Safety).
+    let v = unsafe { with(vcpu, evmcs_vcpu::enable) };
+    if !vmcs_version.is_null() {
+        // SAFETY: per this function's contract.
+        unsafe { vmcs_version.write(v) };
+    }
+    0
+}
+
+/// `nested_get_evmcs_version()` (KVM_GET_SUPPORTED_HV_CPUID of a vCPU).
+///
+/// # Safety
+///
+/// `vcpu` is null (kvm-intel answers those calls itself) or as for
+/// `leave_nested`.
+unsafe extern "C" fn get_evmcs_version(vcpu: Vcpu) -> u16 {
+    if vcpu.is_null() {
+        return evmcs_vcpu::version(None);
+    }
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // `vcpu` is not null, so it is that vCPU, with `vcpu->mutex` held and
+    // loaded (# Safety).
+    unsafe { with(vcpu, |nv| evmcs_vcpu::version(Some(nv))) }
+}
+
+/// The synthetic exit to L1 after L0 flushed L2's TLB while L1 held the
+/// partition's TLB lock (`vmx_hv_inject_synthetic_vmexit_post_tlb_flush()`,
+/// from hyperv.c's hypercall completion, in guest mode).
+///
+/// # Safety
+///
+/// As for `check_events`.
+unsafe extern "C" fn hv_inject_synthetic_vmexit_post_tlb_flush(vcpu: Vcpu) {
+    stats::HV_SYNTHETIC_EXITS.inc();
+    // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
+    // hyperv.c calls it on the vCPU thread in guest mode, loaded and with
+    // `vcpu->mutex` held (# Safety).
+    unsafe {
+        with(vcpu, |nv| {
+            exit::nested_vmx_vmexit(nv, Some(SYNTHETIC_EXIT_REASON_TRAP_AFTER_FLUSH), 0, 0)
+        })
+    }
 }
 
 /// KVM's nested_mark_vmcs12_pages_dirty(): pages the CPU may write behind

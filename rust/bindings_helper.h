@@ -10,6 +10,7 @@
 #include "vmx/vmcs12.h"
 #include "vmx/nested.h"
 #include "vmx/nested_backend.h"
+#include "hyperv.h"
 #include "helpers.h"
 #include "trace_helpers.h"
 #include "params.h"

@@ -33,6 +33,7 @@ pub(crate) struct CheckVcpu<'a> {
     efer_lma: bool,
     perf_reserved: u64,
     run_pending: bool,
+    evmcs: bool,
 }
 
 impl<'a> CheckVcpu<'a> {
@@ -54,6 +55,8 @@ impl<'a> CheckVcpu<'a> {
         let efer_lma = vf!(nv, vcpu.arch.efer) & efer::LMA != 0;
         let perf_reserved = vf!(nv, vcpu.arch.pmu.global_ctrl_rsvd);
         let run_pending = vf!(nv, nested.nested_run_pending);
+        // guest_cpuid_has_evmcs().
+        let evmcs = vf!(nv, vcpu.arch.hyperv_enabled) && vf!(nv, nested.enlightened_vmcs_enabled);
         CheckVcpu {
             nv,
             msrs,
@@ -65,6 +68,7 @@ impl<'a> CheckVcpu<'a> {
             efer_lma,
             perf_reserved,
             run_pending,
+            evmcs,
         }
     }
 }
@@ -130,6 +134,9 @@ impl Vcpu for CheckVcpu<'_> {
     fn nested_run_pending(&self) -> bool {
         self.run_pending
     }
+    fn evmcs_exposed(&self) -> bool {
+        self.evmcs
+    }
 }
 
 impl CheckVcpu<'_> {
@@ -141,7 +148,7 @@ impl CheckVcpu<'_> {
 /// KVM's `nested_vmx_run()`: VMLAUNCH (`launch`) or VMRESUME (the core's
 /// `vmentry::run`).
 pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
-    if let Err(r) = vmentry::run_prologue(nv) {
+    if let Err(r) = vmentry::run_prologue(nv, launch) {
         return r;
     }
     let start = {

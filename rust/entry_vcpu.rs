@@ -5,6 +5,9 @@
 
 use crate::bindings;
 use crate::entry::{self, CheckVcpu};
+use crate::evmcs::controls::EvmcsCheck;
+use crate::evmcs::vmptrld::Evmptrld;
+use crate::evmcs_vcpu;
 use crate::hw;
 use crate::nested::entry_vcpu::{Control, Controls, EntryVcpu, L0Caps, Vmcs02Pages};
 use crate::nested::insn::Fault;
@@ -213,7 +216,13 @@ impl EntryVcpu for Nv {
         unsafe { bindings::rnvmx_pmu_branch_retired(self.raw()) };
     }
     fn has_current_vmcs(&mut self) -> bool {
-        vf!(self, nested.current_vmptr) != crate::nvcpu::INVALID_GPA
+        vf!(self, nested.current_vmptr) != crate::nvcpu::INVALID_GPA || evmcs_vcpu::mapped(self)
+    }
+    fn enlightened_vmptrld(&mut self, launch: bool) -> Evmptrld {
+        evmcs_vcpu::vmptrld(self, launch)
+    }
+    fn evmcs_to_vmcs12(&mut self, launch: bool) {
+        evmcs_vcpu::run_to_vmcs12(self, launch)
     }
     fn shadow_vmcs_to_vmcs12(&mut self) {
         crate::nested::shadow_vmcs::to_vmcs12(self)
@@ -233,6 +242,19 @@ impl EntryVcpu for Nv {
         checks::check_controls(v, &cv)
             .and_then(|()| checks::check_address_space_size(v, &cv))
             .and_then(|()| checks::check_host_state(v, &cv))
+    }
+    fn check_evmcs_controls(&mut self, v: &Vmcs12) -> Result<(), EvmcsCheck> {
+        if !evmcs_vcpu::exposed(self) {
+            return Ok(());
+        }
+        let r = crate::evmcs::controls::check_controls(v);
+        if let Err(c) = r {
+            crate::trace::kvm_check_failed(c.trace_msg());
+        }
+        r
+    }
+    fn evmcs_mark_clean(&mut self) {
+        evmcs_vcpu::mark_clean(self)
     }
     fn check_guest(&mut self, v: &Vmcs12) -> Result<(), Check> {
         checks::check_guest_state(v, &mut CheckVcpu::new(self))

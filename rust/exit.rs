@@ -61,6 +61,9 @@ impl ReflectVcpu for Nv {
     fn count_exit(&mut self, reason: u16) {
         stats::count_exit(reason)
     }
+    fn l0_handles_vmcall(&mut self) -> bool {
+        crate::evmcs_vcpu::l0_handles_vmcall(self)
+    }
 }
 
 /// KVM's `nested_vmx_reflect_vmexit()` (the core's): true if the exit went

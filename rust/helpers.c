@@ -19,6 +19,7 @@
 #include "vmx/sgx.h"
 #include "vmx/posted_intr.h"
 #include "pmu.h"
+#include "hyperv.h"
 
 #include "helpers.h"
 
@@ -407,4 +408,14 @@ void rnvmx_preemption_timer_start(struct hrtimer *timer, u64 ns)
 s64 rnvmx_hrtimer_remaining_ns(const struct hrtimer *timer)
 {
 	return ktime_to_ns(hrtimer_get_remaining(timer));
+}
+
+bool rnvmx_kvm_cap_has_vmx(void)
+{
+	return kvm_cpu_cap_get(X86_FEATURE_VMX);
+}
+
+bool rnvmx_hv_is_tlb_flush_hcall(struct kvm_vcpu *vcpu)
+{
+	return kvm_hv_is_tlb_flush_hcall(vcpu);
 }

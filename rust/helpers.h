@@ -100,4 +100,7 @@ void rnvmx_preemption_timer_init(struct hrtimer *timer,
 void rnvmx_preemption_timer_start(struct hrtimer *timer, u64 ns);
 s64 rnvmx_hrtimer_remaining_ns(const struct hrtimer *timer);
 
+bool rnvmx_kvm_cap_has_vmx(void);
+bool rnvmx_hv_is_tlb_flush_hcall(struct kvm_vcpu *vcpu);
+
 #endif

@@ -173,6 +173,12 @@ impl InsnVcpu for Nv {
     fn ud(&mut self) -> i32 {
         Nv::ud(self)
     }
+    fn evmcs_vmclear(&mut self, vmptr: u64) -> bool {
+        crate::evmcs_vcpu::vmclear(self, vmptr)
+    }
+    fn evmcs(&mut self) -> Option<crate::evmcs::layout::HvEnlightenedVmcs> {
+        self.read_evmcs()
+    }
     fn skip_instruction(&mut self) -> i32 {
         Nv::skip_instruction(self)
     }

@@ -255,6 +255,12 @@ impl KvmVcpu for Nv {
     fn set_need_shadow_sync(&mut self) {
         vf!(self, nested.need_vmcs12_to_shadow_sync) = true;
     }
+    fn evmcs_mapped(&mut self) -> bool {
+        crate::evmcs_vcpu::mapped(self)
+    }
+    fn evmcs_sync_rare(&mut self) {
+        crate::exit::sync_rare(self)
+    }
     fn set_need_rare_sync(&mut self) {
         vf!(self, nested.need_sync_vmcs02_to_vmcs12_rare) = true;
     }

@@ -161,6 +161,9 @@ impl LifecycleVcpu for Nv {
     fn in_guest_mode(&mut self) -> bool {
         self.is_guest_mode()
     }
+    fn release_evmcs(&mut self) {
+        crate::evmcs_vcpu::release(self)
+    }
     fn clear_run_pending(&mut self) {
         vf!(self, nested.nested_run_pending) = false;
     }

@@ -39,6 +39,11 @@ pub(crate) fn prepare(nv: &mut Nv, v: &Vmcs12) -> bool {
     {
         return false;
     }
+    // An eVMCS L1 may say its MSR bitmap did not change (enlightened MSR
+    // bitmap): vmcs02's is then still right.
+    if crate::evmcs_vcpu::msr_bitmap_unchanged(nv) {
+        return true;
+    }
     let apic = ApicVirt {
         x2apic_mode: c.sec.contains(Secondary::VIRTUALIZE_X2APIC_MODE),
         register_virt: c.sec.contains(Secondary::APIC_REGISTER_VIRT),

@@ -420,6 +420,12 @@ impl Nv {
         if let Some(v) = self.vmcs12() {
             outcome.record(v);
         }
+        // An eVMCS "shadows" every field, VM_INSTRUCTION_ERROR too.
+        if matches!(outcome, Outcome::VmFailValid(_))
+            && crate::evmcs::vmptrld::evmptr_is_set(vf!(self, nested.hv_evmcs_vmptr))
+        {
+            vf!(self, nested.need_vmcs12_to_shadow_sync) = true;
+        }
         self.skip_instruction()
     }
 

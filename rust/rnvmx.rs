@@ -15,6 +15,7 @@ mod entry_vcpu;
 mod ept;
 mod ept_vcpu;
 mod events;
+mod evmcs_vcpu;
 mod exit;
 mod fields;
 mod hw;

@@ -76,13 +76,13 @@ impl StateVcpu for StateNv<'_> {
             maxphyaddr: self.nv.maxphyaddr(),
             // SAFETY: the vCPU is ours (Nv invariant); this reads its hflags.
             in_smm: unsafe { bindings::rnvmx_is_smm(vcpu) },
-            // eVMCS is never enabled on this backend.
-            evmcs_enabled: false,
+            evmcs_enabled: vf!(self.nv, nested.enlightened_vmcs_enabled),
         }
     }
     fn nested_view(&mut self) -> NestedView {
         let vcpu = self.nv.raw();
         let guest_mode = self.nv.is_guest_mode();
+        let evmcs_set = crate::evmcs_vcpu::set(self.nv);
         NestedView {
             // SAFETY: the vCPU is ours (Nv invariant); this reads its CPUID.
             vmx_in_cpuid: unsafe { bindings::rnvmx_guest_has_vmx(vcpu) },
@@ -91,7 +91,7 @@ impl StateVcpu for StateNv<'_> {
             smm_guest_mode: vf!(self.nv, nested.smm.guest_mode),
             vmxon_ptr: vf!(self.nv, nested.vmxon_ptr),
             current_vmptr: vf!(self.nv, nested.current_vmptr),
-            evmcs_set: false,
+            evmcs_set,
             guest_mode,
             run_pending: vf!(self.nv, nested.nested_run_pending),
             mtf_pending: vf!(self.nv, nested.mtf_pending),
@@ -184,6 +184,12 @@ impl StateVcpu for StateNv<'_> {
     fn shadow_vmcs_enabled(&mut self) -> bool {
         shadow_vmcs::enabled()
     }
+    fn evmcs_to_vmcs12_full(&mut self) -> bool {
+        crate::evmcs_vcpu::to_vmcs12(self.nv, false)
+    }
+    fn set_evmcs_map_pending(&mut self) {
+        crate::evmcs_vcpu::set_map_pending(self.nv)
+    }
     fn shadow_vmcs_to_vmcs12(&mut self) {
         nested_shadow::to_vmcs12(self.nv)
     }
@@ -205,6 +211,11 @@ impl StateVcpu for StateNv<'_> {
 /// KVM's vmx_get_nested_state_pages() (KVM_REQ_GET_NESTED_STATE_PAGES,
 /// made by a restore into guest mode): map what vmcs02 points to.
 pub(crate) fn get_nested_state_pages(nv: &mut Nv) -> bool {
+    // nested_get_evmcs_page() first: it also refreshes KVM's copy of the VP
+    // assist page, which L2's direct TLB flush reads.
+    if !crate::evmcs_vcpu::get_page(nv) {
+        return false;
+    }
     if !nv.is_guest_mode() {
         return true;
     }

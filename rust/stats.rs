@@ -74,6 +74,20 @@ pub(crate) static STATE_SAVES_L2: Counter = Counter::new();
 /// KVM_SET_NESTED_STATE calls that restored a state into L2
 /// (KVM_STATE_NESTED_GUEST_MODE) successfully.
 pub(crate) static STATE_RESTORES_L2: Counter = Counter::new();
+/// KVM_ENABLE_CAP(KVM_CAP_HYPERV_ENLIGHTENED_VMCS) of a vCPU.
+pub(crate) static EVMCS_ENABLES: Counter = Counter::new();
+/// Enlightened VMPTRLDs that mapped a new eVMCS (VMLAUNCH/VMRESUME with
+/// another eVMCS, or the restore of one).
+pub(crate) static EVMCS_VMPTRLDS: Counter = Counter::new();
+/// VMLAUNCH/VMRESUMEs of an eVMCS L1 (vmcs12 copied from the eVMCS).
+pub(crate) static EVMCS_RUNS: Counter = Counter::new();
+/// Entries that kept vmcs02's MSR bitmap: L1's enlightened MSR bitmap
+/// declared it clean.
+pub(crate) static EVMCS_MSR_BITMAP_KEPT: Counter = Counter::new();
+/// L2 Hyper-V TLB-flush hypercalls L0 handled itself (direct flush).
+pub(crate) static HV_L2_TLB_FLUSHES: Counter = Counter::new();
+/// Synthetic exits to L1 after such a flush (TRAP_AFTER_FLUSH).
+pub(crate) static HV_SYNTHETIC_EXITS: Counter = Counter::new();
 
 /// Hardware exits from L2, by basic exit reason (SDM Appendix C).
 const NR_REASONS: usize = 80;
@@ -86,7 +100,7 @@ pub(crate) fn count_exit(reason: u16) {
     }
 }
 
-const FILES: [(&CStr, &Counter); 19] = [
+const FILES: [(&CStr, &Counter); 25] = [
     (c_str!("vm_bindings"), &VM_BINDINGS),
     (c_str!("vcpus"), &VCPUS),
     (c_str!("l2_entries"), &L2_ENTRIES),
@@ -106,6 +120,12 @@ const FILES: [(&CStr, &Counter); 19] = [
     (c_str!("state_saves_l2"), &STATE_SAVES_L2),
     (c_str!("state_restores_l2"), &STATE_RESTORES_L2),
     (c_str!("set_nested_state"), &SET_NESTED_STATES),
+    (c_str!("evmcs_enables"), &EVMCS_ENABLES),
+    (c_str!("evmcs_vmptrlds"), &EVMCS_VMPTRLDS),
+    (c_str!("evmcs_runs"), &EVMCS_RUNS),
+    (c_str!("evmcs_msr_bitmap_kept"), &EVMCS_MSR_BITMAP_KEPT),
+    (c_str!("hv_l2_tlb_flushes"), &HV_L2_TLB_FLUSHES),
+    (c_str!("hv_synthetic_exits"), &HV_SYNTHETIC_EXITS),
 ];
 
 /// The `rnvmx` debugfs directory; removed with everything in it on drop.

@@ -387,6 +387,12 @@ def status_of_fields(backend, test, f):
                      f"rnvmx handled {f.get('rust_set_state', '-')}")
     elif status == "PASS" and sets != "-":
         notes.append(f"rnvmx handled {sets} KVM_SET_NESTED_STATE calls")
+    # eVMCS: L1's VMLAUNCH/VMRESUMEs through an eVMCS, eVMCS maps, entries
+    # that kept vmcs02's MSR bitmap (enlightened MSR bitmap), L2 TLB flushes
+    # L0 handled, synthetic exits after them.
+    ev = f.get("rust_evmcs", "0/0/0/0/0")
+    if ev.strip("0/"):
+        notes.append("evmcs runs/maps/msr_bitmap_kept/l2_flushes/synthetic_exits " + ev)
     exits = f.get("rust_exits", "").rstrip("-").rstrip(",")
     if exits:
         notes.append("exits " + exits)

@@ -50,6 +50,10 @@ counter() { if [ -r "$RN/$1" ]; then cat "$RN/$1"; else echo 0; fi; }
 # Exits from L2 per basic reason: a snapshot of the module's exit_reason/
 # counters (one process, cheap inside the emulator), and the difference
 # since a snapshot as "reason:n,...".
+# rnvmx's eVMCS counters (runs, vmptrlds, msr_bitmap_kept, hv_l2_tlb_flushes,
+# hv_synthetic_exits), and their difference since a snapshot as "a/b/c/d/e".
+evmcs_counters() { for c in evmcs_runs evmcs_vmptrlds evmcs_msr_bitmap_kept hv_l2_tlb_flushes hv_synthetic_exits; do printf '%s ' "$(counter $c)"; done; }
+evmcs_delta() { set -- $1 $(evmcs_counters); echo "$(($6 - $1))/$(($7 - $2))/$(($8 - $3))/$(($9 - $4))/$((${10} - $5))"; }
 exit_snapshot() { grep -r . $RN/exit_reason/ > $1 2>/dev/null || : > $1; }
 exit_delta() {
 	exit_snapshot /tmp/x1
@@ -65,6 +69,7 @@ run_test() {
 	trace_events 1
 	e0=$(counter l2_entries) b0=$(counter vm_bindings) w0=$(counter vmx_msr_writes) p0=$(counter pml_logged) v0=$(counter vmenter_events)
 	s0=$(counter set_nested_state)
+	ev0=$(evmcs_counters)
 	exit_snapshot /tmp/x0
 	t0=$(now)
 	if [ -x /tests/$t ]; then
@@ -84,7 +89,7 @@ run_test() {
 	grep -v '^@@RNVMX-PERF \|^@@RNVMX-LS\|^@@RNVMX-BLOB' /tmp/out | sed 's/^/| /' | tail -n 40
 	# The entries and failed checks, for the record (few per test).
 	grep ' kvm_nested_vmenter' $TRACE/trace | tail -n 20 | sed 's/^ */| trace: /'
-	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=${perf:--1} tp_overrun=$(tp_overrun) rust_l2=$(($(counter l2_entries) - e0)) rust_vmenter=$(($(counter vmenter_events) - v0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_pml=$(($(counter pml_logged) - p0)) rust_set_state=$(($(counter set_nested_state) - s0)) blob_sets=${sets:--} rust_exits=$(exit_delta /tmp/x0)-"
+	say "END test=$t rc=$rc secs=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') $(tp_entries) perf_vmenter=${perf:--1} tp_overrun=$(tp_overrun) rust_l2=$(($(counter l2_entries) - e0)) rust_vmenter=$(($(counter vmenter_events) - v0)) rust_bind=$(($(counter vm_bindings) - b0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_pml=$(($(counter pml_logged) - p0)) rust_set_state=$(($(counter set_nested_state) - s0)) blob_sets=${sets:--} rust_evmcs=$(evmcs_delta "$ev0") rust_exits=$(exit_delta /tmp/x0)-"
 	wait_l0
 }
 

@@ -96,6 +96,13 @@ class Status(unittest.TestCase):
         f = self.fields(0, tp=1, rust_l2=1, bind=1, rust_exits="18:2,30:1,-")
         self.assertEqual(ab.status_of("rust", "t", f)[4], "exits 18:2,30:1")
 
+    def test_evmcs_counters_in_note(self):
+        f = self.fields(0, tp=1, rust_l2=1, bind=1, rust_evmcs="12/5/2/2/1")
+        self.assertIn("evmcs runs/maps/msr_bitmap_kept/l2_flushes/synthetic_exits 12/5/2/2/1",
+                      ab.status_of("rust", "t", f)[4])
+        none = self.fields(0, tp=1, rust_l2=1, bind=1, rust_evmcs="0/0/0/0/0")
+        self.assertNotIn("evmcs", ab.status_of("rust", "t", none)[4])
+
     def test_blob_sets_must_all_be_rnvmx_s(self):
         # nested_state_blob_test's count of KVM_SET_NESTED_STATE calls that
         # reached the backend, against rnvmx's set_nested_state counter.

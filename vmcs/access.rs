@@ -74,6 +74,26 @@ pub fn vmread(vmcs12: &Vmcs12, ctx: &AccessCtx, field_operand: u64) -> Result<u6
     Ok(if f.high { whole >> 32 } else { whole })
 }
 
+/// VMREAD of an eVMCS L1 (nested.c's `handle_vmread()` with an eVMCS: the
+/// Hyper-V TLFS forbids it, some Windows 11 versions do it anyway): the
+/// eVMCS's copy of the field, as the table's eVMCS column locates it. A
+/// field the eVMCS does not have, or a high half (the eVMCS table names
+/// only full fields), fails with VMfailValid (the eVMCS is current).
+pub fn evmcs_vmread(
+    ev: &crate::evmcs::layout::HvEnlightenedVmcs,
+    ctx: &AccessCtx,
+    field_operand: u64,
+) -> Result<u64, Outcome> {
+    let unsupported = Outcome::VmFailValid(VmInstructionError::UnsupportedVmcsComponent);
+    let f = Encoding::from_operand(ctx.operand(field_operand))
+        .and_then(lookup)
+        .ok_or(unsupported)?;
+    if f.high {
+        return Err(unsupported);
+    }
+    ev.get(f.field).ok_or(unsupported)
+}
+
 /// What a successful VMWRITE wrote, for the caller's bookkeeping (KVM's
 /// dirty tracking and shadow VMCS updates).
 #[derive(Clone, Copy, Debug)]
@@ -147,6 +167,29 @@ fn is_ar_bytes(e: Encoding) -> bool {
 mod tests {
     use super::*;
     use crate::vmcs::table::{encodings as e, FIELDS};
+
+    #[test]
+    fn evmcs_vmread_reads_the_evmcs_copy() {
+        use crate::evmcs::layout::HvEnlightenedVmcs;
+        let ev = HvEnlightenedVmcs {
+            guest_rip: 0x1234,
+            vm_exit_reason: 18,
+            ..HvEnlightenedVmcs::default()
+        };
+        let c = AccessCtx {
+            has_current_vmcs: false,
+            ..ctx()
+        };
+        let r = |f: Encoding| evmcs_vmread(&ev, &c, u64::from(f.value()));
+        assert_eq!(r(e::GUEST_RIP), Ok(0x1234));
+        assert_eq!(r(e::VM_EXIT_REASON), Ok(18));
+        let unsupported = Err(Outcome::VmFailValid(
+            VmInstructionError::UnsupportedVmcsComponent,
+        ));
+        assert_eq!(r(e::POSTED_INTR_NV), unsupported, "not in eVMCS v1");
+        assert_eq!(r(e::IO_BITMAP_A.high()), unsupported, "high halves are not");
+        assert_eq!(evmcs_vmread(&ev, &c, 0x7777), unsupported);
+    }
 
     fn ctx() -> AccessCtx {
         AccessCtx {

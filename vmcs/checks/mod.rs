@@ -56,6 +56,11 @@ pub trait Vcpu {
     fn read_vmcs_hdr(&mut self, gpa: u64) -> Option<VmcsHdr>;
     /// The entry is a VMLAUNCH/VMRESUME being emulated, not a state restore.
     fn nested_run_pending(&self) -> bool;
+    /// L1 uses the enlightened VMCS (`guest_cpuid_has_evmcs()`): a
+    /// restored vmcs12 must also pass `crate::evmcs::controls`' checks.
+    fn evmcs_exposed(&self) -> bool {
+        false
+    }
 }
 
 /// What a failed check makes of the VM entry.

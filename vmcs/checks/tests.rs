@@ -25,6 +25,7 @@ pub(crate) struct Model {
     pub(crate) run_pending: bool,
     pub(crate) freeze_quirk: bool,
     pub(crate) memory: HashMap<u64, VmcsHdr>,
+    pub(crate) evmcs: bool,
 }
 
 /// A Skylake-server L0 with APICv.
@@ -63,6 +64,7 @@ impl Model {
             run_pending: true,
             freeze_quirk: true,
             memory: HashMap::new(),
+            evmcs: false,
         }
     }
 }
@@ -110,6 +112,9 @@ impl Vcpu for Model {
     }
     fn nested_run_pending(&self) -> bool {
         self.run_pending
+    }
+    fn evmcs_exposed(&self) -> bool {
+        self.evmcs
     }
 }
 

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Hyper-V's enlightened VMCS for a vCPU of this backend: the core's
+//! `EvmcsVcpu` (crate::evmcs::vmptrld) on KVM's vCPU, the mapped eVMCS
+//! page, and the eVMCS steps of the nested transitions (copies, the
+//! enlightened MSR bitmap, L2's direct TLB flush). The decisions are the
+//! core's (`crate::evmcs`); each function here applies one of them.
+
+use crate::bindings;
+use crate::evmcs::copy;
+use crate::evmcs::hv::{self, EvmcsControls};
+use crate::evmcs::layout::HvEnlightenedVmcs;
+use crate::evmcs::vmptrld::{
+    self, evmptr_is_set, evmptr_is_valid, EvmcsVcpu, Evmptrld, EVMPTR_INVALID, EVMPTR_MAP_PENDING,
+};
+use crate::nvcpu::vf;
+use crate::nvcpu::{Nv, INVALID_GPA, PAGE_SHIFT};
+use crate::stats;
+use crate::vmcs::layout::{Vmcs12, VmcsHdr, VMCS12_REVISION};
+
+/// `HV_VMX_ENLIGHTENED_CLEAN_FIELD_ALL`.
+const CLEAN_FIELD_ALL: u32 = 0xffff;
+
+impl Nv {
+    /// `to_hv_vcpu()`: the vCPU's Hyper-V state, null until userspace or
+    /// the guest enabled Hyper-V for it.
+    fn hv_vcpu(&mut self) -> *mut bindings::kvm_vcpu_hv {
+        vf!(self, vcpu.arch.hyperv)
+    }
+
+    /// The mapped eVMCS (`nested_vmx_evmcs()`), if one is.
+    fn evmcs_ptr(&mut self) -> Option<*mut HvEnlightenedVmcs> {
+        (evmptr_is_valid(vf!(self, nested.hv_evmcs_vmptr)) && !vf!(self, nested.hv_evmcs).is_null())
+            .then(|| vf!(self, nested.hv_evmcs).cast::<HvEnlightenedVmcs>())
+    }
+
+    /// A copy of the mapped eVMCS.
+    pub(crate) fn read_evmcs(&mut self) -> Option<HvEnlightenedVmcs> {
+        let p = self.evmcs_ptr()?;
+        // SAFETY: `hv_evmcs` is the address kvm_vcpu_map() gave for the
+        // eVMCS page (map_evmcs below), mapped until unmap_evmcs, which
+        // also clears it; the page is 4 KiB, the eVMCS 1 KiB (size asserted
+        // in bindings.rs), packed (alignment 1). L1 does not write its
+        // current eVMCS while this vCPU is in KVM; the read is a copy.
+        Some(unsafe { p.read_unaligned() })
+    }
+
+    /// Writes `ev` back to the mapped eVMCS.
+    fn write_evmcs(&mut self, ev: &HvEnlightenedVmcs) {
+        if let Some(p) = self.evmcs_ptr() {
+            // SAFETY: as in `read_evmcs`; the page was mapped writable and
+            // is unmapped dirty.
+            unsafe { p.write_unaligned(*ev) };
+        }
+    }
+
+    /// The eVMCS's enlightenments and clean fields, if one is mapped.
+    fn evmcs_controls(&mut self) -> Option<EvmcsControls> {
+        self.read_evmcs().map(|ev| EvmcsControls {
+            enlightenments: ev.hv_enlightenments_control,
+            clean_fields: ev.hv_clean_fields,
+        })
+    }
+}
+
+impl EvmcsVcpu for Nv {
+    fn evmcs_exposed(&mut self) -> bool {
+        // guest_cpuid_has_evmcs().
+        vf!(self, vcpu.arch.hyperv_enabled) && vf!(self, nested.enlightened_vmcs_enabled)
+    }
+    fn assist_evmptr(&mut self) -> u64 {
+        let vcpu = self.raw();
+        // SAFETY: the vCPU is ours (Nv invariant), no reference into it is
+        // alive; KVM reads the VP assist page into `hv_vcpu->vp_assist_page`
+        // (-EFAULT without Hyper-V state or an enabled page).
+        if unsafe { bindings::kvm_hv_get_assist_page(vcpu) } != 0 {
+            return EVMPTR_INVALID;
+        }
+        let hv = self.hv_vcpu();
+        if hv.is_null() {
+            return EVMPTR_INVALID;
+        }
+        // SAFETY: a non-null `arch.hyperv` is the vCPU's Hyper-V state,
+        // freed only with the vCPU; only this thread writes it now.
+        let ap = unsafe { &(*hv).vp_assist_page };
+        if ap.enlighten_vmentry == 0 {
+            EVMPTR_INVALID
+        } else {
+            ap.current_nested_vmcs
+        }
+    }
+    fn evmcs_vmptr(&mut self) -> u64 {
+        vf!(self, nested.hv_evmcs_vmptr)
+    }
+    fn set_evmcs_vmptr(&mut self, p: u64) {
+        vf!(self, nested.hv_evmcs_vmptr) = p;
+    }
+    fn map_evmcs(&mut self, gpa: u64) -> bool {
+        let vcpu = self.raw();
+        let map = core::ptr::addr_of_mut!(vf!(self, nested.hv_evmcs_map));
+        // SAFETY: the vCPU is ours; `map` is its eVMCS map, unmapped (the
+        // core releases the eVMCS before it maps another), which KVM fills
+        // in; no reference into the vCPU lives across the call.
+        if unsafe { bindings::kvm_vcpu_map(vcpu, gpa >> PAGE_SHIFT, map) } != 0 {
+            return false;
+        }
+        // SAFETY: filled in by KVM just above.
+        let hva = unsafe { (*map).hva };
+        vf!(self, nested.hv_evmcs) = hva.cast();
+        stats::EVMCS_VMPTRLDS.inc();
+        true
+    }
+    fn unmap_evmcs(&mut self) {
+        let vcpu = self.raw();
+        let map = core::ptr::addr_of_mut!(vf!(self, nested.hv_evmcs_map));
+        // SAFETY: the eVMCS map, mapped by `map_evmcs` (the core unmaps
+        // only a valid eVMCS pointer); KVM wrote it, so it is dirty.
+        unsafe { bindings::kvm_vcpu_unmap(vcpu, map, true) };
+        vf!(self, nested.hv_evmcs) = core::ptr::null_mut();
+    }
+    fn evmcs_revision(&mut self) -> u32 {
+        self.read_evmcs().map_or(0, |ev| ev.revision_id)
+    }
+    fn reset_hv_nested(&mut self) {
+        let hv = self.hv_vcpu();
+        if !hv.is_null() {
+            // SAFETY: as in `assist_evmptr`.
+            let n = unsafe { &mut (*hv).nested };
+            n.pa_page_gpa = INVALID_GPA;
+            n.vm_id = 0;
+            n.vp_id = 0;
+        }
+    }
+    fn invalidate_current_vmptr(&mut self) {
+        vf!(self, nested.current_vmptr) = INVALID_GPA;
+    }
+    fn reset_vmcs12(&mut self) {
+        if let Some(v) = self.vmcs12() {
+            *v = Vmcs12::default();
+            v.hdr = VmcsHdr(VMCS12_REVISION);
+        }
+    }
+    fn dirty_all_clean_fields(&mut self) {
+        if let Some(mut ev) = self.read_evmcs() {
+            ev.hv_clean_fields &= !CLEAN_FIELD_ALL;
+            self.write_evmcs(&ev);
+        }
+    }
+    fn force_msr_bitmap_recalc(&mut self) {
+        vf!(self, nested.force_msr_bitmap_recalc) = true;
+    }
+}
+
+/// `nested_enable_evmcs()`: KVM_ENABLE_CAP(KVM_CAP_HYPERV_ENLIGHTENED_VMCS);
+/// the supported version range.
+pub(crate) fn enable(nv: &mut Nv) -> u16 {
+    vf!(nv, nested.enlightened_vmcs_enabled) = true;
+    stats::EVMCS_ENABLES.inc();
+    version(Some(nv))
+}
+
+/// `nested_get_evmcs_version()`.
+pub(crate) fn version(nv: Option<&mut Nv>) -> u16 {
+    // SAFETY: reads KVM's CPU capabilities, fixed once kvm-intel loaded.
+    let has_vmx = unsafe { bindings::rnvmx_kvm_cap_has_vmx() };
+    vmptrld::evmcs_version(
+        has_vmx,
+        nv.map(|nv| vf!(nv, nested.enlightened_vmcs_enabled)),
+    )
+}
+
+/// The enlightened VMPTRLD of VMLAUNCH/VMRESUME.
+pub(crate) fn vmptrld(nv: &mut Nv, launch: bool) -> Evmptrld {
+    vmptrld::enlightened_vmptrld(nv, launch)
+}
+
+/// `copy_enlightened_to_vmcs12()` with the clean fields the eVMCS has
+/// (`clean` false: all of it, for KVM_GET_NESTED_STATE); what the copy asks
+/// of KVM's vCPU is applied.
+pub(crate) fn to_vmcs12(nv: &mut Nv, clean: bool) -> bool {
+    let Some(ev) = nv.read_evmcs() else {
+        return false;
+    };
+    let Some(v) = nv.vmcs12() else {
+        return false;
+    };
+    let r = copy::copy_in(&ev, v, if clean { ev.hv_clean_fields } else { 0 });
+    if r.force_msr_bitmap_recalc {
+        vf!(nv, nested.force_msr_bitmap_recalc) = true;
+    }
+    if let Some(h) = r.hv_nested {
+        let hv = nv.hv_vcpu();
+        if !hv.is_null() {
+            // SAFETY: as in `assist_evmptr`.
+            let n = unsafe { &mut (*hv).nested };
+            n.pa_page_gpa = h.pa_page_gpa;
+            n.vm_id = h.vm_id;
+            n.vp_id = h.vp_id;
+        }
+    }
+    true
+}
+
+/// VMLAUNCH/VMRESUME of an eVMCS L1: vmcs12 from the eVMCS, and its launch
+/// state what the instruction expects (eVMCS has none).
+pub(crate) fn run_to_vmcs12(nv: &mut Nv, launch: bool) {
+    stats::EVMCS_RUNS.inc();
+    if to_vmcs12(nv, true) {
+        if let Some(v) = nv.vmcs12() {
+            v.launch_state = u32::from(!launch);
+        }
+    }
+}
+
+/// `copy_vmcs12_to_enlightened()` (nested_sync_vmcs12_to_shadow()): true if
+/// an eVMCS is mapped and now has vmcs12's exit state.
+pub(crate) fn from_vmcs12(nv: &mut Nv) -> bool {
+    let Some(mut ev) = nv.read_evmcs() else {
+        return false;
+    };
+    let Some(v) = nv.vmcs12_copy() else {
+        return false;
+    };
+    copy::copy_out(&v, &mut ev);
+    nv.write_evmcs(&ev);
+    vf!(nv, nested.need_vmcs12_to_shadow_sync) = false;
+    true
+}
+
+/// The mapped eVMCS all clean (`hv_clean_fields |= ALL`).
+pub(crate) fn mark_clean(nv: &mut Nv) {
+    if let Some(mut ev) = nv.read_evmcs() {
+        ev.hv_clean_fields |= CLEAN_FIELD_ALL;
+        nv.write_evmcs(&ev);
+    }
+}
+
+/// `guest_cpuid_has_evmcs()`.
+pub(crate) fn exposed(nv: &mut Nv) -> bool {
+    nv.evmcs_exposed()
+}
+
+/// An eVMCS is mapped.
+pub(crate) fn mapped(nv: &mut Nv) -> bool {
+    evmptr_is_valid(vf!(nv, nested.hv_evmcs_vmptr))
+}
+
+/// An eVMCS is current, mapped or still to be mapped.
+pub(crate) fn set(nv: &mut Nv) -> bool {
+    evmptr_is_set(vf!(nv, nested.hv_evmcs_vmptr))
+}
+
+/// `nested_release_evmcs()`.
+pub(crate) fn release(nv: &mut Nv) {
+    vmptrld::release(nv);
+}
+
+/// KVM_SET_NESTED_STATE of an eVMCS L1: mapped later (the VP assist page
+/// may not be restored yet).
+pub(crate) fn set_map_pending(nv: &mut Nv) {
+    vf!(nv, nested.hv_evmcs_vmptr) = EVMPTR_MAP_PENDING;
+    nv.make_request(bindings::rnvmx_request_RNVMX_REQ_GET_NESTED_STATE_PAGES);
+}
+
+/// `nested_get_evmcs_page()` of KVM_REQ_GET_NESTED_STATE_PAGES: maps an
+/// eVMCS restored by KVM_SET_NESTED_STATE; false if it cannot be.
+pub(crate) fn get_page(nv: &mut Nv) -> bool {
+    if !nv.evmcs_exposed() || vf!(nv, nested.hv_evmcs_vmptr) != EVMPTR_MAP_PENDING {
+        return true;
+    }
+    match vmptrld::enlightened_vmptrld(nv, false) {
+        Evmptrld::VmFail | Evmptrld::Error => false,
+        Evmptrld::Disabled | Evmptrld::Succeeded => {
+            // The restored vmcs12 is the newest: to the eVMCS at entry.
+            vf!(nv, nested.need_vmcs12_to_shadow_sync) = true;
+            true
+        }
+    }
+}
+
+/// `nested_evmcs_handle_vmclear()`.
+pub(crate) fn vmclear(nv: &mut Nv, vmptr: u64) -> bool {
+    vmptrld::handle_vmclear(nv, vmptr)
+}
+
+/// `nested_vmx_prepare_msr_bitmap()`'s shortcut: vmcs02's MSR bitmap is
+/// still right (L1's enlightened MSR bitmap says so).
+pub(crate) fn msr_bitmap_unchanged(nv: &mut Nv) -> bool {
+    let force = vf!(nv, nested.force_msr_bitmap_recalc);
+    let c = nv.evmcs_controls();
+    let kept = hv::msr_bitmap_unchanged(c, force);
+    if kept {
+        stats::EVMCS_MSR_BITMAP_KEPT.inc();
+    }
+    kept
+}
+
+/// `nested_vmx_l0_wants_exit()` for a VMCALL of L2: a Hyper-V TLB flush L0
+/// handles itself (`guest_hv_cpuid_has_l2_tlb_flush()`,
+/// `nested_evmcs_l2_tlb_flush_enabled()`, `kvm_hv_is_tlb_flush_hcall()`).
+pub(crate) fn l0_handles_vmcall(nv: &mut Nv) -> bool {
+    let hv = nv.hv_vcpu();
+    if hv.is_null() {
+        return false;
+    }
+    // SAFETY: as in `assist_evmptr`; plain reads of the cached CPUID and
+    // of the VP assist page copy's nested controls (a packed struct, read
+    // by value).
+    let (cpuid_eax, nested_control) = unsafe {
+        (
+            (*hv).cpuid_cache.nested_eax,
+            core::ptr::addr_of!((*hv).vp_assist_page.nested_control).read_unaligned(),
+        )
+    };
+    let features = { nested_control.features }.directhypercall();
+    let c = nv.evmcs_controls();
+    let enabled = hv::l2_tlb_flush_enabled(true, c, features);
+    let vcpu = nv.raw();
+    // SAFETY: the vCPU is ours; this reads its registers (RCX or RAX).
+    let flush = enabled && unsafe { bindings::rnvmx_hv_is_tlb_flush_hcall(vcpu) };
+    let l0 = hv::l0_handles_vmcall(cpuid_eax, enabled, flush);
+    if l0 {
+        stats::HV_L2_TLB_FLUSHES.inc();
+    }
+    l0
+}
