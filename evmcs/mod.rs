@@ -13,4 +13,5 @@ pub mod controls;
 pub mod copy;
 pub mod hv;
 pub mod layout;
+pub mod run;
 pub mod vmptrld;

@@ -5,6 +5,7 @@
 //! vmcs01/vmcs02.
 
 pub mod check_events;
+pub mod counters;
 pub mod entry_vcpu;
 pub mod ept;
 pub mod events;

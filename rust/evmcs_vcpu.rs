@@ -7,19 +7,17 @@
 //! core's (`crate::evmcs`); each function here applies one of them.
 
 use crate::bindings;
-use crate::evmcs::copy;
+use crate::evmcs::copy::HvNested;
 use crate::evmcs::hv::{self, EvmcsControls};
 use crate::evmcs::layout::HvEnlightenedVmcs;
+use crate::evmcs::run::{self, EvmcsRunVcpu, CLEAN_FIELD_ALL};
 use crate::evmcs::vmptrld::{
-    self, evmptr_is_set, evmptr_is_valid, EvmcsVcpu, Evmptrld, EVMPTR_INVALID, EVMPTR_MAP_PENDING,
+    self, evmptr_is_set, evmptr_is_valid, EvmcsVcpu, Evmptrld, EVMPTR_INVALID,
 };
 use crate::nvcpu::vf;
 use crate::nvcpu::{Nv, INVALID_GPA, PAGE_SHIFT};
 use crate::stats;
 use crate::vmcs::layout::{Vmcs12, VmcsHdr, VMCS12_REVISION};
-
-/// `HV_VMX_ENLIGHTENED_CLEAN_FIELD_ALL`.
-const CLEAN_FIELD_ALL: u32 = 0xffff;
 
 impl Nv {
     /// `to_hv_vcpu()`: the vCPU's Hyper-V state, null until userspace or
@@ -151,6 +149,34 @@ impl EvmcsVcpu for Nv {
     }
 }
 
+impl EvmcsRunVcpu for Nv {
+    fn read_evmcs(&mut self) -> Option<HvEnlightenedVmcs> {
+        Nv::read_evmcs(self)
+    }
+    fn write_evmcs(&mut self, ev: &HvEnlightenedVmcs) {
+        Nv::write_evmcs(self, ev)
+    }
+    fn vmcs12(&mut self) -> Option<&mut Vmcs12> {
+        Nv::vmcs12(self)
+    }
+    fn set_hv_nested(&mut self, h: HvNested) {
+        let hv = self.hv_vcpu();
+        if !hv.is_null() {
+            // SAFETY: as in `assist_evmptr`.
+            let n = unsafe { &mut (*hv).nested };
+            n.pa_page_gpa = h.pa_page_gpa;
+            n.vm_id = h.vm_id;
+            n.vp_id = h.vp_id;
+        }
+    }
+    fn set_need_vmcs12_to_shadow_sync(&mut self, need: bool) {
+        vf!(self, nested.need_vmcs12_to_shadow_sync) = need;
+    }
+    fn request_nested_state_pages(&mut self) {
+        self.make_request(bindings::rnvmx_request_RNVMX_REQ_GET_NESTED_STATE_PAGES);
+    }
+}
+
 /// `nested_enable_evmcs()`: KVM_ENABLE_CAP(KVM_CAP_HYPERV_ENLIGHTENED_VMCS);
 /// the supported version range.
 pub(crate) fn enable(nv: &mut Nv) -> u16 {
@@ -174,65 +200,26 @@ pub(crate) fn vmptrld(nv: &mut Nv, launch: bool) -> Evmptrld {
     vmptrld::enlightened_vmptrld(nv, launch)
 }
 
-/// `copy_enlightened_to_vmcs12()` with the clean fields the eVMCS has
-/// (`clean` false: all of it, for KVM_GET_NESTED_STATE); what the copy asks
-/// of KVM's vCPU is applied.
+/// `copy_enlightened_to_vmcs12()` (the core's `run::to_vmcs12`).
 pub(crate) fn to_vmcs12(nv: &mut Nv, clean: bool) -> bool {
-    let Some(ev) = nv.read_evmcs() else {
-        return false;
-    };
-    let Some(v) = nv.vmcs12() else {
-        return false;
-    };
-    let r = copy::copy_in(&ev, v, if clean { ev.hv_clean_fields } else { 0 });
-    if r.force_msr_bitmap_recalc {
-        vf!(nv, nested.force_msr_bitmap_recalc) = true;
-    }
-    if let Some(h) = r.hv_nested {
-        let hv = nv.hv_vcpu();
-        if !hv.is_null() {
-            // SAFETY: as in `assist_evmptr`.
-            let n = unsafe { &mut (*hv).nested };
-            n.pa_page_gpa = h.pa_page_gpa;
-            n.vm_id = h.vm_id;
-            n.vp_id = h.vp_id;
-        }
-    }
-    true
+    run::to_vmcs12(nv, clean)
 }
 
-/// VMLAUNCH/VMRESUME of an eVMCS L1: vmcs12 from the eVMCS, and its launch
-/// state what the instruction expects (eVMCS has none).
+/// VMLAUNCH/VMRESUME of an eVMCS L1: vmcs12 from the eVMCS.
 pub(crate) fn run_to_vmcs12(nv: &mut Nv, launch: bool) {
     stats::EVMCS_RUNS.inc();
-    if to_vmcs12(nv, true) {
-        if let Some(v) = nv.vmcs12() {
-            v.launch_state = u32::from(!launch);
-        }
-    }
+    run::run_to_vmcs12(nv, launch)
 }
 
 /// `copy_vmcs12_to_enlightened()` (nested_sync_vmcs12_to_shadow()): true if
 /// an eVMCS is mapped and now has vmcs12's exit state.
 pub(crate) fn from_vmcs12(nv: &mut Nv) -> bool {
-    let Some(mut ev) = nv.read_evmcs() else {
-        return false;
-    };
-    let Some(v) = nv.vmcs12_copy() else {
-        return false;
-    };
-    copy::copy_out(&v, &mut ev);
-    nv.write_evmcs(&ev);
-    vf!(nv, nested.need_vmcs12_to_shadow_sync) = false;
-    true
+    run::from_vmcs12(nv)
 }
 
-/// The mapped eVMCS all clean (`hv_clean_fields |= ALL`).
+/// The mapped eVMCS all clean.
 pub(crate) fn mark_clean(nv: &mut Nv) {
-    if let Some(mut ev) = nv.read_evmcs() {
-        ev.hv_clean_fields |= CLEAN_FIELD_ALL;
-        nv.write_evmcs(&ev);
-    }
+    run::mark_clean(nv)
 }
 
 /// `guest_cpuid_has_evmcs()`.
@@ -255,27 +242,14 @@ pub(crate) fn release(nv: &mut Nv) {
     vmptrld::release(nv);
 }
 
-/// KVM_SET_NESTED_STATE of an eVMCS L1: mapped later (the VP assist page
-/// may not be restored yet).
+/// KVM_SET_NESTED_STATE of an eVMCS L1: mapped later.
 pub(crate) fn set_map_pending(nv: &mut Nv) {
-    vf!(nv, nested.hv_evmcs_vmptr) = EVMPTR_MAP_PENDING;
-    nv.make_request(bindings::rnvmx_request_RNVMX_REQ_GET_NESTED_STATE_PAGES);
+    run::set_map_pending(nv)
 }
 
-/// `nested_get_evmcs_page()` of KVM_REQ_GET_NESTED_STATE_PAGES: maps an
-/// eVMCS restored by KVM_SET_NESTED_STATE; false if it cannot be.
+/// `nested_get_evmcs_page()` of KVM_REQ_GET_NESTED_STATE_PAGES.
 pub(crate) fn get_page(nv: &mut Nv) -> bool {
-    if !nv.evmcs_exposed() || vf!(nv, nested.hv_evmcs_vmptr) != EVMPTR_MAP_PENDING {
-        return true;
-    }
-    match vmptrld::enlightened_vmptrld(nv, false) {
-        Evmptrld::VmFail | Evmptrld::Error => false,
-        Evmptrld::Disabled | Evmptrld::Succeeded => {
-            // The restored vmcs12 is the newest: to the eVMCS at entry.
-            vf!(nv, nested.need_vmcs12_to_shadow_sync) = true;
-            true
-        }
-    }
+    run::get_page(nv)
 }
 
 /// `nested_evmcs_handle_vmclear()`.

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The eVMCS around nested transitions, as nested.c sequences them: vmcs12
+//! from the eVMCS at VMLAUNCH/VMRESUME (`copy_enlightened_to_vmcs12()` with
+//! the clean fields L1 declared) and for KVM_GET_NESTED_STATE (all of it),
+//! vmcs12's exit state back to the eVMCS (`copy_vmcs12_to_enlightened()`,
+//! from nested_sync_vmcs12_to_shadow()), the eVMCS marked clean once vmcs02
+//! has it, and the map of an eVMCS that KVM_SET_NESTED_STATE restored
+//! (`nested_get_evmcs_page()`). The glue implements [`EvmcsRunVcpu`].
+
+use crate::evmcs::copy::{self, HvNested};
+use crate::evmcs::layout::HvEnlightenedVmcs;
+use crate::evmcs::vmptrld::{enlightened_vmptrld, EvmcsVcpu, Evmptrld, EVMPTR_MAP_PENDING};
+use crate::vmcs::layout::Vmcs12;
+
+/// `HV_VMX_ENLIGHTENED_CLEAN_FIELD_ALL`.
+pub const CLEAN_FIELD_ALL: u32 = 0xffff;
+
+/// What the transitions need of a vCPU beyond [`EvmcsVcpu`].
+pub trait EvmcsRunVcpu: EvmcsVcpu {
+    /// A copy of the mapped eVMCS (`nested_vmx_evmcs()`), if one is.
+    fn read_evmcs(&mut self) -> Option<HvEnlightenedVmcs>;
+    /// Writes the mapped eVMCS, if one is.
+    fn write_evmcs(&mut self, ev: &HvEnlightenedVmcs);
+    /// The cached vmcs12, allocated while in VMX operation.
+    fn vmcs12(&mut self) -> Option<&mut Vmcs12>;
+    /// The vCPU's Hyper-V nested state (`to_hv_vcpu(vcpu)->nested`), when
+    /// Hyper-V is enabled for it.
+    fn set_hv_nested(&mut self, h: HvNested);
+    /// `nested.need_vmcs12_to_shadow_sync`.
+    fn set_need_vmcs12_to_shadow_sync(&mut self, need: bool);
+    /// Asks for KVM_REQ_GET_NESTED_STATE_PAGES.
+    fn request_nested_state_pages(&mut self);
+}
+
+/// `copy_enlightened_to_vmcs12()`: with the clean fields the eVMCS has, or
+/// (`clean` false, for KVM_GET_NESTED_STATE) all of it; false without a
+/// mapped eVMCS or a vmcs12.
+pub fn to_vmcs12<V: EvmcsRunVcpu>(k: &mut V, clean: bool) -> bool {
+    let Some(ev) = k.read_evmcs() else {
+        return false;
+    };
+    let Some(v) = k.vmcs12() else {
+        return false;
+    };
+    let r = copy::copy_in(&ev, v, if clean { ev.hv_clean_fields } else { 0 });
+    if r.force_msr_bitmap_recalc {
+        k.force_msr_bitmap_recalc();
+    }
+    if let Some(h) = r.hv_nested {
+        k.set_hv_nested(h);
+    }
+    true
+}
+
+/// VMLAUNCH/VMRESUME of an eVMCS L1: vmcs12 from the eVMCS, and its launch
+/// state what the instruction expects (an eVMCS has none: nested.c checks
+/// `vmcs12->launch_state` against the instruction only without eVMCS).
+pub fn run_to_vmcs12<V: EvmcsRunVcpu>(k: &mut V, launch: bool) {
+    if to_vmcs12(k, true) {
+        if let Some(v) = k.vmcs12() {
+            v.launch_state = u32::from(!launch);
+        }
+    }
+}
+
+/// `copy_vmcs12_to_enlightened()`: true if an eVMCS is mapped and now has
+/// vmcs12's exit state (then no shadow VMCS needs it).
+pub fn from_vmcs12<V: EvmcsRunVcpu>(k: &mut V) -> bool {
+    let Some(mut ev) = k.read_evmcs() else {
+        return false;
+    };
+    let Some(v) = k.vmcs12() else {
+        return false;
+    };
+    copy::copy_out(v, &mut ev);
+    k.write_evmcs(&ev);
+    k.set_need_vmcs12_to_shadow_sync(false);
+    true
+}
+
+/// After a successful entry: the mapped eVMCS all clean (nested.c's
+/// `hv_clean_fields |= HV_VMX_ENLIGHTENED_CLEAN_FIELD_ALL`).
+pub fn mark_clean<V: EvmcsRunVcpu>(k: &mut V) {
+    if let Some(mut ev) = k.read_evmcs() {
+        ev.hv_clean_fields |= CLEAN_FIELD_ALL;
+        k.write_evmcs(&ev);
+    }
+}
+
+/// KVM_SET_NESTED_STATE of an eVMCS L1: the eVMCS is mapped later, at
+/// KVM_REQ_GET_NESTED_STATE_PAGES (the VP assist page may not be restored
+/// yet).
+pub fn set_map_pending<V: EvmcsRunVcpu>(k: &mut V) {
+    k.set_evmcs_vmptr(EVMPTR_MAP_PENDING);
+    k.request_nested_state_pages();
+}
+
+/// `nested_get_evmcs_page()`: maps an eVMCS restored by
+/// KVM_SET_NESTED_STATE; false if it cannot be (KVM then exits to
+/// userspace with an internal error).
+pub fn get_page<V: EvmcsRunVcpu>(k: &mut V) -> bool {
+    if !k.evmcs_exposed() || k.evmcs_vmptr() != EVMPTR_MAP_PENDING {
+        return true;
+    }
+    match enlightened_vmptrld(k, false) {
+        Evmptrld::VmFail | Evmptrld::Error => false,
+        Evmptrld::Disabled | Evmptrld::Succeeded => {
+            // The restored vmcs12 is the newest: to the eVMCS at entry.
+            k.set_need_vmcs12_to_shadow_sync(true);
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evmcs::vmptrld::{EVMPTR_INVALID, KVM_EVMCS_VERSION};
+
+    /// A vCPU with an eVMCS that may be mapped, and what was done to it.
+    #[derive(Default)]
+    struct M {
+        exposed: bool,
+        assist: u64,
+        vmptr: u64,
+        evmcs: Option<HvEnlightenedVmcs>,
+        memory: Option<HvEnlightenedVmcs>,
+        vmcs12: Option<Vmcs12>,
+        hv: Option<HvNested>,
+        msr_recalc: bool,
+        shadow_sync: Option<bool>,
+        requests: u32,
+    }
+
+    impl EvmcsVcpu for M {
+        fn evmcs_exposed(&mut self) -> bool {
+            self.exposed
+        }
+        fn assist_evmptr(&mut self) -> u64 {
+            self.assist
+        }
+        fn evmcs_vmptr(&mut self) -> u64 {
+            self.vmptr
+        }
+        fn set_evmcs_vmptr(&mut self, p: u64) {
+            self.vmptr = p;
+        }
+        fn map_evmcs(&mut self, _gpa: u64) -> bool {
+            self.evmcs = self.memory;
+            self.evmcs.is_some()
+        }
+        fn unmap_evmcs(&mut self) {
+            self.evmcs = None;
+        }
+        fn evmcs_revision(&mut self) -> u32 {
+            self.evmcs.map_or(0, |e| e.revision_id)
+        }
+        fn reset_hv_nested(&mut self) {}
+        fn invalidate_current_vmptr(&mut self) {}
+        fn reset_vmcs12(&mut self) {}
+        fn dirty_all_clean_fields(&mut self) {
+            if let Some(e) = self.evmcs.as_mut() {
+                e.hv_clean_fields = 0;
+            }
+        }
+        fn force_msr_bitmap_recalc(&mut self) {
+            self.msr_recalc = true;
+        }
+    }
+
+    impl EvmcsRunVcpu for M {
+        fn read_evmcs(&mut self) -> Option<HvEnlightenedVmcs> {
+            self.evmcs
+        }
+        fn write_evmcs(&mut self, ev: &HvEnlightenedVmcs) {
+            if self.evmcs.is_some() {
+                self.evmcs = Some(*ev);
+            }
+        }
+        fn vmcs12(&mut self) -> Option<&mut Vmcs12> {
+            self.vmcs12.as_mut()
+        }
+        fn set_hv_nested(&mut self, h: HvNested) {
+            self.hv = Some(h);
+        }
+        fn set_need_vmcs12_to_shadow_sync(&mut self, need: bool) {
+            self.shadow_sync = Some(need);
+        }
+        fn request_nested_state_pages(&mut self) {
+            self.requests += 1;
+        }
+    }
+
+    fn evmcs(clean: u32) -> HvEnlightenedVmcs {
+        let mut e = HvEnlightenedVmcs {
+            revision_id: KVM_EVMCS_VERSION,
+            hv_clean_fields: clean,
+            guest_rip: 0x1234,
+            guest_rsp: 0x8000,
+            hv_vm_id: 7,
+            ..HvEnlightenedVmcs::default()
+        };
+        e.hv_vp_id = 3;
+        e
+    }
+
+    fn mapped(clean: u32) -> M {
+        M {
+            exposed: true,
+            evmcs: Some(evmcs(clean)),
+            vmcs12: Some(Vmcs12::zeroed()),
+            vmptr: 0x5000,
+            ..M::default()
+        }
+    }
+
+    #[test]
+    fn entry_copies_what_is_not_clean_and_sets_the_launch_state() {
+        let mut m = mapped(CLEAN_FIELD_ALL);
+        run_to_vmcs12(&mut m, true);
+        let v = m.vmcs12.unwrap_or_default();
+        assert_eq!(
+            { v.guest_rip },
+            0x1234,
+            "not covered by a group: always copied"
+        );
+        assert_eq!({ v.guest_rsp }, 0, "GUEST_BASIC clean: not copied");
+        assert_eq!({ v.launch_state }, 0, "VMLAUNCH wants a clear VMCS");
+        assert_eq!(m.hv, None, "enlightenments clean");
+
+        let mut m = mapped(0);
+        run_to_vmcs12(&mut m, false);
+        let v = m.vmcs12.unwrap_or_default();
+        assert_eq!({ v.guest_rsp }, 0x8000);
+        assert_eq!({ v.launch_state }, 1, "VMRESUME wants a launched VMCS");
+        assert_eq!(m.hv.map(|h| (h.vm_id, h.vp_id)), Some((7, 3)));
+    }
+
+    #[test]
+    fn get_state_copies_everything() {
+        let mut m = mapped(CLEAN_FIELD_ALL);
+        assert!(to_vmcs12(&mut m, false));
+        let rsp = { m.vmcs12.unwrap_or_default().guest_rsp };
+        assert_eq!(rsp, 0x8000);
+        let mut none = M::default();
+        assert!(!to_vmcs12(&mut none, true), "no eVMCS mapped");
+    }
+
+    #[test]
+    fn exit_copies_back_and_needs_no_shadow_sync() {
+        let mut m = mapped(CLEAN_FIELD_ALL);
+        if let Some(v) = m.vmcs12.as_mut() {
+            v.guest_rip = 0x9999;
+            v.vm_exit_reason = 18;
+        }
+        assert!(from_vmcs12(&mut m));
+        let e = m.evmcs.unwrap_or_default();
+        let (rip, reason) = ({ e.guest_rip }, { e.vm_exit_reason });
+        assert_eq!((rip, reason), (0x9999, 18));
+        assert_eq!(m.shadow_sync, Some(false));
+        let mut none = M::default();
+        assert!(!from_vmcs12(&mut none));
+        assert_eq!(none.shadow_sync, None, "nothing copied, nothing cleared");
+    }
+
+    #[test]
+    fn marked_clean_after_entry() {
+        let mut m = mapped(0x11);
+        mark_clean(&mut m);
+        let clean = { m.evmcs.unwrap_or_default().hv_clean_fields };
+        assert_eq!(clean, CLEAN_FIELD_ALL);
+    }
+
+    #[test]
+    fn restored_evmcs_mapped_at_get_pages() {
+        let mut m = M {
+            exposed: true,
+            vmptr: EVMPTR_INVALID,
+            memory: Some(evmcs(0)),
+            ..M::default()
+        };
+        set_map_pending(&mut m);
+        assert_eq!((m.vmptr, m.requests), (EVMPTR_MAP_PENDING, 1));
+        // The VP assist page names no eVMCS: nothing to map, no error.
+        assert!(get_page(&mut m));
+        // Not pending: nothing to do.
+        let mut done = mapped(0);
+        assert!(get_page(&mut done));
+        assert_eq!(done.shadow_sync, None);
+    }
+}
