@@ -10,9 +10,9 @@
 
 use crate::evmcs::clean::CleanGroup;
 use crate::evmcs::layout::HvEnlightenedVmcs;
-use crate::vmcs::encoding::Kind;
+use crate::vmcs::encoding::{Encoding, Kind};
 use crate::vmcs::layout::Vmcs12;
-use crate::vmcs::table::{encodings as e, Field, FIELDS};
+use crate::vmcs::table::{encodings as e, evmcs_to_vmcs12_rows, vmcs12_to_evmcs_rows, Field};
 
 /// Whether `copy_enlightened_to_vmcs12()` copies the field (when its group
 /// is dirty): every eVMCS field but the VM-exit information (read-only to
@@ -20,12 +20,18 @@ use crate::vmcs::table::{encodings as e, Field, FIELDS};
 /// areas, page-fault mask/match, CR3-target count, which C leaves out as
 /// "Not used?").
 pub fn copied_in(f: &Field) -> bool {
-    f.evmcs.is_some_and(|ev| ev.clean != CleanGroup::ALL) && f.encoding.kind() != Kind::ReadOnlyData
+    f.evmcs
+        .is_some_and(|ev| copied_in_row(f.encoding, ev.clean))
+}
+
+/// [`copied_in`] of a row with an eVMCS field, by its encoding and group.
+pub fn copied_in_row(encoding: Encoding, clean: CleanGroup) -> bool {
+    clean != CleanGroup::ALL && encoding.kind() != Kind::ReadOnlyData
 }
 
 /// Guest-state fields only L1 writes: a nested exit leaves them as they
 /// were in vmcs12, so `copy_vmcs12_to_enlightened()` does not copy them.
-const GUEST_STATE_NOT_SYNCED: [crate::vmcs::encoding::Encoding; 3] = [
+const GUEST_STATE_NOT_SYNCED: [Encoding; 3] = [
     e::VMCS_LINK_POINTER,
     e::GUEST_IA32_DEBUGCTL,
     e::GUEST_IA32_PERF_GLOBAL_CTRL,
@@ -34,7 +40,7 @@ const GUEST_STATE_NOT_SYNCED: [crate::vmcs::encoding::Encoding; 3] = [
 /// Controls a nested exit writes to vmcs12 (`prepare_vmcs12()`: the
 /// IA-32e mode entry control, the entry event fields cleared, the
 /// interrupt-window bits KVM owns), which L1 must see after the exit.
-const CONTROLS_SYNCED: [crate::vmcs::encoding::Encoding; 5] = [
+const CONTROLS_SYNCED: [Encoding; 5] = [
     e::CPU_BASED_VM_EXEC_CONTROL,
     e::VM_ENTRY_CONTROLS,
     e::VM_ENTRY_INTR_INFO_FIELD,
@@ -47,13 +53,15 @@ const CONTROLS_SYNCED: [crate::vmcs::encoding::Encoding; 5] = [
 /// a nested exit writes. Host state and the other controls "should not be
 /// changed by KVM".
 pub fn copied_out(f: &Field) -> bool {
-    if f.evmcs.is_none() {
-        return false;
-    }
-    match f.encoding.kind() {
+    f.evmcs.is_some() && copied_out_row(f.encoding)
+}
+
+/// [`copied_out`] of a row with an eVMCS field, by its encoding.
+pub fn copied_out_row(encoding: Encoding) -> bool {
+    match encoding.kind() {
         Kind::ReadOnlyData => true,
-        Kind::GuestState => !GUEST_STATE_NOT_SYNCED.contains(&f.encoding),
-        Kind::Control => CONTROLS_SYNCED.contains(&f.encoding),
+        Kind::GuestState => !GUEST_STATE_NOT_SYNCED.contains(&encoding),
+        Kind::Control => CONTROLS_SYNCED.contains(&encoding),
         Kind::HostState => false,
     }
 }
@@ -91,15 +99,9 @@ const RUNTIME_CONTROLS: u32 = CleanGroup::CONTROL_GRP1.bit()
 /// [`copied_in`] whose group L1 did not declare clean (fields of no group,
 /// `CleanGroup::NONE`, always). `hv_clean_fields` 0 copies them all.
 pub fn copy_in(ev: &HvEnlightenedVmcs, v: &mut Vmcs12, hv_clean_fields: u32) -> CopiedIn {
-    for f in FIELDS.iter().filter(|f| copied_in(f)) {
-        let Some(loc) = f.evmcs else { continue };
-        if loc.clean.is_clean(hv_clean_fields) {
-            continue;
-        }
-        if let Some(value) = ev.get(f) {
-            v.set(f, value);
-        }
-    }
+    evmcs_to_vmcs12_rows(ev, v, |enc, group| {
+        copied_in_row(enc, group) && !group.is_clean(hv_clean_fields)
+    });
     let enl = CleanGroup::ENLIGHTENMENTSCONTROL;
     CopiedIn {
         force_msr_bitmap_recalc: hv_clean_fields & RUNTIME_CONTROLS != RUNTIME_CONTROLS,
@@ -113,9 +115,7 @@ pub fn copy_in(ev: &HvEnlightenedVmcs, v: &mut Vmcs12, hv_clean_fields: u32) -> 
 
 /// `copy_vmcs12_to_enlightened()`: every field [`copied_out`].
 pub fn copy_out(v: &Vmcs12, ev: &mut HvEnlightenedVmcs) {
-    for f in FIELDS.iter().filter(|f| copied_out(f)) {
-        ev.set(f, v.get(f));
-    }
+    vmcs12_to_evmcs_rows(v, ev, |enc, _| copied_out_row(enc));
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub trait EvmcsRunVcpu: EvmcsVcpu {
     fn read_evmcs(&mut self) -> Option<HvEnlightenedVmcs>;
     /// Writes the mapped eVMCS, if one is.
     fn write_evmcs(&mut self, ev: &HvEnlightenedVmcs);
+    /// Sets `bits` in the mapped eVMCS's `hv_clean_fields`, if one is.
+    fn or_clean_fields(&mut self, bits: u32);
     /// The cached vmcs12, allocated while in VMX operation.
     fn vmcs12(&mut self) -> Option<&mut Vmcs12>;
     /// The vCPU's Hyper-V nested state (`to_hv_vcpu(vcpu)->nested`), when
@@ -82,10 +84,7 @@ pub fn from_vmcs12<V: EvmcsRunVcpu>(k: &mut V) -> bool {
 /// After a successful entry: the mapped eVMCS all clean (nested.c's
 /// `hv_clean_fields |= HV_VMX_ENLIGHTENED_CLEAN_FIELD_ALL`).
 pub fn mark_clean<V: EvmcsRunVcpu>(k: &mut V) {
-    if let Some(mut ev) = k.read_evmcs() {
-        ev.hv_clean_fields |= CLEAN_FIELD_ALL;
-        k.write_evmcs(&ev);
-    }
+    k.or_clean_fields(CLEAN_FIELD_ALL);
 }
 
 /// KVM_SET_NESTED_STATE of an eVMCS L1: the eVMCS is mapped later, at
@@ -176,6 +175,11 @@ mod tests {
         fn write_evmcs(&mut self, ev: &HvEnlightenedVmcs) {
             if self.evmcs.is_some() {
                 self.evmcs = Some(*ev);
+            }
+        }
+        fn or_clean_fields(&mut self, bits: u32) {
+            if let Some(e) = self.evmcs.as_mut() {
+                e.hv_clean_fields |= bits;
             }
         }
         fn vmcs12(&mut self) -> Option<&mut Vmcs12> {

@@ -54,10 +54,29 @@ impl Nv {
 
     /// The eVMCS's enlightenments and clean fields, if one is mapped.
     fn evmcs_controls(&mut self) -> Option<EvmcsControls> {
-        self.read_evmcs().map(|ev| EvmcsControls {
-            enlightenments: ev.hv_enlightenments_control,
-            clean_fields: ev.hv_clean_fields,
+        let p = self.evmcs_ptr()?;
+        // SAFETY: as in `read_evmcs`, two u32 fields read as copies.
+        let (enlightenments, clean_fields) = unsafe {
+            (
+                core::ptr::addr_of!((*p).hv_enlightenments_control).read_unaligned(),
+                core::ptr::addr_of!((*p).hv_clean_fields).read_unaligned(),
+            )
+        };
+        Some(EvmcsControls {
+            enlightenments,
+            clean_fields,
         })
+    }
+
+    /// Sets the mapped eVMCS's `hv_clean_fields` to `f(hv_clean_fields)`.
+    fn update_clean_fields(&mut self, f: impl FnOnce(u32) -> u32) {
+        if let Some(p) = self.evmcs_ptr() {
+            // SAFETY: as in `write_evmcs`, one u32 field.
+            unsafe {
+                let c = core::ptr::addr_of_mut!((*p).hv_clean_fields);
+                c.write_unaligned(f(c.read_unaligned()));
+            }
+        }
     }
 }
 
@@ -117,7 +136,11 @@ impl EvmcsVcpu for Nv {
         vf!(self, nested.hv_evmcs) = core::ptr::null_mut();
     }
     fn evmcs_revision(&mut self) -> u32 {
-        self.read_evmcs().map_or(0, |ev| ev.revision_id)
+        let Some(p) = self.evmcs_ptr() else {
+            return 0;
+        };
+        // SAFETY: as in `read_evmcs`, one u32 field.
+        unsafe { core::ptr::addr_of!((*p).revision_id).read_unaligned() }
     }
     fn reset_hv_nested(&mut self) {
         let hv = self.hv_vcpu();
@@ -139,10 +162,7 @@ impl EvmcsVcpu for Nv {
         }
     }
     fn dirty_all_clean_fields(&mut self) {
-        if let Some(mut ev) = self.read_evmcs() {
-            ev.hv_clean_fields &= !CLEAN_FIELD_ALL;
-            self.write_evmcs(&ev);
-        }
+        self.update_clean_fields(|c| c & !CLEAN_FIELD_ALL);
     }
     fn force_msr_bitmap_recalc(&mut self) {
         vf!(self, nested.force_msr_bitmap_recalc) = true;
@@ -171,6 +191,9 @@ impl EvmcsRunVcpu for Nv {
     }
     fn set_need_vmcs12_to_shadow_sync(&mut self, need: bool) {
         vf!(self, nested.need_vmcs12_to_shadow_sync) = need;
+    }
+    fn or_clean_fields(&mut self, bits: u32) {
+        self.update_clean_fields(|c| c | bits);
     }
     fn request_nested_state_pages(&mut self) {
         self.make_request(bindings::rnvmx_request_RNVMX_REQ_GET_NESTED_STATE_PAGES);

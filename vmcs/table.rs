@@ -157,6 +157,27 @@ macro_rules! evmcs_get {
     };
 }
 
+/// One row of `evmcs_to_vmcs12_rows`: the copy if the row has an eVMCS
+/// field and `take` wants it.
+macro_rules! evmcs_row_in {
+    ($ev:ident, $v:ident, $take:ident, $enc:literal, $field:ident, ()) => {};
+    ($ev:ident, $v:ident, $take:ident, $enc:literal, $field:ident, ($evf:ident @ $clean:ident)) => {
+        if $take(Encoding::new($enc), CleanGroup::$clean) {
+            $v.$field = $ev.$evf as _;
+        }
+    };
+}
+
+/// One row of `vmcs12_to_evmcs_rows`.
+macro_rules! evmcs_row_out {
+    ($ev:ident, $v:ident, $take:ident, $enc:literal, $field:ident, ()) => {};
+    ($ev:ident, $v:ident, $take:ident, $enc:literal, $field:ident, ($evf:ident @ $clean:ident)) => {
+        if $take(Encoding::new($enc), CleanGroup::$clean) {
+            $ev.$evf = $v.$field as _;
+        }
+    };
+}
+
 /// `HvEnlightenedVmcs::set` of one row.
 macro_rules! evmcs_set {
     ($s:ident, $v:ident, ()) => {
@@ -206,6 +227,32 @@ macro_rules! vmcs_fields {
                     _ => {}
                 }
             }
+        }
+
+        /// Copies each eVMCS field to vmcs12 for which `take(encoding,
+        /// clean group)` holds: one straight-line assignment per row (the
+        /// rows' encodings and groups are constants, so `take` folds to
+        /// the clean-field tests it makes at run time).
+        #[allow(clippy::cast_possible_truncation, clippy::unnecessary_cast)]
+        #[inline]
+        pub fn evmcs_to_vmcs12_rows(
+            ev: &HvEnlightenedVmcs,
+            v: &mut Vmcs12,
+            take: impl Fn(Encoding, CleanGroup) -> bool,
+        ) {
+            $(evmcs_row_in!(ev, v, take, $enc, $field, $evmcs);)*
+        }
+
+        /// The other way: each vmcs12 field to the eVMCS for which `take`
+        /// holds.
+        #[allow(clippy::cast_possible_truncation, clippy::unnecessary_cast)]
+        #[inline]
+        pub fn vmcs12_to_evmcs_rows(
+            v: &Vmcs12,
+            ev: &mut HvEnlightenedVmcs,
+            take: impl Fn(Encoding, CleanGroup) -> bool,
+        ) {
+            $(evmcs_row_out!(ev, v, take, $enc, $field, $evmcs);)*
         }
 
         impl HvEnlightenedVmcs {
