@@ -46,8 +46,9 @@ impl Nv {
     /// Writes `ev` back to the mapped eVMCS.
     fn write_evmcs(&mut self, ev: &HvEnlightenedVmcs) {
         if let Some(p) = self.evmcs_ptr() {
-            // SAFETY: as in `read_evmcs`; the page was mapped writable and
-            // is unmapped dirty.
+            // SAFETY: `p` is the mapped eVMCS (`evmcs_ptr`: kvm_vcpu_map()'s
+            // address of the page, mapped writable and unmapped dirty, valid
+            // until unmap_evmcs clears it); packed, so an unaligned write.
             unsafe { p.write_unaligned(*ev) };
         }
     }
@@ -55,7 +56,8 @@ impl Nv {
     /// The eVMCS's enlightenments and clean fields, if one is mapped.
     fn evmcs_controls(&mut self) -> Option<EvmcsControls> {
         let p = self.evmcs_ptr()?;
-        // SAFETY: as in `read_evmcs`, two u32 fields read as copies.
+        // SAFETY: `p` is the mapped eVMCS (`evmcs_ptr`: valid until
+        // unmap_evmcs clears it); two u32 fields read unaligned (packed).
         let (enlightenments, clean_fields) = unsafe {
             (
                 core::ptr::addr_of!((*p).hv_enlightenments_control).read_unaligned(),
@@ -71,7 +73,9 @@ impl Nv {
     /// Sets the mapped eVMCS's `hv_clean_fields` to `f(hv_clean_fields)`.
     fn update_clean_fields(&mut self, f: impl FnOnce(u32) -> u32) {
         if let Some(p) = self.evmcs_ptr() {
-            // SAFETY: as in `write_evmcs`, one u32 field.
+            // SAFETY: `p` is the mapped eVMCS (`evmcs_ptr`: mapped
+            // writable, valid until unmap_evmcs clears it); one u32 field,
+            // read and written unaligned (packed).
             unsafe {
                 let c = core::ptr::addr_of_mut!((*p).hv_clean_fields);
                 c.write_unaligned(f(c.read_unaligned()));
@@ -139,13 +143,16 @@ impl EvmcsVcpu for Nv {
         let Some(p) = self.evmcs_ptr() else {
             return 0;
         };
-        // SAFETY: as in `read_evmcs`, one u32 field.
+        // SAFETY: `p` is the mapped eVMCS (`evmcs_ptr`: valid until
+        // unmap_evmcs clears it); one u32 field, read unaligned (packed).
         unsafe { core::ptr::addr_of!((*p).revision_id).read_unaligned() }
     }
     fn reset_hv_nested(&mut self) {
         let hv = self.hv_vcpu();
         if !hv.is_null() {
-            // SAFETY: as in `assist_evmptr`.
+            // SAFETY: a non-null `arch.hyperv` is the vCPU's Hyper-V state,
+            // freed only with the vCPU; its `nested` part is written only by
+            // this vCPU's thread, which holds the vCPU.
             let n = unsafe { &mut (*hv).nested };
             n.pa_page_gpa = INVALID_GPA;
             n.vm_id = 0;
@@ -182,7 +189,9 @@ impl EvmcsRunVcpu for Nv {
     fn set_hv_nested(&mut self, h: HvNested) {
         let hv = self.hv_vcpu();
         if !hv.is_null() {
-            // SAFETY: as in `assist_evmptr`.
+            // SAFETY: a non-null `arch.hyperv` is the vCPU's Hyper-V state,
+            // freed only with the vCPU; its `nested` part is written only by
+            // this vCPU's thread, which holds the vCPU.
             let n = unsafe { &mut (*hv).nested };
             n.pa_page_gpa = h.pa_page_gpa;
             n.vm_id = h.vm_id;
@@ -300,9 +309,10 @@ pub(crate) fn l0_handles_vmcall(nv: &mut Nv) -> bool {
     if hv.is_null() {
         return false;
     }
-    // SAFETY: as in `assist_evmptr`; plain reads of the cached CPUID and
-    // of the VP assist page copy's nested controls (a packed struct, read
-    // by value).
+    // SAFETY: a non-null `arch.hyperv` is the vCPU's Hyper-V state, freed
+    // only with the vCPU and written by its own thread, which holds it;
+    // plain reads of the cached CPUID and of the VP assist page copy's
+    // nested controls (a packed struct, read by value).
     let (cpuid_eax, nested_control) = unsafe {
         (
             (*hv).cpuid_cache.nested_eax,
