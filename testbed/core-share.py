@@ -4,9 +4,10 @@
 core (nested/, vmcs/, shadow/, evmcs/: what cargo tests and fuzzers reach)
 rather than the kernel glue (rust/, without the generated bindings). Counts
 lines that are not blank or comments, up to a file's `#[cfg(test)] mod tests`;
-test-only files are left out: tests.rs, proptests.rs, examples, and every
+test-only files are left out: tests.rs, proptests.rs, examples, every
 module a mod.rs declares under a cfg naming `test` (the cargo tests' model
-vCPU, which the fuzzers may also enable)."""
+vCPU, which the fuzzers may also enable), and every file a
+`#[cfg(test)] #[path = "..."] mod tests;` names."""
 import re
 import sys
 from pathlib import Path
@@ -28,13 +29,21 @@ def code_lines(path):
 TEST_MOD = re.compile(r"#\[cfg\([^\]]*\btest\b[^\]]*\)\]\s*(?:pub(?:\([a-z]+\))?\s+)?mod\s+(\w+)\s*;")
 
 
+# A test module in a file of its own: `#[cfg(test)] #[path = "x_tests.rs"] mod tests;`.
+TEST_PATH_MOD = re.compile(r"#\[cfg\([^\]]*\btest\b[^\]]*\)\]\s*#\[path\s*=\s*\"([^\"]+)\"\]\s*mod\s+\w+\s*;")
+
+
 def test_only_modules(top):
-    """Files of modules declared under a cfg that names `test`."""
+    """Files of modules declared under a cfg that names `test`: by a mod.rs,
+    or by any file with a #[path] attribute (relative to that file)."""
     out = set()
     for d in CORE:
         for m in (top / d).rglob("mod.rs"):
             for name in TEST_MOD.findall(m.read_text()):
                 out.add(m.parent / f"{name}.rs")
+        for f in (top / d).rglob("*.rs"):
+            for rel in TEST_PATH_MOD.findall(f.read_text()):
+                out.add(f.parent / rel)
     return out
 
 

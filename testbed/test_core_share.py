@@ -24,10 +24,14 @@ class CoreShare(unittest.TestCase):
                 "pub mod a;\n#[cfg(test)]\nmod model;\n#[cfg(any(test, feature = \"m\"))]\npub mod m2;\n")
             (top / "nested" / "model.rs").write_text("fn m() {}\n" * 9)
             (top / "nested" / "m2.rs").write_text("fn m() {}\n" * 9)
+            (top / "vmcs" / "b.rs").write_text(
+                "fn b() {}\n#[cfg(test)]\n#[path = \"b_tests.rs\"]\nmod tests;\n")
+            (top / "vmcs" / "b_tests.rs").write_text("fn t() {}\n" * 20)
             (top / "rust" / "g.rs").write_text("fn g() {}\n")
             (top / "rust" / "bindings_generated.rs").write_text("fn x() {}\n" * 50)
-            # a.rs's two functions and mod.rs's five lines, not model.rs or m2.rs.
-            self.assertEqual(core_share.share(top), (7, 1))
+            # a.rs's two functions, mod.rs's five lines and b.rs's four, not
+            # model.rs, m2.rs or b_tests.rs.
+            self.assertEqual(core_share.share(top), (11, 1))
 
 
 if __name__ == "__main__":
