@@ -175,6 +175,29 @@ pub const fn vmclear_pointer(
     Ok(())
 }
 
+/// VMPTRLD's checks of its operand's address (`handle_vmptrld()` before
+/// its eVMCS test): page-aligned within MAXPHYADDR, not the VMXON region.
+pub const fn vmptrld_address(
+    vmptr: u64,
+    maxphyaddr: u32,
+    vmxon_ptr: u64,
+    has_current: bool,
+) -> Result<(), Outcome> {
+    if !page_address_valid(vmptr, maxphyaddr) {
+        return Err(Outcome::fail(
+            has_current,
+            VmInstructionError::VmptrldInvalidAddress,
+        ));
+    }
+    if vmptr == vmxon_ptr {
+        return Err(Outcome::fail(
+            has_current,
+            VmInstructionError::VmptrldVmxonPointer,
+        ));
+    }
+    Ok(())
+}
+
 /// VMPTRLD's checks of its operand; `hdr` is the header read from L1
 /// memory (`None` if unbacked: "reads from an unbacked page return all 1s").
 /// Only consulted when `vmptr` is not already current.
@@ -187,17 +210,8 @@ pub const fn vmptrld_pointer(
     shadow_vmcs_allowed: bool,
 ) -> Result<(), Outcome> {
     let has_current = current_vmptr.is_some();
-    if !page_address_valid(vmptr, maxphyaddr) {
-        return Err(Outcome::fail(
-            has_current,
-            VmInstructionError::VmptrldInvalidAddress,
-        ));
-    }
-    if vmptr == vmxon_ptr {
-        return Err(Outcome::fail(
-            has_current,
-            VmInstructionError::VmptrldVmxonPointer,
-        ));
+    if let Err(o) = vmptrld_address(vmptr, maxphyaddr, vmxon_ptr, has_current) {
+        return Err(o);
     }
     if let Some(cur) = current_vmptr {
         if cur == vmptr {

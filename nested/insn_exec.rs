@@ -216,6 +216,15 @@ pub fn vmptrld(k: &mut impl InsnVcpu) -> i32 {
     let vmxon_ptr = k.vmxon_ptr();
     let cur = k.current_vmptr();
     let current = (cur != INVALID_GPA).then_some(cur);
+    if let Err(o) = rules::vmptrld_address(vmptr, maxphyaddr, vmxon_ptr, current.is_some()) {
+        return k.complete_insn(o);
+    }
+    // No VMPTRLD while an eVMCS is in use: nested.c returns without
+    // completing the instruction, after the address checks and before
+    // it reads the VMCS header.
+    if k.evmcs_mapped() {
+        return 1;
+    }
     let mut raw = [0u8; 4];
     let hdr = if current == Some(vmptr) {
         None
@@ -226,11 +235,6 @@ pub fn vmptrld(k: &mut impl InsnVcpu) -> i32 {
     let shadow_ok = Secondary(k.vmx_msrs().secondary_ctls_high).contains(Secondary::SHADOW_VMCS);
     if let Err(o) = rules::vmptrld_pointer(vmptr, maxphyaddr, vmxon_ptr, current, hdr, shadow_ok) {
         return k.complete_insn(o);
-    }
-    // No VMPTRLD while an eVMCS is in use: nested.c returns without
-    // completing the instruction.
-    if k.evmcs_mapped() {
-        return 1;
     }
     if current != Some(vmptr) {
         k.release_vmcs12();

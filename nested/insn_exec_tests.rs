@@ -195,3 +195,32 @@ fn vmfunc_outside_l2_is_ud_and_a_failed_function_exits_to_l1() {
     assert_eq!((m.insn.eptp_switches, m.insn.skips), (1, 1));
     assert!(m.requests.contains(&Request::TlbFlushGuest));
 }
+
+/// An eVMCS L1's VMPTRLD, in nested.c's order: the operand's address
+/// checks fail it, then (eVMCS in use) it returns without completing,
+/// before the VMCS header is read, so a bad revision does not fail it.
+#[test]
+fn evmcs_l1_vmptrld_order() {
+    use crate::evmcs::layout::HvEnlightenedVmcs;
+    let evmcs_l1 = |vmptr: u64| {
+        let mut m = l1(vmptr);
+        m.entry.vmxon = true;
+        m.insn.vmxon_ptr = 0x1000;
+        m.insn.evmcs = Some(HvEnlightenedVmcs::default());
+        m
+    };
+    // Not page aligned: VMfail (no current VMCS: VMfailInvalid).
+    let mut m = evmcs_l1(0x2008);
+    vmptrld(&mut m);
+    assert_eq!(completed(&m), Some(Outcome::VmFailInvalid));
+    // The VMXON region: VMfail too.
+    let mut m = evmcs_l1(0x1000);
+    vmptrld(&mut m);
+    assert_eq!(completed(&m), Some(Outcome::VmFailInvalid));
+    // A page whose revision is wrong: not completed, not failed.
+    let mut m = evmcs_l1(0x3000);
+    m.write_gpa(0x3000, &0xdead_beefu32.to_le_bytes());
+    let skips = m.insn.skips;
+    assert_eq!(vmptrld(&mut m), 1);
+    assert_eq!((completed(&m), m.insn.skips), (None, skips));
+}
