@@ -62,6 +62,8 @@ lint:
 	$(CARGO) fmt --all -- --check
 	rustfmt --edition 2021 --check $(filter-out rust/bindings_generated.rs,$(wildcard rust/*.rs)) fuzz/fuzz_targets/*.rs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	# The fuzz targets (their own workspace) build against the core as it is.
+	$(CARGO) check --manifest-path fuzz/Cargo.toml --bins
 
 pytest:
 	$(PYTHON) -m unittest discover -s testbed -p 'test_*.py'

@@ -9,8 +9,11 @@
 //! (`nested_get_evmcs_page()`). The glue implements [`EvmcsRunVcpu`].
 
 use crate::evmcs::copy::{self, HvNested};
+use crate::evmcs::hv::{self, EvmcsControls};
 use crate::evmcs::layout::HvEnlightenedVmcs;
-use crate::evmcs::vmptrld::{enlightened_vmptrld, EvmcsVcpu, Evmptrld, EVMPTR_MAP_PENDING};
+use crate::evmcs::vmptrld::{
+    enlightened_vmptrld, evmptr_is_set, evmptr_is_valid, EvmcsVcpu, Evmptrld, EVMPTR_MAP_PENDING,
+};
 use crate::vmcs::layout::Vmcs12;
 
 /// `HV_VMX_ENLIGHTENED_CLEAN_FIELD_ALL`.
@@ -33,6 +36,56 @@ pub trait EvmcsRunVcpu: EvmcsVcpu {
     fn set_need_vmcs12_to_shadow_sync(&mut self, need: bool);
     /// Asks for KVM_REQ_GET_NESTED_STATE_PAGES.
     fn request_nested_state_pages(&mut self);
+    /// The mapped eVMCS's enlightenments and clean fields, if one is.
+    fn evmcs_controls(&mut self) -> Option<EvmcsControls>;
+    /// `nested.force_msr_bitmap_recalc`.
+    fn msr_bitmap_recalc_forced(&mut self) -> bool;
+    /// What L1's Hyper-V state says of L2's TLB-flush hypercalls, if the
+    /// vCPU has Hyper-V state (`to_hv_vcpu()`).
+    fn hv_flush_inputs(&mut self) -> Option<HvFlushInputs>;
+    /// `kvm_hv_is_tlb_flush_hcall()`: L2's hypercall (RCX or RAX) is one
+    /// of the four TLB flushes.
+    fn is_tlb_flush_hcall(&mut self) -> bool;
+}
+
+/// L1's Hyper-V state read for L2's direct TLB flush.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HvFlushInputs {
+    /// `hv_vcpu->cpuid_cache.nested_eax`.
+    pub cpuid_nested_eax: u32,
+    /// The VP assist page's `nested_control.features` bits.
+    pub assist_features: u32,
+}
+
+/// An eVMCS is mapped (`nested_vmx_is_evmptr12_valid()`).
+pub fn mapped<V: EvmcsVcpu>(k: &mut V) -> bool {
+    evmptr_is_valid(k.evmcs_vmptr())
+}
+
+/// An eVMCS is current, mapped or still to be mapped
+/// (`nested_vmx_is_evmptr12_set()`).
+pub fn is_set<V: EvmcsVcpu>(k: &mut V) -> bool {
+    evmptr_is_set(k.evmcs_vmptr())
+}
+
+/// `nested_vmx_prepare_msr_bitmap()`'s shortcut: vmcs02's MSR bitmap is
+/// still right (L1's enlightened MSR bitmap says so).
+pub fn msr_bitmap_unchanged<V: EvmcsRunVcpu>(k: &mut V) -> bool {
+    let force = k.msr_bitmap_recalc_forced();
+    hv::msr_bitmap_unchanged(k.evmcs_controls(), force)
+}
+
+/// `nested_vmx_l0_wants_exit()` for a VMCALL of L2: a Hyper-V TLB flush L0
+/// handles itself (`guest_hv_cpuid_has_l2_tlb_flush()`,
+/// `nested_evmcs_l2_tlb_flush_enabled()`, `kvm_hv_is_tlb_flush_hcall()`,
+/// the last asked only when the flush is enabled).
+pub fn l0_handles_vmcall<V: EvmcsRunVcpu>(k: &mut V) -> bool {
+    let Some(hv) = k.hv_flush_inputs() else {
+        return false;
+    };
+    let enabled = hv::l2_tlb_flush_enabled(true, k.evmcs_controls(), hv.assist_features);
+    let flush = enabled && k.is_tlb_flush_hcall();
+    hv::l0_handles_vmcall(hv.cpuid_nested_eax, enabled, flush)
 }
 
 /// `copy_enlightened_to_vmcs12()`: with the clean fields the eVMCS has, or
@@ -130,6 +183,9 @@ mod tests {
         msr_recalc: bool,
         shadow_sync: Option<bool>,
         requests: u32,
+        hv_inputs: Option<HvFlushInputs>,
+        hcall_flush: bool,
+        hcall_asked: u32,
     }
 
     impl EvmcsVcpu for M {
@@ -193,6 +249,22 @@ mod tests {
         }
         fn request_nested_state_pages(&mut self) {
             self.requests += 1;
+        }
+        fn evmcs_controls(&mut self) -> Option<EvmcsControls> {
+            self.evmcs.map(|e| EvmcsControls {
+                enlightenments: e.hv_enlightenments_control,
+                clean_fields: e.hv_clean_fields,
+            })
+        }
+        fn msr_bitmap_recalc_forced(&mut self) -> bool {
+            self.msr_recalc
+        }
+        fn hv_flush_inputs(&mut self) -> Option<HvFlushInputs> {
+            self.hv_inputs
+        }
+        fn is_tlb_flush_hcall(&mut self) -> bool {
+            self.hcall_asked += 1;
+            self.hcall_flush
         }
     }
 
@@ -292,5 +364,62 @@ mod tests {
         let mut done = mapped(0);
         assert!(get_page(&mut done));
         assert_eq!(done.shadow_sync, None);
+    }
+    #[test]
+    fn msr_bitmap_kept_only_for_a_mapped_clean_enlightened_bitmap() {
+        let msr_clean = crate::evmcs::clean::CleanGroup::MSR_BITMAP.bit();
+        let mut m = mapped(msr_clean);
+        if let Some(e) = m.evmcs.as_mut() {
+            e.hv_enlightenments_control = hv::ENLIGHTENMENT_MSR_BITMAP;
+        }
+        assert!(msr_bitmap_unchanged(&mut m));
+        m.msr_recalc = true;
+        assert!(!msr_bitmap_unchanged(&mut m), "a forced recalc wins");
+        let mut none = M::default();
+        assert!(!msr_bitmap_unchanged(&mut none), "no eVMCS mapped");
+    }
+
+    #[test]
+    fn l0_flushes_for_l2_only_with_every_hyperv_switch_on() {
+        let on = HvFlushInputs {
+            cpuid_nested_eax: hv::CPUID_NESTED_DIRECT_FLUSH,
+            assist_features: hv::FEATURE_DIRECT_HYPERCALL,
+        };
+        let mut m = mapped(0);
+        if let Some(e) = m.evmcs.as_mut() {
+            e.hv_enlightenments_control = hv::ENLIGHTENMENT_NESTED_FLUSH_HYPERCALL;
+        }
+        m.hv_inputs = Some(on);
+        m.hcall_flush = true;
+        assert!(l0_handles_vmcall(&mut m));
+        m.hcall_flush = false;
+        assert!(!l0_handles_vmcall(&mut m), "not a flush hypercall");
+        m.hv_inputs = Some(HvFlushInputs {
+            cpuid_nested_eax: 0,
+            ..on
+        });
+        m.hcall_flush = true;
+        assert!(!l0_handles_vmcall(&mut m), "CPUID offers no direct flush");
+        // Direct hypercalls off in the VP assist page: the flush is not
+        // enabled, and the hypercall is not even looked at.
+        m.hv_inputs = Some(HvFlushInputs {
+            assist_features: 0,
+            ..on
+        });
+        let asked = m.hcall_asked;
+        assert!(!l0_handles_vmcall(&mut m));
+        assert_eq!(m.hcall_asked, asked);
+        let mut no_hv = mapped(0);
+        assert!(!l0_handles_vmcall(&mut no_hv), "no Hyper-V state");
+    }
+
+    #[test]
+    fn mapped_and_set_follow_the_evmcs_pointer() {
+        let mut m = mapped(0);
+        assert!(super::mapped(&mut m) && is_set(&mut m));
+        m.vmptr = EVMPTR_MAP_PENDING;
+        assert!(!super::mapped(&mut m) && is_set(&mut m));
+        m.vmptr = EVMPTR_INVALID;
+        assert!(!super::mapped(&mut m) && !is_set(&mut m));
     }
 }

@@ -158,7 +158,9 @@ pub trait EptVcpu: PmlVcpu {
     /// `roots` (KVM_MMU_ROOT_* bits).
     fn invalidate_roots(&mut self, addr: u64, roots: u64);
     /// Counts an EPT fault reported to L1.
-    fn count_ept_fault(&mut self);
+    fn count_ept_fault(&mut self) {
+        crate::nested::counters::L2_EPT_FAULTS.inc()
+    }
     /// `nested_vmx_vmexit()` with `reason`, no interruption info and
     /// `qualification`.
     fn ept_vmexit(&mut self, reason: u16, qualification: u64);

@@ -95,7 +95,9 @@ pub trait InsnVcpu: EntryVcpu {
     /// `nested_ept_new_eptp()`: the MMU follows vmcs12's new EPTP.
     fn new_eptp(&mut self);
     /// Counts an EPTP switch.
-    fn count_eptp_switch(&mut self);
+    fn count_eptp_switch(&mut self) {
+        crate::nested::counters::EPTP_SWITCHES.inc()
+    }
     /// #UD; the handler's value.
     fn ud(&mut self) -> i32;
     /// `kvm_skip_emulated_instruction()`.

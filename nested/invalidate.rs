@@ -153,6 +153,17 @@ pub struct VpidCaps {
     pub single_context: bool,
 }
 
+impl VpidCaps {
+    /// From IA32_VMX_EPT_VPID_CAP's upper half (`vmx_capability.vpid`,
+    /// SDM A.10: bit 8 individual-address, bit 9 single-context INVVPID).
+    pub const fn from_msr_high(caps: u32) -> Self {
+        VpidCaps {
+            individual_address: caps & (1 << 8) != 0,
+            single_context: caps & (1 << 9) != 0,
+        }
+    }
+}
+
 /// What L0 runs on the CPU for L1's INVVPID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HwInvvpid {
@@ -309,6 +320,18 @@ mod tests {
                 true
             ),
             Some(HwInvvpid::AllContexts)
+        );
+    }
+    #[test]
+    fn vpid_caps_from_the_capability_msr() {
+        let c = VpidCaps::from_msr_high(0x0000_0f01);
+        assert!(c.individual_address && c.single_context);
+        let c = VpidCaps::from_msr_high(1 << 9);
+        assert!(!c.individual_address && c.single_context);
+        let c = VpidCaps::from_msr_high(1 << 10);
+        assert!(
+            !c.individual_address && !c.single_context,
+            "all-context only"
         );
     }
 }

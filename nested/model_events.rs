@@ -10,6 +10,7 @@ use crate::nested::model::Model;
 use crate::nested::pending::{EventState, LowPriorityDb};
 use crate::nested::reflect::{Exit, L0ExceptionState};
 use crate::nested::reflect_exit::ReflectVcpu;
+use crate::vmcs::controls::{ExitControls, PinBased};
 
 /// The settings and log of reflection and events.
 #[derive(Default)]
@@ -85,7 +86,7 @@ impl EventState for Model {
     fn mtf_pending(&mut self) -> bool {
         self.mtf_pending
     }
-    fn preemption_timer_pending(&mut self) -> bool {
+    fn preemption_timer_expired(&mut self) -> bool {
         false
     }
     fn smi_pending(&mut self) -> bool {
@@ -94,17 +95,23 @@ impl EventState for Model {
     fn nmi_pending(&mut self) -> bool {
         self.ev.nmi
     }
-    fn exit_on_nmi(&mut self) -> bool {
-        self.ev.exit_on_nmi
+    fn event_controls(&mut self) -> Option<(PinBased, ExitControls)> {
+        let mut pin = PinBased::EMPTY;
+        if self.ev.exit_on_nmi {
+            pin = pin | PinBased::NMI_EXITING;
+        }
+        if self.ev.exit_on_interrupt {
+            pin = pin | PinBased::EXT_INTR_MASK;
+        }
+        let exit = if self.ev.ack_on_exit {
+            ExitControls::ACK_INTR_ON_EXIT
+        } else {
+            ExitControls::EMPTY
+        };
+        Some((pin, exit))
     }
     fn interrupt_pending(&mut self) -> bool {
         self.ev.apic_vector.is_some()
-    }
-    fn exit_on_interrupt(&mut self) -> bool {
-        self.ev.exit_on_interrupt
-    }
-    fn ack_on_exit(&mut self) -> bool {
-        self.ev.ack_on_exit
     }
     fn take_extint(&mut self) -> Option<u8> {
         None
@@ -114,6 +121,9 @@ impl EventState for Model {
     }
     fn posted_intr_nv(&mut self) -> Option<u8> {
         None
+    }
+    fn virtual_interrupt_pending(&mut self) -> bool {
+        false
     }
 }
 

@@ -8,6 +8,8 @@
 //! order, so that what has side effects (taking an ExtINT from the PIC) is
 //! only asked for once everything before it has lost.
 
+use crate::vmcs::controls::{ExitControls, PinBased};
+
 /// What the decision reads of the vCPU.
 pub trait EventState {
     /// A nested VM entry is pending (`nested_run_pending`): exceptions, and
@@ -31,21 +33,40 @@ pub trait EventState {
     fn exception(&mut self) -> Option<LowPriorityDb>;
     /// A monitor-trap-flag exit is pending.
     fn mtf_pending(&mut self) -> bool;
-    /// L1's VMX-preemption timer expired.
-    fn preemption_timer_pending(&mut self) -> bool;
+    /// The hrtimer behind L1's VMX-preemption timer expired
+    /// (`nested.preemption_timer_expired`).
+    fn preemption_timer_expired(&mut self) -> bool;
+    /// L1's VMX-preemption timer is on and expired
+    /// (`nested_vmx_preemption_timer_pending()`).
+    fn preemption_timer_pending(&mut self) -> bool {
+        self.event_controls()
+            .is_some_and(|(pin, _)| pin.contains(PinBased::VMX_PREEMPTION_TIMER))
+            && self.preemption_timer_expired()
+    }
     /// An SMI is pending outside SMM.
     fn smi_pending(&mut self) -> bool;
     /// An NMI is pending and not blocked (`vmx_nmi_blocked()`).
     fn nmi_pending(&mut self) -> bool;
+    /// vmcs12's pin-based and VM-exit controls, with a vmcs12.
+    fn event_controls(&mut self) -> Option<(PinBased, ExitControls)>;
     /// vmcs12 exits on NMIs.
-    fn exit_on_nmi(&mut self) -> bool;
+    fn exit_on_nmi(&mut self) -> bool {
+        self.event_controls()
+            .is_some_and(|(pin, _)| pin.contains(PinBased::NMI_EXITING))
+    }
     /// An interrupt is pending and not blocked (`kvm_cpu_has_interrupt()`,
     /// `vmx_interrupt_blocked()`).
     fn interrupt_pending(&mut self) -> bool;
     /// vmcs12 exits on external interrupts.
-    fn exit_on_interrupt(&mut self) -> bool;
+    fn exit_on_interrupt(&mut self) -> bool {
+        self.event_controls()
+            .is_some_and(|(pin, _)| pin.contains(PinBased::EXT_INTR_MASK))
+    }
     /// vmcs12 acknowledges interrupts on exit.
-    fn ack_on_exit(&mut self) -> bool;
+    fn ack_on_exit(&mut self) -> bool {
+        self.event_controls()
+            .is_some_and(|(_, exit)| exit.contains(ExitControls::ACK_INTR_ON_EXIT))
+    }
     /// Takes the PIC's ExtINT, if there is one (`kvm_cpu_get_extint()`:
     /// acknowledges it).
     fn take_extint(&mut self) -> Option<u8>;
@@ -54,6 +75,19 @@ pub trait EventState {
     /// L2's posted-interrupt notification vector (`posted_intr_nv`), if
     /// vmcs12 processes posted interrupts.
     fn posted_intr_nv(&mut self) -> Option<u8>;
+    /// A virtual interrupt L2 would recognize (virtual-interrupt delivery,
+    /// the part of `vmx_has_nested_events()` that no injection needs).
+    fn virtual_interrupt_pending(&mut self) -> bool;
+}
+
+/// KVM's `vmx_has_nested_events()`: an expired VMX-preemption timer, a
+/// pending MTF exit, or (not for injection: virtual-interrupt delivery
+/// needs none) a virtual interrupt L2 would recognize.
+pub fn has_events(k: &mut impl EventState, for_injection: bool) -> bool {
+    if k.preemption_timer_pending() || k.mtf_pending() {
+        return true;
+    }
+    !for_injection && k.virtual_interrupt_pending()
 }
 
 /// Whether a pending #DB is a low-priority trap (KVM's
@@ -197,6 +231,8 @@ mod tests {
         apic: Option<u8>,
         pinv: Option<u8>,
         extints_taken: u32,
+        virt: bool,
+        timer_off: bool,
     }
 
     impl EventState for S {
@@ -227,7 +263,7 @@ mod tests {
         fn mtf_pending(&mut self) -> bool {
             self.mtf
         }
-        fn preemption_timer_pending(&mut self) -> bool {
+        fn preemption_timer_expired(&mut self) -> bool {
             self.timer
         }
         fn smi_pending(&mut self) -> bool {
@@ -236,17 +272,26 @@ mod tests {
         fn nmi_pending(&mut self) -> bool {
             self.nmi
         }
-        fn exit_on_nmi(&mut self) -> bool {
-            self.exit_nmi
+        fn event_controls(&mut self) -> Option<(PinBased, ExitControls)> {
+            let mut pin = PinBased::EMPTY;
+            if self.exit_nmi {
+                pin = pin | PinBased::NMI_EXITING;
+            }
+            if self.exit_intr {
+                pin = pin | PinBased::EXT_INTR_MASK;
+            }
+            if !self.timer_off {
+                pin = pin | PinBased::VMX_PREEMPTION_TIMER;
+            }
+            let exit = if self.ack {
+                ExitControls::ACK_INTR_ON_EXIT
+            } else {
+                ExitControls::EMPTY
+            };
+            Some((pin, exit))
         }
         fn interrupt_pending(&mut self) -> bool {
             self.intr
-        }
-        fn exit_on_interrupt(&mut self) -> bool {
-            self.exit_intr
-        }
-        fn ack_on_exit(&mut self) -> bool {
-            self.ack
         }
         fn take_extint(&mut self) -> Option<u8> {
             self.extints_taken += 1;
@@ -257,6 +302,9 @@ mod tests {
         }
         fn posted_intr_nv(&mut self) -> Option<u8> {
             self.pinv
+        }
+        fn virtual_interrupt_pending(&mut self) -> bool {
+            self.virt
         }
     }
 
@@ -390,5 +438,45 @@ mod tests {
         s.run_pending = true;
         assert_eq!(check(&mut s), Action::Busy);
         assert_eq!(s.extints_taken, 0, "not taken while blocked");
+    }
+    #[test]
+    fn has_events_wants_virtual_interrupts_only_when_not_injecting() {
+        let mut s = S {
+            virt: true,
+            ..S::default()
+        };
+        assert!(has_events(&mut s, false));
+        assert!(
+            !has_events(&mut s, true),
+            "virtual-interrupt delivery needs no injection"
+        );
+        s.timer = true;
+        assert!(has_events(&mut s, true));
+        let mut m = S {
+            mtf: true,
+            ..S::default()
+        };
+        assert!(has_events(&mut m, true));
+        assert!(!has_events(&mut S::default(), false));
+    }
+
+    #[test]
+    fn event_exits_follow_vmcs12_controls() {
+        let mut s = S {
+            exit_nmi: true,
+            ack: true,
+            ..S::default()
+        };
+        assert!(s.exit_on_nmi() && s.ack_on_exit() && !s.exit_on_interrupt());
+        let mut t = S {
+            timer: true,
+            ..S::default()
+        };
+        assert!(t.preemption_timer_pending());
+        t.timer_off = true;
+        assert!(
+            !t.preemption_timer_pending(),
+            "expired, but L1 turned it off"
+        );
     }
 }

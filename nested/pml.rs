@@ -69,7 +69,9 @@ pub trait PmlVcpu {
     /// Sets vmcs12's GUEST_PML_INDEX.
     fn set_pml_index(&mut self, index: u16);
     /// Counts a logged GPA.
-    fn count_pml_logged(&mut self);
+    fn count_pml_logged(&mut self) {
+        crate::nested::counters::PML_LOGGED.inc()
+    }
 }
 
 /// KVM's `nested_vmx_write_pml_buffer()`: logs `gpa`, which L2 dirtied,

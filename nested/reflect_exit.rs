@@ -24,7 +24,9 @@ pub trait ReflectVcpu: EntryVcpu + L0ExceptionState {
     /// A hardware VMfail of vmcs02, traced with its VM-instruction error.
     fn trace_hw_vmfail(&mut self, error: u32);
     /// Counts an exit from L2 by basic reason.
-    fn count_exit(&mut self, reason: u16);
+    fn count_exit(&mut self, reason: u16) {
+        crate::nested::counters::count_exit(reason)
+    }
     /// L2's VMCALL is a Hyper-V TLB flush L0 handles itself (direct flush
     /// of an eVMCS L1, `crate::evmcs::hv::l0_handles_vmcall`).
     fn l0_handles_vmcall(&mut self) -> bool {

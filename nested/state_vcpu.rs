@@ -43,6 +43,19 @@ pub enum StateStat {
     RsmCheckFail,
 }
 
+impl StateStat {
+    /// Moves the module's counter for `self` (`crate::nested::counters`).
+    pub fn record(self) {
+        use crate::nested::counters as c;
+        match self {
+            StateStat::SetState => c::SET_NESTED_STATES.inc(),
+            StateStat::RestoreL2 => c::STATE_RESTORES_L2.inc(),
+            StateStat::SaveL2 => c::STATE_SAVES_L2.inc(),
+            StateStat::RsmCheckFail => c::RSM_CHECK_FAILS.inc(),
+        }
+    }
+}
+
 /// The vCPU of KVM_GET/SET_NESTED_STATE and of an RSM into L2; the user
 /// copies are of the ioctl's `struct kvm_nested_state` (offsets from its
 /// start).
@@ -99,8 +112,10 @@ pub trait StateVcpu {
     fn request_event(&mut self);
     /// A VM-entry check failed (the tracepoint `kvm_nested_vmenter_failed`).
     fn trace_check_failed(&mut self, c: Check);
-    /// Counts `s`.
-    fn count(&mut self, s: StateStat);
+    /// Counts `s` (the module's counters; a model may record it instead).
+    fn count(&mut self, s: StateStat) {
+        s.record()
+    }
 
     /// In guest mode: `sync_vmcs02_to_vmcs12()` and
     /// `sync_vmcs02_to_vmcs12_rare()`.

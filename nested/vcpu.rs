@@ -78,6 +78,21 @@ pub enum Stat {
     Reflected,
 }
 
+impl Stat {
+    /// Moves the module's counter for `self` (`crate::nested::counters`).
+    pub fn record(self) {
+        use crate::nested::counters as c;
+        match self {
+            Stat::L2Exit => c::L2_EXITS.inc(),
+            Stat::L2Entry => c::L2_ENTRIES.inc(),
+            Stat::L2EntryRefused => c::L2_ENTRIES.dec(),
+            Stat::EntryCheckFail => c::ENTRY_CHECK_FAILS.inc(),
+            Stat::EntryFailure => c::L2_ENTRY_FAILURES.inc(),
+            Stat::Reflected => c::L2_REFLECTED.inc(),
+        }
+    }
+}
+
 /// vmcs01 updates KVM deferred while L2 ran (nested_vmx's flags), applied
 /// when vmcs01 is current again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -276,8 +291,10 @@ pub trait KvmVcpu: MsrAccess {
     fn restore_l1_cr3(&mut self, cr3: u64);
     /// The MSR-list capacity (`nested_vmx_max_atomic_switch_msrs()`).
     fn msr_list_max(&mut self) -> u32;
-    /// Counts `s`.
-    fn count(&mut self, s: Stat);
+    /// Counts `s` (the module's counters; a model may record it instead).
+    fn count(&mut self, s: Stat) {
+        s.record()
+    }
 
     /// `nested_ept_uninit_mmu_context()`.
     fn ept_uninit_mmu(&mut self);

@@ -23,7 +23,7 @@ use crate::nvcpu::Nv;
 use crate::state_vcpu::{self, StateNv};
 use crate::vcpu::kvm_vmx_msrs;
 use crate::vmcs::caps::{self, RestoreError};
-use crate::{bindings, ept, events, evmcs_vcpu, exit, insn, lifecycle, shadow_vmcs, stats};
+use crate::{bindings, events, evmcs_vcpu, exit, insn, shadow_vmcs, stats};
 
 /// Registration of the backend with kvm-intel; retracted on drop.
 ///
@@ -237,7 +237,7 @@ unsafe fn with<R>(vcpu: Vcpu, f: impl FnOnce(&mut Nv) -> R) -> R {
 unsafe extern "C" fn leave_nested(vcpu: Vcpu) {
     // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
     // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
-    unsafe { with(vcpu, lifecycle::leave_nested) }
+    unsafe { with(vcpu, crate::nested::lifecycle::leave_nested) }
 }
 
 /// # Safety
@@ -259,7 +259,7 @@ unsafe extern "C" fn is_exception_vmexit(vcpu: Vcpu, vector: u8, error_code: u32
 unsafe extern "C" fn check_events(vcpu: Vcpu) -> ffi::c_int {
     // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
     // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
-    unsafe { with(vcpu, events::check_events) }
+    unsafe { with(vcpu, crate::nested::check_events::check_events) }
 }
 
 /// # Safety
@@ -268,7 +268,11 @@ unsafe extern "C" fn check_events(vcpu: Vcpu) -> ffi::c_int {
 unsafe extern "C" fn has_events(vcpu: Vcpu, for_injection: bool) -> bool {
     // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
     // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
-    unsafe { with(vcpu, |nv| events::has_events(nv, for_injection)) }
+    unsafe {
+        with(vcpu, |nv| {
+            crate::nested::pending::has_events(nv, for_injection)
+        })
+    }
 }
 
 /// # Safety
@@ -277,7 +281,11 @@ unsafe extern "C" fn has_events(vcpu: Vcpu, for_injection: bool) -> bool {
 unsafe extern "C" fn write_log_dirty(vcpu: Vcpu, l2_gpa: bindings::gpa_t) -> ffi::c_int {
     // SAFETY: `with` needs the vCPU kvm-intel passed to this callback:
     // `vcpu` is it, live, loaded and with `vcpu->mutex` held (# Safety).
-    unsafe { with(vcpu, |nv| ept::write_pml_buffer(nv, l2_gpa)) }
+    unsafe {
+        with(vcpu, |nv| {
+            ffi::c_int::from(crate::nested::pml::write_buffer(nv, l2_gpa))
+        })
+    }
 }
 
 /// vCPU teardown (KVM's nested_vmx_free_vcpu()): out of L2 and VMX
@@ -291,7 +299,7 @@ unsafe extern "C" fn free_vcpu(vcpu: Vcpu) {
     // SAFETY: the vCPU is valid until kvm-intel frees it after this call.
     unsafe { bindings::vcpu_load(vcpu) };
     // SAFETY: loaded just above and exclusively ours.
-    unsafe { with(vcpu, lifecycle::leave_nested) };
+    unsafe { with(vcpu, crate::nested::lifecycle::leave_nested) };
     // SAFETY: pairs with vcpu_load().
     unsafe { bindings::vcpu_put(vcpu) };
 }
@@ -305,7 +313,7 @@ unsafe extern "C" fn sync_vmcs12_to_shadow(vcpu: Vcpu) {
     unsafe {
         with(vcpu, |nv| {
             // To the eVMCS if one is mapped, else to the shadow VMCS.
-            if !evmcs_vcpu::from_vmcs12(nv) {
+            if !crate::evmcs::run::from_vmcs12(nv) {
                 shadow_vmcs_core::from_vmcs12::<Nv>(nv)
             }
         })

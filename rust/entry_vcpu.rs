@@ -216,10 +216,11 @@ impl EntryVcpu for Nv {
         unsafe { bindings::rnvmx_pmu_branch_retired(self.raw()) };
     }
     fn has_current_vmcs(&mut self) -> bool {
-        vf!(self, nested.current_vmptr) != crate::nvcpu::INVALID_GPA || evmcs_vcpu::mapped(self)
+        vf!(self, nested.current_vmptr) != crate::nvcpu::INVALID_GPA
+            || crate::evmcs::run::mapped(self)
     }
     fn enlightened_vmptrld(&mut self, launch: bool) -> Evmptrld {
-        evmcs_vcpu::vmptrld(self, launch)
+        crate::evmcs::vmptrld::enlightened_vmptrld(self, launch)
     }
     fn evmcs_to_vmcs12(&mut self, launch: bool) {
         evmcs_vcpu::run_to_vmcs12(self, launch)
@@ -244,7 +245,7 @@ impl EntryVcpu for Nv {
             .and_then(|()| checks::check_host_state(v, &cv))
     }
     fn check_evmcs_controls(&mut self, v: &Vmcs12) -> Result<(), EvmcsCheck> {
-        if !evmcs_vcpu::exposed(self) {
+        if !crate::evmcs::vmptrld::EvmcsVcpu::evmcs_exposed(self) {
             return Ok(());
         }
         let r = crate::evmcs::controls::check_controls(v);
@@ -254,7 +255,7 @@ impl EntryVcpu for Nv {
         r
     }
     fn evmcs_mark_clean(&mut self) {
-        evmcs_vcpu::mark_clean(self)
+        crate::evmcs::run::mark_clean(self)
     }
     fn check_guest(&mut self, v: &Vmcs12) -> Result<(), Check> {
         checks::check_guest_state(v, &mut CheckVcpu::new(self))

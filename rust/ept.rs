@@ -10,7 +10,6 @@ use kernel::ffi;
 
 use crate::bindings;
 use crate::nested::ept::{self as nept, EptFault};
-use crate::nested::pml;
 use crate::nvcpu::Nv;
 use crate::nvcpu::{vf, vp};
 
@@ -63,11 +62,4 @@ pub(crate) fn init_mmu(nv: &mut Nv) {
 pub(crate) fn uninit_mmu(nv: &mut Nv) {
     vf!(nv, vcpu.arch.mmu) = vp!(nv, vcpu.arch.root_mmu);
     vf!(nv, vcpu.arch.walk_mmu) = vp!(nv, vcpu.arch.root_mmu);
-}
-
-/// KVM's `nested_vmx_write_pml_buffer()` (the core's): logs a GPA L2
-/// dirtied into L1's PML buffer; 1 asks KVM for a PML-full exit, which
-/// `inject_page_fault` then reports to L1.
-pub(crate) fn write_pml_buffer(nv: &mut Nv, gpa: u64) -> ffi::c_int {
-    ffi::c_int::from(pml::write_buffer(nv, gpa))
 }

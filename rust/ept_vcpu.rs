@@ -12,7 +12,6 @@ use crate::nested::ept::{CachedRoot, EptVcpu, ShadowEptMmu};
 use crate::nested::pml::{PmlState, PmlVcpu};
 use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
-use crate::stats;
 use crate::vmcs::controls::{Secondary, Vmcs12Controls};
 use crate::vmcs::table::encodings as e;
 
@@ -44,9 +43,6 @@ impl PmlVcpu for Nv {
             v.guest_pml_index = index;
         }
     }
-    fn count_pml_logged(&mut self) {
-        stats::PML_LOGGED.inc();
-    }
 }
 
 impl EptVcpu for Nv {
@@ -71,9 +67,6 @@ impl EptVcpu for Nv {
         let vcpu = self.raw();
         // SAFETY: the vCPU is ours (Nv invariant) and `mmu` its current MMU.
         unsafe { bindings::kvm_mmu_invalidate_addr(vcpu, mmu, addr, roots as ffi::c_ulong) };
-    }
-    fn count_ept_fault(&mut self) {
-        stats::L2_EPT_FAULTS.inc();
     }
     fn ept_vmexit(&mut self, reason: u16, qualification: u64) {
         exit::nested_vmx_vmexit(self, Some(u32::from(reason)), 0, qualification);

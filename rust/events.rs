@@ -7,14 +7,14 @@
 use kernel::ffi;
 
 use crate::bindings;
-use crate::nested::check_events::{self, low_priority_db, EventVcpu, Queued};
+use crate::nested::check_events::{low_priority_db, EventVcpu, Queued};
 use crate::nested::pending::{self, LowPriorityDb};
 use crate::nested::reflect;
 use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::posted_intr;
 use crate::timer;
-use crate::vmcs::controls::{ExitControls, PinBased, Vmcs12Controls};
+use crate::vmcs::controls::{ExitControls, PinBased};
 
 const KVM_APIC_INIT: ffi::c_int = 0;
 const KVM_APIC_SIPI: ffi::c_int = 1;
@@ -25,11 +25,6 @@ fn queued(ex: &bindings::kvm_queued_exception) -> Queued {
         vector: ex.vector,
         payload: ex.payload as u64,
     }
-}
-
-fn exit_on(nv: &mut Nv, bit: PinBased) -> bool {
-    nv.vmcs12()
-        .is_some_and(|v| Vmcs12Controls::of(v).pin.contains(bit))
 }
 
 // The vCPU's pending events as the core's `pending::check()` reads them.
@@ -65,8 +60,8 @@ impl pending::EventState for Nv {
     fn mtf_pending(&mut self) -> bool {
         vf!(self, nested.mtf_pending)
     }
-    fn preemption_timer_pending(&mut self) -> bool {
-        timer::pending(self)
+    fn preemption_timer_expired(&mut self) -> bool {
+        timer::expired_flag(self)
     }
     fn smi_pending(&mut self) -> bool {
         // SAFETY: the vCPU is ours and loaded (Nv invariant).
@@ -76,8 +71,13 @@ impl pending::EventState for Nv {
         // SAFETY: the vCPU is ours and loaded (Nv invariant).
         vf!(self, vcpu.arch.nmi_pending) != 0 && !unsafe { bindings::vmx_nmi_blocked(self.raw()) }
     }
-    fn exit_on_nmi(&mut self) -> bool {
-        exit_on(self, PinBased::NMI_EXITING)
+    fn event_controls(&mut self) -> Option<(PinBased, ExitControls)> {
+        self.vmcs12().map(|v| {
+            (
+                PinBased(v.pin_based_vm_exec_control),
+                ExitControls(v.vm_exit_controls),
+            )
+        })
     }
     fn interrupt_pending(&mut self) -> bool {
         let vcpu = self.raw();
@@ -85,14 +85,6 @@ impl pending::EventState for Nv {
         unsafe {
             bindings::kvm_cpu_has_interrupt(vcpu) != 0 && !bindings::vmx_interrupt_blocked(vcpu)
         }
-    }
-    fn exit_on_interrupt(&mut self) -> bool {
-        exit_on(self, PinBased::EXT_INTR_MASK)
-    }
-    fn ack_on_exit(&mut self) -> bool {
-        self.vmcs12().is_some_and(|v| {
-            ExitControls(v.vm_exit_controls).contains(ExitControls::ACK_INTR_ON_EXIT)
-        })
     }
     fn take_extint(&mut self) -> Option<u8> {
         // SAFETY: the vCPU is ours and loaded (Nv invariant); acknowledges the PIC's interrupt, as
@@ -107,6 +99,9 @@ impl pending::EventState for Nv {
     }
     fn posted_intr_nv(&mut self) -> Option<u8> {
         u8::try_from(vf!(self, nested.posted_intr_nv)).ok()
+    }
+    fn virtual_interrupt_pending(&mut self) -> bool {
+        posted_intr::has_virtual_interrupt(self)
     }
 }
 
@@ -137,21 +132,6 @@ impl EventVcpu for Nv {
     fn complete_posted_interrupts(&mut self) -> i32 {
         posted_intr::complete(self)
     }
-}
-
-/// KVM's `vmx_check_nested_events()` (the core's).
-pub(crate) fn check_events(nv: &mut Nv) -> ffi::c_int {
-    check_events::check_events(nv)
-}
-
-/// KVM's `vmx_has_nested_events()`: an expired VMX-preemption timer, a
-/// pending MTF exit, or (not for injection: virtual-interrupt delivery
-/// needs none) a virtual interrupt L2 would recognize.
-pub(crate) fn has_events(nv: &mut Nv, for_injection: bool) -> bool {
-    if timer::pending(nv) || vf!(nv, nested.mtf_pending) {
-        return true;
-    }
-    !for_injection && posted_intr::has_virtual_interrupt(nv)
 }
 
 /// KVM's `nested_vmx_is_exception_vmexit()`.

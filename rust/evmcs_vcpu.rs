@@ -8,12 +8,10 @@
 
 use crate::bindings;
 use crate::evmcs::copy::HvNested;
-use crate::evmcs::hv::{self, EvmcsControls};
+use crate::evmcs::hv::EvmcsControls;
 use crate::evmcs::layout::HvEnlightenedVmcs;
-use crate::evmcs::run::{self, EvmcsRunVcpu, CLEAN_FIELD_ALL};
-use crate::evmcs::vmptrld::{
-    self, evmptr_is_set, evmptr_is_valid, EvmcsVcpu, Evmptrld, EVMPTR_INVALID,
-};
+use crate::evmcs::run::{self, EvmcsRunVcpu, HvFlushInputs, CLEAN_FIELD_ALL};
+use crate::evmcs::vmptrld::{self, evmptr_is_valid, EvmcsVcpu, EVMPTR_INVALID};
 use crate::nvcpu::vf;
 use crate::nvcpu::{Nv, INVALID_GPA, PAGE_SHIFT};
 use crate::stats;
@@ -207,6 +205,37 @@ impl EvmcsRunVcpu for Nv {
     fn request_nested_state_pages(&mut self) {
         self.make_request(bindings::rnvmx_request_RNVMX_REQ_GET_NESTED_STATE_PAGES);
     }
+    fn evmcs_controls(&mut self) -> Option<EvmcsControls> {
+        Nv::evmcs_controls(self)
+    }
+    fn msr_bitmap_recalc_forced(&mut self) -> bool {
+        vf!(self, nested.force_msr_bitmap_recalc)
+    }
+    fn hv_flush_inputs(&mut self) -> Option<HvFlushInputs> {
+        let hv = self.hv_vcpu();
+        if hv.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null `arch.hyperv` is the vCPU's Hyper-V state, freed
+        // only with the vCPU and written by its own thread, which holds it;
+        // plain reads of the cached CPUID and of the VP assist page copy's
+        // nested controls (a packed struct, read by value).
+        let (cpuid_nested_eax, nested_control) = unsafe {
+            (
+                (*hv).cpuid_cache.nested_eax,
+                core::ptr::addr_of!((*hv).vp_assist_page.nested_control).read_unaligned(),
+            )
+        };
+        Some(HvFlushInputs {
+            cpuid_nested_eax,
+            assist_features: { nested_control.features }.directhypercall(),
+        })
+    }
+    fn is_tlb_flush_hcall(&mut self) -> bool {
+        // SAFETY: the vCPU is ours (Nv invariant); this reads its registers
+        // (RCX or RAX).
+        unsafe { bindings::rnvmx_hv_is_tlb_flush_hcall(self.raw()) }
+    }
 }
 
 /// `nested_enable_evmcs()`: KVM_ENABLE_CAP(KVM_CAP_HYPERV_ENLIGHTENED_VMCS);
@@ -227,105 +256,24 @@ pub(crate) fn version(nv: Option<&mut Nv>) -> u16 {
     )
 }
 
-/// The enlightened VMPTRLD of VMLAUNCH/VMRESUME.
-pub(crate) fn vmptrld(nv: &mut Nv, launch: bool) -> Evmptrld {
-    vmptrld::enlightened_vmptrld(nv, launch)
-}
-
-/// `copy_enlightened_to_vmcs12()` (the core's `run::to_vmcs12`).
-pub(crate) fn to_vmcs12(nv: &mut Nv, clean: bool) -> bool {
-    run::to_vmcs12(nv, clean)
-}
-
 /// VMLAUNCH/VMRESUME of an eVMCS L1: vmcs12 from the eVMCS.
 pub(crate) fn run_to_vmcs12(nv: &mut Nv, launch: bool) {
     stats::EVMCS_RUNS.inc();
     run::run_to_vmcs12(nv, launch)
 }
 
-/// `copy_vmcs12_to_enlightened()` (nested_sync_vmcs12_to_shadow()): true if
-/// an eVMCS is mapped and now has vmcs12's exit state.
-pub(crate) fn from_vmcs12(nv: &mut Nv) -> bool {
-    run::from_vmcs12(nv)
-}
-
-/// The mapped eVMCS all clean.
-pub(crate) fn mark_clean(nv: &mut Nv) {
-    run::mark_clean(nv)
-}
-
-/// `guest_cpuid_has_evmcs()`.
-pub(crate) fn exposed(nv: &mut Nv) -> bool {
-    nv.evmcs_exposed()
-}
-
-/// An eVMCS is mapped.
-pub(crate) fn mapped(nv: &mut Nv) -> bool {
-    evmptr_is_valid(vf!(nv, nested.hv_evmcs_vmptr))
-}
-
-/// An eVMCS is current, mapped or still to be mapped.
-pub(crate) fn set(nv: &mut Nv) -> bool {
-    evmptr_is_set(vf!(nv, nested.hv_evmcs_vmptr))
-}
-
-/// `nested_release_evmcs()`.
-pub(crate) fn release(nv: &mut Nv) {
-    vmptrld::release(nv);
-}
-
-/// KVM_SET_NESTED_STATE of an eVMCS L1: mapped later.
-pub(crate) fn set_map_pending(nv: &mut Nv) {
-    run::set_map_pending(nv)
-}
-
-/// `nested_get_evmcs_page()` of KVM_REQ_GET_NESTED_STATE_PAGES.
-pub(crate) fn get_page(nv: &mut Nv) -> bool {
-    run::get_page(nv)
-}
-
-/// `nested_evmcs_handle_vmclear()`.
-pub(crate) fn vmclear(nv: &mut Nv, vmptr: u64) -> bool {
-    vmptrld::handle_vmclear(nv, vmptr)
-}
-
-/// `nested_vmx_prepare_msr_bitmap()`'s shortcut: vmcs02's MSR bitmap is
-/// still right (L1's enlightened MSR bitmap says so).
+/// `nested_vmx_prepare_msr_bitmap()`'s shortcut, counted when taken.
 pub(crate) fn msr_bitmap_unchanged(nv: &mut Nv) -> bool {
-    let force = vf!(nv, nested.force_msr_bitmap_recalc);
-    let c = nv.evmcs_controls();
-    let kept = hv::msr_bitmap_unchanged(c, force);
+    let kept = run::msr_bitmap_unchanged(nv);
     if kept {
         stats::EVMCS_MSR_BITMAP_KEPT.inc();
     }
     kept
 }
 
-/// `nested_vmx_l0_wants_exit()` for a VMCALL of L2: a Hyper-V TLB flush L0
-/// handles itself (`guest_hv_cpuid_has_l2_tlb_flush()`,
-/// `nested_evmcs_l2_tlb_flush_enabled()`, `kvm_hv_is_tlb_flush_hcall()`).
+/// L2's VMCALL is a Hyper-V TLB flush L0 handles itself, counted.
 pub(crate) fn l0_handles_vmcall(nv: &mut Nv) -> bool {
-    let hv = nv.hv_vcpu();
-    if hv.is_null() {
-        return false;
-    }
-    // SAFETY: a non-null `arch.hyperv` is the vCPU's Hyper-V state, freed
-    // only with the vCPU and written by its own thread, which holds it;
-    // plain reads of the cached CPUID and of the VP assist page copy's
-    // nested controls (a packed struct, read by value).
-    let (cpuid_eax, nested_control) = unsafe {
-        (
-            (*hv).cpuid_cache.nested_eax,
-            core::ptr::addr_of!((*hv).vp_assist_page.nested_control).read_unaligned(),
-        )
-    };
-    let features = { nested_control.features }.directhypercall();
-    let c = nv.evmcs_controls();
-    let enabled = hv::l2_tlb_flush_enabled(true, c, features);
-    let vcpu = nv.raw();
-    // SAFETY: the vCPU is ours; this reads its registers (RCX or RAX).
-    let flush = enabled && unsafe { bindings::rnvmx_hv_is_tlb_flush_hcall(vcpu) };
-    let l0 = hv::l0_handles_vmcall(cpuid_eax, enabled, flush);
+    let l0 = run::l0_handles_vmcall(nv);
     if l0 {
         stats::HV_L2_TLB_FLUSHES.inc();
     }

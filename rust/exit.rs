@@ -13,7 +13,6 @@ use crate::nested::vmexit;
 use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::nvcpu_mem::GuestMem;
-use crate::stats;
 use crate::trace;
 
 /// L1 memory for the core's bitmap lookups.
@@ -57,9 +56,6 @@ impl ReflectVcpu for Nv {
     }
     fn trace_hw_vmfail(&mut self, error: u32) {
         trace::hardware_vmfail(error)
-    }
-    fn count_exit(&mut self, reason: u16) {
-        stats::count_exit(reason)
     }
     fn l0_handles_vmcall(&mut self) -> bool {
         crate::evmcs_vcpu::l0_handles_vmcall(self)

@@ -131,10 +131,7 @@ impl InsnVcpu for Nv {
         let (vpid02, vpid01) = (vf!(self, nested.vpid02), vf!(self, vpid) as u16);
         // SAFETY: reads the CPU's VMX capability MSR; no precondition.
         let caps = unsafe { bindings::rnvmx_vpid_caps() };
-        let caps = invalidate::VpidCaps {
-            individual_address: caps & VMX_VPID_INDIVIDUAL_ADDR_BIT != 0,
-            single_context: caps & VMX_VPID_SINGLE_CONTEXT_BIT != 0,
-        };
+        let caps = invalidate::VpidCaps::from_msr_high(caps);
         // SAFETY: preempt_disable() wrapper, paired below: the CPU stays this
         // one while it is compared with vmcs02's and flushed.
         let cpu = unsafe { bindings::rnvmx_get_cpu() };
@@ -167,14 +164,11 @@ impl InsnVcpu for Nv {
     fn new_eptp(&mut self) {
         nested::ept::new_eptp(self)
     }
-    fn count_eptp_switch(&mut self) {
-        stats::EPTP_SWITCHES.inc()
-    }
     fn ud(&mut self) -> i32 {
         Nv::ud(self)
     }
     fn evmcs_vmclear(&mut self, vmptr: u64) -> bool {
-        crate::evmcs_vcpu::vmclear(self, vmptr)
+        crate::evmcs::vmptrld::handle_vmclear(self, vmptr)
     }
     fn evmcs(&mut self) -> Option<crate::evmcs::layout::HvEnlightenedVmcs> {
         self.read_evmcs()
@@ -183,10 +177,6 @@ impl InsnVcpu for Nv {
         Nv::skip_instruction(self)
     }
 }
-
-/// IA32_VMX_EPT_VPID_CAP's INVVPID types, in its upper half (SDM A.10).
-const VMX_VPID_INDIVIDUAL_ADDR_BIT: u32 = 1 << 8;
-const VMX_VPID_SINGLE_CONTEXT_BIT: u32 = 1 << 9;
 
 /// The exit handler kvm-intel calls for each of the twelve VMX-instruction
 /// exits of a VM bound to this backend.

@@ -11,12 +11,9 @@ use crate::nested::events::{Exception, Interrupt};
 use crate::nested::host_state::Segment;
 use crate::nested::msr_autostore;
 use crate::nested::msr_list::{MsrAccess, MsrEntry};
-use crate::nested::vcpu::{
-    Deferred, ExceptionVmexit, Injected, KvmVcpu, MpState, Request, Sreg, Stat,
-};
+use crate::nested::vcpu::{Deferred, ExceptionVmexit, Injected, KvmVcpu, MpState, Request, Sreg};
 use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
-use crate::stats;
 use crate::vmcs::encoding::Encoding;
 use crate::vmcs::layout::Vmcs12;
 use crate::vmcs::outcome::Outcome;
@@ -256,7 +253,7 @@ impl KvmVcpu for Nv {
         vf!(self, nested.need_vmcs12_to_shadow_sync) = true;
     }
     fn evmcs_mapped(&mut self) -> bool {
-        crate::evmcs_vcpu::mapped(self)
+        crate::evmcs::run::mapped(self)
     }
     fn evmcs_sync_rare(&mut self) {
         crate::exit::sync_rare(self)
@@ -422,16 +419,6 @@ impl KvmVcpu for Nv {
     }
     fn msr_list_max(&mut self) -> u32 {
         crate::entry::msr_list_max(self)
-    }
-    fn count(&mut self, s: Stat) {
-        match s {
-            Stat::L2Exit => stats::L2_EXITS.inc(),
-            Stat::L2Entry => stats::L2_ENTRIES.inc(),
-            Stat::L2EntryRefused => stats::L2_ENTRIES.dec(),
-            Stat::EntryCheckFail => stats::ENTRY_CHECK_FAILS.inc(),
-            Stat::EntryFailure => stats::L2_ENTRY_FAILURES.inc(),
-            Stat::Reflected => stats::L2_REFLECTED.inc(),
-        }
     }
     fn ept_uninit_mmu(&mut self) {
         crate::ept::uninit_mmu(self)

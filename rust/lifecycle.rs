@@ -7,20 +7,9 @@
 //! VMXON, VMXOFF and VMCLEAR/VMPTRLD), the allocations and KVM's fields
 //! lifecycle_vcpu.rs's.
 
-use kernel::prelude::*;
-
 use crate::bindings;
-use crate::nested::lifecycle;
 use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
-
-/// KVM's `enter_vmx_operation()`: vmcs02, the cached vmcs12 and the cached
-/// shadow vmcs12 (L1's shadow VMCS while L2 runs, `shadow_vmcs12.rs`), the
-/// shadow VMCS of vmcs01 (`shadow_vmcs.rs`), VPID02 and the VMX-preemption
-/// timer.
-pub(crate) fn enter_vmx_operation(nv: &mut Nv) -> Result {
-    lifecycle::enter_vmx_operation(nv)
-}
 
 /// Drops the shadow EPT roots built for L2.
 pub(crate) fn free_guest_mmu_roots(nv: &mut Nv) {
@@ -39,10 +28,4 @@ pub(crate) fn unmap_vmcs12_pages(nv: &mut Nv) {
         bindings::kvm_vcpu_unmap(vcpu, &mut vf!(nv, nested.pi_desc_map), true);
     }
     vf!(nv, nested.pi_desc) = core::ptr::null_mut();
-}
-
-/// KVM's `vmx_leave_nested()`: forced exit from L2 (reset, SMM, state
-/// restore), then out of VMX operation.
-pub(crate) fn leave_nested(nv: &mut Nv) {
-    lifecycle::leave_nested(nv);
 }

@@ -162,7 +162,7 @@ impl LifecycleVcpu for Nv {
         self.is_guest_mode()
     }
     fn release_evmcs(&mut self) {
-        crate::evmcs_vcpu::release(self)
+        crate::evmcs::vmptrld::release(self)
     }
     fn clear_run_pending(&mut self) {
         vf!(self, nested.nested_run_pending) = false;

@@ -11,15 +11,13 @@ use kernel::{ffi, prelude::*, uaccess::UserSlice};
 use crate::bindings;
 use crate::entry::{self, CheckVcpu, Entered};
 use crate::exit;
-use crate::lifecycle;
 use crate::nested::shadow_vmcs as nested_shadow;
 use crate::nested::state::{Errno, SetStateEnv};
 use crate::nested::state_get::NestedView;
-use crate::nested::state_vcpu::{Cache, CopyError, StateStat, StateVcpu};
+use crate::nested::state_vcpu::{Cache, CopyError, StateVcpu};
 use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::shadow_vmcs;
-use crate::stats;
 use crate::trace;
 use crate::vmcs::checks::Check;
 use crate::vmcs::layout::Vmcs12;
@@ -82,7 +80,7 @@ impl StateVcpu for StateNv<'_> {
     fn nested_view(&mut self) -> NestedView {
         let vcpu = self.nv.raw();
         let guest_mode = self.nv.is_guest_mode();
-        let evmcs_set = crate::evmcs_vcpu::set(self.nv);
+        let evmcs_set = crate::evmcs::run::is_set(self.nv);
         NestedView {
             // SAFETY: the vCPU is ours (Nv invariant); this reads its CPUID.
             vmx_in_cpuid: unsafe { bindings::rnvmx_guest_has_vmx(vcpu) },
@@ -102,13 +100,13 @@ impl StateVcpu for StateNv<'_> {
         }
     }
     fn leave_nested(&mut self) {
-        lifecycle::leave_nested(self.nv)
+        crate::nested::lifecycle::leave_nested(self.nv)
     }
     fn set_vmxon_ptr(&mut self, pa: u64) {
         vf!(self.nv, nested.vmxon_ptr) = pa;
     }
     fn enter_vmx_operation(&mut self) -> Result<(), i32> {
-        lifecycle::enter_vmx_operation(self.nv).map_err(|e| e.to_errno())
+        crate::nested::lifecycle::enter_vmx_operation(self.nv).map_err(|e| e.to_errno())
     }
     fn set_current_vmptr(&mut self, pa: u64) {
         vf!(self.nv, nested.current_vmptr) = pa;
@@ -164,14 +162,6 @@ impl StateVcpu for StateNv<'_> {
     fn trace_check_failed(&mut self, c: Check) {
         trace::check_failed(c)
     }
-    fn count(&mut self, s: StateStat) {
-        match s {
-            StateStat::SetState => stats::SET_NESTED_STATES.inc(),
-            StateStat::RestoreL2 => stats::STATE_RESTORES_L2.inc(),
-            StateStat::SaveL2 => stats::STATE_SAVES_L2.inc(),
-            StateStat::RsmCheckFail => stats::RSM_CHECK_FAILS.inc(),
-        }
-    }
     fn sync_vmcs02_to_vmcs12(&mut self) {
         exit::sync_vmcs02_to_vmcs12(self.nv)
     }
@@ -185,10 +175,10 @@ impl StateVcpu for StateNv<'_> {
         shadow_vmcs::enabled()
     }
     fn evmcs_to_vmcs12_full(&mut self) -> bool {
-        crate::evmcs_vcpu::to_vmcs12(self.nv, false)
+        crate::evmcs::run::to_vmcs12(self.nv, false)
     }
     fn set_evmcs_map_pending(&mut self) {
-        crate::evmcs_vcpu::set_map_pending(self.nv)
+        crate::evmcs::run::set_map_pending(self.nv)
     }
     fn shadow_vmcs_to_vmcs12(&mut self) {
         nested_shadow::to_vmcs12(self.nv)
@@ -213,7 +203,7 @@ impl StateVcpu for StateNv<'_> {
 pub(crate) fn get_nested_state_pages(nv: &mut Nv) -> bool {
     // nested_get_evmcs_page() first: it also refreshes KVM's copy of the VP
     // assist page, which L2's direct TLB flush reads.
-    if !crate::evmcs_vcpu::get_page(nv) {
+    if !crate::evmcs::run::get_page(nv) {
         return false;
     }
     if !nv.is_guest_mode() {

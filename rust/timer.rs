@@ -19,7 +19,6 @@ use crate::nested::preemption_timer::TimerVcpu;
 use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::vmcs::caps::misc::EMULATED_PREEMPTION_TIMER_RATE;
-use crate::vmcs::controls::{PinBased, Vmcs12Controls};
 
 fn vmx_of(nv: &mut Nv) -> *mut bindings::vcpu_vmx {
     // The vCPU is the first member of `struct vcpu_vmx` (vcpu.rs asserts it).
@@ -70,23 +69,6 @@ unsafe extern "C" fn expired(timer: *mut bindings::hrtimer) -> bindings::hrtimer
     bindings::hrtimer_restart_HRTIMER_NORESTART
 }
 
-/// Whether vmcs12 activates the timer.
-pub(crate) fn active(nv: &mut Nv) -> bool {
-    nv.vmcs12().is_some_and(|v| {
-        Vmcs12Controls::of(v)
-            .pin
-            .contains(PinBased::VMX_PREEMPTION_TIMER)
-    })
-}
-
-/// KVM's `nested_vmx_preemption_timer_pending()`.
-pub(crate) fn pending(nv: &mut Nv) -> bool {
-    if !active(nv) {
-        return false;
-    }
-    expired_flag(nv)
-}
-
 /// At a nested VM exit with the timer active: disarms it, waiting for a
 /// callback running on another CPU.
 pub(crate) fn cancel(nv: &mut Nv) {
@@ -107,7 +89,7 @@ pub(crate) fn clear_expired(nv: &mut Nv) {
 
 /// `nested.preemption_timer_expired`, which `expired` may write at any
 /// time, hence the raw volatile read.
-fn expired_flag(nv: &mut Nv) -> bool {
+pub(crate) fn expired_flag(nv: &mut Nv) -> bool {
     let vmx = vmx_of(nv);
     // SAFETY: the vCPU is ours; a field read without a reference.
     unsafe { addr_of!((*vmx).nested.preemption_timer_expired).read_volatile() }

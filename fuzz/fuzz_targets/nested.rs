@@ -35,7 +35,7 @@ use rnvmx::nested::vmcs12_pages::{self, Page};
 use rnvmx::nested::{invalidate, vmfunc};
 use rnvmx::nested::{state_header, state_vmcs12};
 use rnvmx::vmcs::caps::{self, HostCaps};
-use rnvmx::vmcs::controls::{CpuBased, PinBased};
+use rnvmx::vmcs::controls::{CpuBased, ExitControls, PinBased};
 use rnvmx::vmcs::layout::{Vmcs12, VmcsHdr};
 use rnvmx::vmcs::table::FIELDS;
 
@@ -117,7 +117,7 @@ impl EventState for Bits {
     fn mtf_pending(&mut self) -> bool {
         self.bit(9)
     }
-    fn preemption_timer_pending(&mut self) -> bool {
+    fn preemption_timer_expired(&mut self) -> bool {
         self.bit(10)
     }
     fn smi_pending(&mut self) -> bool {
@@ -126,17 +126,17 @@ impl EventState for Bits {
     fn nmi_pending(&mut self) -> bool {
         self.bit(12)
     }
-    fn exit_on_nmi(&mut self) -> bool {
-        self.bit(13)
+    fn event_controls(&mut self) -> Option<(PinBased, ExitControls)> {
+        let pin = PinBased(
+            u32::from(self.bit(13)) * PinBased::NMI_EXITING.bits()
+                | u32::from(self.bit(15)) * PinBased::EXT_INTR_MASK.bits()
+                | u32::from(self.bit(20)) * PinBased::VMX_PREEMPTION_TIMER.bits(),
+        );
+        let exit = ExitControls(u32::from(self.bit(16)) * ExitControls::ACK_INTR_ON_EXIT.bits());
+        self.bit(21).then_some((pin, exit))
     }
     fn interrupt_pending(&mut self) -> bool {
         self.bit(14)
-    }
-    fn exit_on_interrupt(&mut self) -> bool {
-        self.bit(15)
-    }
-    fn ack_on_exit(&mut self) -> bool {
-        self.bit(16)
     }
     fn take_extint(&mut self) -> Option<u8> {
         self.bit(17).then_some((self.0 >> 24) as u8)
@@ -146,6 +146,9 @@ impl EventState for Bits {
     }
     fn posted_intr_nv(&mut self) -> Option<u8> {
         self.bit(19).then_some((self.0 >> 40) as u8)
+    }
+    fn virtual_interrupt_pending(&mut self) -> bool {
+        self.bit(22)
     }
 }
 
@@ -388,6 +391,11 @@ fuzz_target!(|data: &[u8]| {
     // Which pending event wins: only an action the state allows.
     let mut ev = Bits(b.u64_at(218));
     let action = pending::check(&mut ev);
+    // vmx_has_nested_events(): for injection never more than without.
+    let mut ev2 = Bits(b.u64_at(218));
+    if pending::has_events(&mut ev2, true) {
+        assert!(pending::has_events(&mut ev2, false));
+    }
     if ev.bit(0) {
         assert!(!matches!(
             action,

@@ -136,8 +136,8 @@ fuzz_target!(|data: &[u8]| {
         match op % 9 {
             0 => {
                 let v = m.vmcs12.unwrap_or_default();
-                if vmentry::run_prologue(&mut m).is_ok() {
-                    let launch = op & 0x80 != 0;
+                let launch = op & 0x80 != 0;
+                if vmentry::run_prologue(&mut m, launch).is_ok() {
                     let before = m.stats.len();
                     let start = vmentry::run_start(&mut m, &v, launch);
                     vmentry::run_finish(&mut m, start);
