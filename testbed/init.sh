@@ -93,12 +93,24 @@ run_test() {
 	wait_l0
 }
 
-# Benchmarks print "@@RNVMX-BENCH name=N ops=O cycles_per_op=C"; this adds
-# the exit status and the module counters that prove which backend ran them.
+# Benchmarks print "@@RNVMX-BENCH name=N ops=O cycles_per_op=C [unit=U]";
+# this adds the exit status and the module counters that prove which backend
+# ran them.
+# More counters a benchmark's proof may use (testbed/ab.py BENCH_PROOF), each
+# printed as rust_NAME=delta: L2 entries, EPT faults sent to L1,
+# KVM_SET_NESTED_STATE calls and those of them that restored L2.
+BENCH_MORE="l2_entries:rust_l2 l2_ept_faults:rust_ept_faults set_nested_state:rust_set_state state_restores_l2:rust_restores_l2"
+bench_more() { for c in $BENCH_MORE; do printf '%s ' "$(counter ${c%%:*})"; done; }
+bench_more_delta() {
+	set -- $1
+	for c in $BENCH_MORE; do printf '%s=%s ' "${c#*:}" "$(($(counter ${c%%:*}) - $1))"; shift; done
+}
 run_bench() {
 	b0=$(counter vm_bindings) w0=$(counter vmx_msr_writes) r0=$(counter l2_reflected)
+	bench_more0=$(bench_more)
 	/tests/$1 > /tmp/out 2>&1; rc=$?
 	extra="rc=$rc rust_bind=$(($(counter vm_bindings) - b0)) rust_msr_writes=$(($(counter vmx_msr_writes) - w0)) rust_l2_reflected=$(($(counter l2_reflected) - r0))"
+	extra="$extra $(bench_more_delta "$bench_more0")"
 	grep '^@@RNVMX-BENCH ' /tmp/out | sed "s/\$/ $extra/"
 	grep -v '^@@RNVMX-BENCH ' /tmp/out | sed 's/^/| /'
 	counters

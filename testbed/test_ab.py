@@ -285,6 +285,43 @@ class Bench(unittest.TestCase):
     def test_failed_run(self):
         self.assertEqual(ab.bench_rows("c", self.LINE.format(c=1, rc=1, b=0, w=0))[0][4], "exit 1")
 
+    # A line of init.sh's run_bench with the counters it adds since the
+    # nested-state and memory benchmarks (older lines lack the last four).
+    MORE = ("@@RNVMX-BENCH name={n} ops=10 cycles_per_op=500{u} rc=0 rust_bind=1 rust_msr_writes=0 "
+            "rust_l2_reflected={r} rust_l2={e} rust_ept_faults={f} rust_set_state={s} "
+            "rust_restores_l2={s2} ")
+
+    def more(self, n, u="", r=0, e=0, f=0, s=0, s2=0, backend="rust"):
+        return ab.bench_rows(backend, self.MORE.format(n=n, u=u, r=r, e=e, f=f, s=s, s2=s2))[0]
+
+    def test_older_l2_lines_still_parse(self):
+        old = "@@RNVMX-BENCH name=l2_x ops=5 cycles_per_op=9 rc=0 rust_bind=1 rust_msr_writes=0"
+        self.assertEqual(ab.bench_rows("rust", old), [("rust", "l2_x", 5, 9, "not handled by rnvmx")])
+        self.assertEqual(ab.bench_rows("rust", old + " rust_l2_reflected=5")[0][4], "")
+
+    def test_each_benchmark_proven_by_its_counters(self):
+        # l2_*: the reflected exits; the EPT benchmark: also the EPT faults to L1.
+        self.assertEqual(self.more("l2_vmptrld_switch", r=10)[4], "")
+        self.assertEqual(self.more("l2_ept_fault_pages", r=10)[4], "not handled by rnvmx")
+        self.assertEqual(self.more("l2_ept_fault_pages", r=10, f=10)[4], "")
+        # Nested state: every set counted and each restored L2.
+        self.assertEqual(self.more("nested_state_get_set", r=10, s=10)[4], "not handled by rnvmx")
+        self.assertEqual(self.more("nested_state_get_set", s=10, s2=10)[4], "")
+        # Memory: each vCPU entered L2 and its VMCALL was reflected.
+        self.assertEqual(self.more("vcpu_vmx_memory", u=" unit=bytes", e=10)[4],
+                         "not handled by rnvmx")
+        self.assertEqual(self.more("vcpu_vmx_memory", u=" unit=bytes", e=10, r=10)[4], "")
+        self.assertEqual(self.more("vcpu_vmx_memory", u=" unit=bytes", backend="c")[4], "")
+
+    def test_unit(self):
+        row = self.more("vcpu_vmx_memory", u=" unit=bytes", e=10, r=10)
+        self.assertEqual(row[3], 500)
+        self.assertEqual(ab.bench_unit("vcpu_vmx_memory"), "bytes")
+        self.assertEqual(ab.bench_unit("l2_vmcall_roundtrip"), "cycles")
+        # A negative difference (less memory in VMX operation) still parses.
+        neg = self.MORE.format(n="vcpu_vmx_memory", u=" unit=bytes", r=10, e=10, f=0, s=0, s2=0)
+        self.assertEqual(ab.bench_rows("c", neg.replace("=500", "=-12"))[0][3], -12)
+
 
 class TraceEntries(unittest.TestCase):
     """testbed/tp-entries.awk, run by the guest's busybox awk; here by awk."""
