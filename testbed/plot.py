@@ -57,8 +57,14 @@ def fmt(value):
     return f"{value:.0f}" if abs(value) >= 10 else f"{value:.3g}"
 
 
+def valid_note(note):
+    """A note that leaves the number valid: "floor", the benchmark without
+    the nested backend (testbed/ab.py BENCH_FLOOR)."""
+    return note in ("", "floor")
+
+
 def bench_label(name, c, r):
-    valid = [x for x in (c, r) if x and x["cycles"] is not None and not x["note"]]
+    valid = [x for x in (c, r) if x and x["cycles"] is not None and valid_note(x["note"])]
     if len(valid) == 2 and c["cycles"] > 0:
         return f"{name} (rust/c {r['cycles'] / c['cycles']:.2f}x)"
     return f"{name} (rust/c n/a)"
@@ -94,12 +100,12 @@ def draw_benchmarks(ax, rows):
                 continue
             value = entry["cycles"] / ref
             top = max(top, value)
-            if entry["note"]:
+            if not valid_note(entry["note"]):
                 ax.barh(y, value, height, color="#dddddd", edgecolor=COLOURS[backend], hatch="//")
                 text = f"{fmt(entry['cycles'])} {entry['unit']} ({entry['note']}: not valid)"
             else:
                 ax.barh(y, value, height, color=COLOURS[backend])
-                text = f"{fmt(entry['cycles'])} {entry['unit']}"
+                text = f"{fmt(entry['cycles'])} {entry['unit']}" + (f" ({entry['note']})" if entry["note"] else "")
             ax.annotate(text, (value, y), xytext=(4, 0), textcoords="offset points",
                         va="center", fontsize=8)
     ax.set_yticks(range(len(names)), [bench_label(n, data.get(("c", n)), data.get(("rust", n)))

@@ -323,6 +323,75 @@ class Bench(unittest.TestCase):
         self.assertEqual(ab.bench_rows("c", neg.replace("=500", "=-12"))[0][3], -12)
 
 
+class ExitBench(unittest.TestCase):
+    """The exit benchmarks' proofs (selftests/kvm/rnvmx_bench_l1_vmcall.c,
+    _l2_cpuid, _l2_io_*, _l2_vmrw*) and the floor."""
+    LINE = ("@@RNVMX-BENCH name={n} ops=500 cycles_per_op={cy} rc={rc} rust_bind={b} "
+            "rust_msr_writes=0 rust_l2_reflected={r} rust_l2=0 rust_ept_faults=0 "
+            "rust_set_state=0 rust_restores_l2=0 rust_insns={i} rust_cpuid_exits={cpuid} "
+            "rust_io_exits={io} ")
+
+    def note(self, n, backend="rust", cy=100, rc=0, b=1, r=0, i=0, cpuid=0, io=0):
+        line = self.LINE.format(n=n, cy=cy, rc=rc, b=b, r=r, i=i, cpuid=cpuid, io=io)
+        return ab.bench_rows(backend, line)[0][4]
+
+    def test_cpuid_needs_its_exits_reflected(self):
+        self.assertEqual(self.note("l2_cpuid_roundtrip", r=501), "not handled by rnvmx")
+        self.assertEqual(self.note("l2_cpuid_roundtrip", r=501, cpuid=501), "")
+        self.assertEqual(self.note("l2_cpuid_roundtrip", r=501, cpuid=501, b=0), "not handled by rnvmx")
+        self.assertEqual(self.note("l2_cpuid_roundtrip", backend="c"), "")
+
+    def test_io_reflected_and_kept_for_l0(self):
+        self.assertEqual(self.note("l2_io_reflected", io=501), "not handled by rnvmx")
+        self.assertEqual(self.note("l2_io_reflected", io=501, r=501), "")
+        # Kept for L0: the I/O exits reached rnvmx and were not reflected.
+        self.assertEqual(self.note("l2_io_l0", io=501, r=1), "")
+        self.assertEqual(self.note("l2_io_l0", io=501, r=501), "not handled by rnvmx")
+        self.assertEqual(self.note("l2_io_l0", io=10, r=1), "not handled by rnvmx")
+
+    def test_vmrw_needs_emulated_instructions(self):
+        self.assertEqual(self.note("l2_vmrw_roundtrip", r=501), "not handled by rnvmx")
+        self.assertEqual(self.note("l2_vmrw_roundtrip", r=501, i=2000), "")
+        # Without shadowing: 17 VMREAD/VMWRITEs per op emulated, not 4.
+        self.assertEqual(self.note("l2_vmrw_roundtrip_noshadow", r=501, i=2000),
+                         "not handled by rnvmx")
+        self.assertEqual(self.note("l2_vmrw_roundtrip_noshadow", r=501, i=10000), "")
+
+    def test_floor_needs_no_proof(self):
+        self.assertEqual(self.note("l1_vmcall_roundtrip", b=0), "floor")
+        self.assertEqual(self.note("l1_vmcall_roundtrip", backend="c"), "floor")
+        self.assertEqual(self.note("l1_vmcall_roundtrip", rc=1), "exit 1")
+        self.assertTrue(ab.bench_valid(("rust", "l1_vmcall_roundtrip", 500, 9, "floor")))
+        self.assertFalse(ab.bench_valid(("rust", "l2_x", 500, 9, "not handled by rnvmx")))
+        self.assertFalse(ab.bench_valid(None))
+
+    def test_table_against_twice_the_floor(self):
+        benches = [("c", "l1_vmcall_roundtrip", 500, 4000, "floor"),
+                   ("rust", "l1_vmcall_roundtrip", 500, 5000, "floor"),
+                   ("c", "l2_cpuid_roundtrip", 500, 12000, ""),
+                   ("rust", "l2_cpuid_roundtrip", 500, 15000, ""),
+                   ("c", "l2_io_l0", 500, 6000, ""),
+                   ("rust", "l2_io_l0", 500, 7000, "not handled by rnvmx"),
+                   ("c", "vmx_msrs_restore", 24000, 199, ""),
+                   ("rust", "vmx_msrs_restore", 24000, 200, "")]
+        lines = ab.bench_table(benches)
+        self.assertIn("rust/2fl", lines[0])
+        row = {line.split()[0]: line.split() for line in lines[1:]}
+        # cycles c rust rust/c c/2fl rust/2fl
+        self.assertEqual(row["l2_cpuid_roundtrip"][1:6], ["12000", "15000", "1.25", "1.50", "1.50"])
+        self.assertEqual(row["l1_vmcall_roundtrip"][3:6], ["1.25", "-", "-"])
+        self.assertEqual(row["l2_io_l0"][3:6], ["-", "0.75", "-"])
+        # Only L2's figures are measured against the floor; its note once.
+        self.assertEqual(row["vmx_msrs_restore"][3:6], ["1.01", "-", "-"])
+        self.assertEqual(row["l1_vmcall_roundtrip"][6:], ["floor"])
+        self.assertEqual(lines[-1].split()[-2:], ["8000", "10000"])
+        self.assertTrue(lines[-1].startswith("2x floor"))
+        # Without a floor: no line, no ratios to it.
+        lines = ab.bench_table(benches[2:4])
+        self.assertFalse(lines[-1].startswith("2x floor"))
+        self.assertEqual(lines[1].split()[4:6], ["-", "-"])
+
+
 class TraceEntries(unittest.TestCase):
     """testbed/tp-entries.awk, run by the guest's busybox awk; here by awk."""
     TRACE = ("# tracer: nop\n"
