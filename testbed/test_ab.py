@@ -3,6 +3,7 @@
 rule that a test counts for Rust only if Rust handled it."""
 import contextlib
 import io
+import re
 import sys
 import unittest
 from pathlib import Path
@@ -357,6 +358,18 @@ class ExitBench(unittest.TestCase):
         self.assertEqual(self.note("l2_vmrw_roundtrip_noshadow", r=501, i=2000),
                          "not handled by rnvmx")
         self.assertEqual(self.note("l2_vmrw_roundtrip_noshadow", r=501, i=10000), "")
+
+    def test_every_proof_counter_is_printed_by_init(self):
+        # init.sh's run_bench prints rust_msr_writes, rust_l2_reflected and
+        # BENCH_MORE's; bench_rows derives rust_io_exits_l0.
+        text = (ab.TOP / "testbed" / "init.sh").read_text()
+        printed = {"rust_msr_writes", "rust_l2_reflected", "rust_io_exits_l0"}
+        for line in text.splitlines():
+            if line.startswith("BENCH_MORE="):
+                printed.update(re.findall(r":(rust_\w+)", line))
+        for name, proof in ab.BENCH_PROOF.items():
+            for c in proof:
+                self.assertIn(c if isinstance(c, str) else c[0], printed, name)
 
     def test_floor_needs_no_proof(self):
         self.assertEqual(self.note("l1_vmcall_roundtrip", b=0), "floor")
