@@ -3,7 +3,8 @@
 
 Top panel: each benchmark as a pair of bars, C and Rust, normalised so that
 C = 1.0 (benchmarks differ by orders of magnitude), with the absolute
-cycles/op printed on the bars and the Rust/C ratio in the benchmark's label.
+cycles/op (bytes/op where bench.tsv's unit column says bytes) printed on the
+bars and the Rust/C ratio in the benchmark's label.
 A number with a note is not valid for that backend: its bar is greyed and
 hatched and the note is printed next to it.
 
@@ -29,6 +30,8 @@ LABELS = {"c": "C (nested.c)", "rust": "Rust (rnvmx)"}
 COLOURS = {"c": "#1f77b4", "rust": "#d9541e"}
 STATUS_COLOURS = {"PASS": "#7fcf7f", "FAIL": "#ef6f6f", "SKIP": "#c8c8c8", "HANG": "#f5a742"}
 UNKNOWN_STATUS = "#c9a0dc"
+# bench.tsv's unit column (absent: cycles) as a bar label's suffix.
+UNITS = {"cycles": "cyc/op", "bytes": "B/op"}
 RC = {"svg.fonttype": "none", "svg.hashsalt": "rnvmx-testbed", "font.size": 9,
       "font.sans-serif": ["DejaVu Sans", "Arial"]}
 
@@ -54,8 +57,14 @@ def fmt(value):
     return f"{value:.0f}" if abs(value) >= 10 else f"{value:.3g}"
 
 
+def valid_note(note):
+    """A note that leaves the number valid: "floor", the benchmark without
+    the nested backend (testbed/ab.py BENCH_FLOOR)."""
+    return note in ("", "floor")
+
+
 def bench_label(name, c, r):
-    valid = [x for x in (c, r) if x and x["cycles"] is not None and not x["note"]]
+    valid = [x for x in (c, r) if x and x["cycles"] is not None and valid_note(x["note"])]
     if len(valid) == 2 and c["cycles"] > 0:
         return f"{name} (rust/c {r['cycles'] / c['cycles']:.2f}x)"
     return f"{name} (rust/c n/a)"
@@ -70,8 +79,9 @@ def draw_benchmarks(ax, rows):
         if name not in names:
             names.append(name)
         data[(row["backend"], name)] = {"cycles": number(row.get("cycles_per_op")),
-                                        "note": row.get("note", "")}
-    ax.set_title("Benchmarks: guest TSC cycles/op, normalised to C = 1.0 (lower is better)",
+                                        "note": row.get("note", ""),
+                                        "unit": UNITS.get(row.get("unit") or "cycles", "?/op")}
+    ax.set_title("Benchmarks: guest TSC cycles/op (or bytes/op), normalised to C = 1.0 (lower is better)",
                  loc="left", fontsize=10)
     if not names:
         ax.text(0.5, 0.5, "no benchmarks", ha="center", va="center", transform=ax.transAxes)
@@ -90,12 +100,12 @@ def draw_benchmarks(ax, rows):
                 continue
             value = entry["cycles"] / ref
             top = max(top, value)
-            if entry["note"]:
+            if not valid_note(entry["note"]):
                 ax.barh(y, value, height, color="#dddddd", edgecolor=COLOURS[backend], hatch="//")
-                text = f"{fmt(entry['cycles'])} cyc/op ({entry['note']}: not valid)"
+                text = f"{fmt(entry['cycles'])} {entry['unit']} ({entry['note']}: not valid)"
             else:
                 ax.barh(y, value, height, color=COLOURS[backend])
-                text = f"{fmt(entry['cycles'])} cyc/op"
+                text = f"{fmt(entry['cycles'])} {entry['unit']}" + (f" ({entry['note']})" if entry["note"] else "")
             ax.annotate(text, (value, y), xytext=(4, 0), textcoords="offset points",
                         va="center", fontsize=8)
     ax.set_yticks(range(len(names)), [bench_label(n, data.get(("c", n)), data.get(("rust", n)))

@@ -3,6 +3,7 @@
 rule that a test counts for Rust only if Rust handled it."""
 import contextlib
 import io
+import re
 import sys
 import unittest
 from pathlib import Path
@@ -284,6 +285,125 @@ class Bench(unittest.TestCase):
 
     def test_failed_run(self):
         self.assertEqual(ab.bench_rows("c", self.LINE.format(c=1, rc=1, b=0, w=0))[0][4], "exit 1")
+
+    # A line of init.sh's run_bench with the counters it adds since the
+    # nested-state and memory benchmarks (older lines lack the last four).
+    MORE = ("@@RNVMX-BENCH name={n} ops=10 cycles_per_op=500{u} rc=0 rust_bind=1 rust_msr_writes=0 "
+            "rust_l2_reflected={r} rust_l2={e} rust_ept_faults={f} rust_set_state={s} "
+            "rust_restores_l2={s2} ")
+
+    def more(self, n, u="", r=0, e=0, f=0, s=0, s2=0, backend="rust"):
+        return ab.bench_rows(backend, self.MORE.format(n=n, u=u, r=r, e=e, f=f, s=s, s2=s2))[0]
+
+    def test_older_l2_lines_still_parse(self):
+        old = "@@RNVMX-BENCH name=l2_x ops=5 cycles_per_op=9 rc=0 rust_bind=1 rust_msr_writes=0"
+        self.assertEqual(ab.bench_rows("rust", old), [("rust", "l2_x", 5, 9, "not handled by rnvmx")])
+        self.assertEqual(ab.bench_rows("rust", old + " rust_l2_reflected=5")[0][4], "")
+
+    def test_each_benchmark_proven_by_its_counters(self):
+        # l2_*: the reflected exits; the EPT benchmark: the EPT faults sent to
+        # L1 (not counted as reflected) and the entries after them.
+        self.assertEqual(self.more("l2_vmptrld_switch", r=10)[4], "")
+        self.assertEqual(self.more("l2_ept_fault_pages", r=2, e=12)[4], "not handled by rnvmx")
+        self.assertEqual(self.more("l2_ept_fault_pages", r=2, e=12, f=10)[4], "")
+        # Nested state: every set counted and each restored L2.
+        self.assertEqual(self.more("nested_state_get_set", r=10, s=10)[4], "not handled by rnvmx")
+        self.assertEqual(self.more("nested_state_get_set", s=10, s2=10)[4], "")
+        # Memory: each vCPU entered L2 and its VMCALL was reflected.
+        self.assertEqual(self.more("vcpu_vmx_memory", u=" unit=bytes", e=10)[4],
+                         "not handled by rnvmx")
+        self.assertEqual(self.more("vcpu_vmx_memory", u=" unit=bytes", e=10, r=10)[4], "")
+        self.assertEqual(self.more("vcpu_vmx_memory", u=" unit=bytes", backend="c")[4], "")
+
+    def test_unit(self):
+        row = self.more("vcpu_vmx_memory", u=" unit=bytes", e=10, r=10)
+        self.assertEqual(row[3], 500)
+        self.assertEqual(ab.bench_unit("vcpu_vmx_memory"), "bytes")
+        self.assertEqual(ab.bench_unit("l2_vmcall_roundtrip"), "cycles")
+        # A negative difference (less memory in VMX operation) still parses.
+        neg = self.MORE.format(n="vcpu_vmx_memory", u=" unit=bytes", r=10, e=10, f=0, s=0, s2=0)
+        self.assertEqual(ab.bench_rows("c", neg.replace("=500", "=-12"))[0][3], -12)
+
+
+class ExitBench(unittest.TestCase):
+    """The exit benchmarks' proofs (selftests/kvm/rnvmx_bench_l1_vmcall.c,
+    _l2_cpuid, _l2_io_*, _l2_vmrw*) and the floor."""
+    LINE = ("@@RNVMX-BENCH name={n} ops=500 cycles_per_op={cy} rc={rc} rust_bind={b} "
+            "rust_msr_writes=0 rust_l2_reflected={r} rust_l2=0 rust_ept_faults=0 "
+            "rust_set_state=0 rust_restores_l2=0 rust_insns={i} rust_cpuid_exits={cpuid} "
+            "rust_io_exits={io} ")
+
+    def note(self, n, backend="rust", cy=100, rc=0, b=1, r=0, i=0, cpuid=0, io=0):
+        line = self.LINE.format(n=n, cy=cy, rc=rc, b=b, r=r, i=i, cpuid=cpuid, io=io)
+        return ab.bench_rows(backend, line)[0][4]
+
+    def test_cpuid_needs_its_exits_reflected(self):
+        self.assertEqual(self.note("l2_cpuid_roundtrip", r=501), "not handled by rnvmx")
+        self.assertEqual(self.note("l2_cpuid_roundtrip", r=501, cpuid=501), "")
+        self.assertEqual(self.note("l2_cpuid_roundtrip", r=501, cpuid=501, b=0), "not handled by rnvmx")
+        self.assertEqual(self.note("l2_cpuid_roundtrip", backend="c"), "")
+
+    def test_io_reflected_and_kept_for_l0(self):
+        self.assertEqual(self.note("l2_io_reflected", io=501), "not handled by rnvmx")
+        self.assertEqual(self.note("l2_io_reflected", io=501, r=501), "")
+        # Kept for L0: the I/O exits reached rnvmx and were not reflected.
+        self.assertEqual(self.note("l2_io_l0", io=501, r=1), "")
+        self.assertEqual(self.note("l2_io_l0", io=501, r=501), "not handled by rnvmx")
+        self.assertEqual(self.note("l2_io_l0", io=10, r=1), "not handled by rnvmx")
+
+    def test_vmrw_needs_emulated_instructions(self):
+        self.assertEqual(self.note("l2_vmrw_roundtrip", r=501), "not handled by rnvmx")
+        self.assertEqual(self.note("l2_vmrw_roundtrip", r=501, i=2000), "")
+        # Without shadowing: 17 VMREAD/VMWRITEs per op emulated, not 4.
+        self.assertEqual(self.note("l2_vmrw_roundtrip_noshadow", r=501, i=2000),
+                         "not handled by rnvmx")
+        self.assertEqual(self.note("l2_vmrw_roundtrip_noshadow", r=501, i=10000), "")
+
+    def test_every_proof_counter_is_printed_by_init(self):
+        # init.sh's run_bench prints rust_msr_writes, rust_l2_reflected and
+        # BENCH_MORE's; bench_rows derives rust_io_exits_l0.
+        text = (ab.TOP / "testbed" / "init.sh").read_text()
+        printed = {"rust_msr_writes", "rust_l2_reflected", "rust_io_exits_l0"}
+        for line in text.splitlines():
+            if line.startswith("BENCH_MORE="):
+                printed.update(re.findall(r":(rust_\w+)", line))
+        for name, proof in ab.BENCH_PROOF.items():
+            for c in proof:
+                self.assertIn(c if isinstance(c, str) else c[0], printed, name)
+
+    def test_floor_needs_no_proof(self):
+        self.assertEqual(self.note("l1_vmcall_roundtrip", b=0), "floor")
+        self.assertEqual(self.note("l1_vmcall_roundtrip", backend="c"), "floor")
+        self.assertEqual(self.note("l1_vmcall_roundtrip", rc=1), "exit 1")
+        self.assertTrue(ab.bench_valid(("rust", "l1_vmcall_roundtrip", 500, 9, "floor")))
+        self.assertFalse(ab.bench_valid(("rust", "l2_x", 500, 9, "not handled by rnvmx")))
+        self.assertFalse(ab.bench_valid(None))
+
+    def test_table_against_twice_the_floor(self):
+        benches = [("c", "l1_vmcall_roundtrip", 500, 4000, "floor"),
+                   ("rust", "l1_vmcall_roundtrip", 500, 5000, "floor"),
+                   ("c", "l2_cpuid_roundtrip", 500, 12000, ""),
+                   ("rust", "l2_cpuid_roundtrip", 500, 15000, ""),
+                   ("c", "l2_io_l0", 500, 6000, ""),
+                   ("rust", "l2_io_l0", 500, 7000, "not handled by rnvmx"),
+                   ("c", "vmx_msrs_restore", 24000, 199, ""),
+                   ("rust", "vmx_msrs_restore", 24000, 200, "")]
+        lines = ab.bench_table(benches)
+        self.assertIn("rust/2fl", lines[0])
+        row = {line.split()[0]: line.split() for line in lines[1:]}
+        # cycles c rust rust/c c/2fl rust/2fl
+        self.assertEqual(row["l2_cpuid_roundtrip"][1:6], ["12000", "15000", "1.25", "1.50", "1.50"])
+        self.assertEqual(row["l1_vmcall_roundtrip"][3:6], ["1.25", "-", "-"])
+        self.assertEqual(row["l2_io_l0"][3:6], ["-", "0.75", "-"])
+        # Only L2's figures are measured against the floor; its note once.
+        self.assertEqual(row["vmx_msrs_restore"][3:6], ["1.01", "-", "-"])
+        self.assertEqual(row["l1_vmcall_roundtrip"][6:], ["floor"])
+        self.assertEqual(lines[-1].split()[-2:], ["8000", "10000"])
+        self.assertTrue(lines[-1].startswith("2x floor"))
+        # Without a floor: no line, no ratios to it.
+        lines = ab.bench_table(benches[2:4])
+        self.assertFalse(lines[-1].startswith("2x floor"))
+        self.assertEqual(lines[1].split()[4:6], ["-", "-"])
 
 
 class TraceEntries(unittest.TestCase):

@@ -70,6 +70,18 @@ class WriteSvg(unittest.TestCase):
                         "--bench", str(self.bench), "-o", str(cli)], check=True, capture_output=True)
         self.assertEqual(first.read_bytes(), cli.read_bytes())
 
+    def test_unit_column(self):
+        # ab.py's bench.tsv has a unit column: bytes are labelled as such,
+        # the older files without it still read as cycles.
+        self.bench.write_text(BENCH.replace("\tnote\n", "\tnote\tunit\n", 1)
+                              + "c\tvcpu_vmx_memory\t64\t20352\t\tbytes\n"
+                              + "rust\tvcpu_vmx_memory\t64\t20544\t\tbytes\n")
+        out = self.dir / "unit.svg"
+        plot.write_svg(self.ab, self.bench, out)
+        found = texts(out)
+        for name in ("20352 B/op", "20544 B/op", "15715 cyc/op", "vcpu_vmx_memory (rust/c 1.01x)"):
+            self.assertIn(name, found)
+
     def test_missing_bench(self):
         out = self.dir / "sub" / "ab.svg"
         plot.write_svg(self.ab, self.dir / "no-such-bench.tsv", out)
