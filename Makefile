@@ -62,7 +62,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	rustfmt --edition 2021 --check $(filter-out rust/bindings_generated.rs,$(wildcard rust/*.rs)) fuzz/fuzz_targets/*.rs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	# The fuzz targets (their own workspace) build against the core as it is.
+	# The fuzz targets (their own workspace; libFuzzer needs g++) build against the core.
 	$(CARGO) check --manifest-path fuzz/Cargo.toml --bins
 
 pytest:

@@ -4,7 +4,7 @@
 
 PKGS=(linux-source-6.12 clang lld llvm libclang-dev flex bison libelf-dev libssl-dev bc cpio
       ccache bochs bochsbios vgabios isolinux syslinux-common xorriso busybox-static python3 make
-      patch xz-utils gcc binutils libc6-dev perl rsync kmod python3-matplotlib dkms
+      patch xz-utils gcc g++ binutils libc6-dev perl rsync kmod python3-matplotlib dkms
       qemu-system-x86)
 BINDGEN_VERSION=0.69.5
 
