@@ -331,3 +331,8 @@ pub(crate) fn l0_handles_vmcall(nv: &mut Nv) -> bool {
     }
     l0
 }
+
+/// The mapped eVMCS's `hv_clean_fields`, 0 without one.
+pub(crate) fn clean_fields(nv: &mut Nv) -> u32 {
+    nv.evmcs_controls().map_or(0, |c| c.clean_fields)
+}

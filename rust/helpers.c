@@ -224,19 +224,6 @@ bool rnvmx_x2apic_mode(struct kvm_vcpu *vcpu)
 	return lapic_in_kernel(vcpu) && apic_x2apic_mode(vcpu->arch.apic);
 }
 
-void rnvmx_set_segment(struct kvm_vcpu *vcpu, u16 selector, u64 base,
-		       u32 limit, u8 type, bool s, bool present, bool db,
-		       bool l, bool g, bool unusable, int seg)
-{
-	struct kvm_segment var = {
-		.base = base, .limit = limit, .selector = selector,
-		.type = type, .s = s, .present = present, .db = db, .l = l,
-		.g = g, .unusable = unusable,
-	};
-
-	__vmx_set_segment(vcpu, &var, seg);
-}
-
 /* The INVVPID types of the CPU, as KVM's vmx_capability.vpid has them. */
 u32 rnvmx_vpid_caps(void)
 {

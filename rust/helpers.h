@@ -62,9 +62,6 @@ phys_addr_t rnvmx_pa(const void *p);
 bool rnvmx_init_event_pending(struct kvm_vcpu *vcpu);
 bool rnvmx_cpu_has_injectable_intr(struct kvm_vcpu *vcpu);
 bool rnvmx_x2apic_mode(struct kvm_vcpu *vcpu);
-void rnvmx_set_segment(struct kvm_vcpu *vcpu, u16 selector, u64 base,
-		       u32 limit, u8 type, bool s, bool present, bool db,
-		       bool l, bool g, bool unusable, int seg);
 void rnvmx_mmu_unload_guest_mode_roots(struct kvm_vcpu *vcpu);
 u32 rnvmx_vpid_caps(void);
 void rnvmx_free_guest_mode_roots(struct kvm_vcpu *vcpu);
