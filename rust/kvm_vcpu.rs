@@ -461,13 +461,10 @@ impl KvmVcpu for Nv {
     }
     fn set_cr3_and_init_mmu(&mut self, cr3: u64, nested_ept: bool) {
         vf!(self, vcpu.arch.cr3) = cr3 as usize;
+        self.register_mark_dirty(bindings::kvm_reg_VCPU_EXREG_CR3);
         let vcpu = self.raw();
         // SAFETY: the vCPU is ours (Nv invariant), for each call.
         unsafe {
-            bindings::rnvmx_register_mark_dirty(
-                vcpu,
-                bindings::kvm_reg_VCPU_EXREG_CR3 as kernel::ffi::c_int,
-            );
             bindings::kvm_init_mmu(vcpu);
             if !nested_ept {
                 bindings::kvm_mmu_new_pgd(vcpu, cr3);
