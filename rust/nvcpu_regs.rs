@@ -31,10 +31,12 @@ impl Nv {
         vf!(self, vcpu.stat.guest_mode) = 1;
     }
 
-    /// `kvm_register_mark_dirty()`: available and dirty.
+    /// `kvm_register_mark_dirty()`: available and dirty (`reg` is a
+    /// `kvm_reg`, below 32; a larger one marks nothing, without a panic).
     pub(crate) fn register_mark_dirty(&mut self, reg: u32) {
-        vf!(self, vcpu.arch.regs_avail) |= 1 << reg;
-        vf!(self, vcpu.arch.regs_dirty) |= 1 << reg;
+        let bit = 1u32.checked_shl(reg).unwrap_or(0);
+        vf!(self, vcpu.arch.regs_avail) |= bit;
+        vf!(self, vcpu.arch.regs_dirty) |= bit;
     }
 
     /// `kvm_register_write_raw()` of RSP or RIP.
@@ -48,7 +50,7 @@ impl Nv {
     /// `kvm_register_read_raw()` of RSP or RIP when KVM has it cached
     /// (`kvm_register_is_available()`), else `None`: KVM caches it first.
     fn register_cached(&mut self, reg: u32) -> Option<u64> {
-        if vf!(self, vcpu.arch.regs_avail) & (1 << reg) == 0 {
+        if vf!(self, vcpu.arch.regs_avail) & 1u32.checked_shl(reg).unwrap_or(0) == 0 {
             return None;
         }
         vf!(self, vcpu.arch.regs)

@@ -100,9 +100,10 @@ impl FieldRef {
 /// state is L0's own), and each is consumed only from vmcs12, after the
 /// read-write shadowed fields were copied there: the host-state checks of
 /// VMLAUNCH/VMRESUME and the host-state load of a nested VM exit follow
-/// `copy_shadow_to_vmcs12()`, and KVM_GET_NESTED_STATE, VMCLEAR, VMPTRLD
-/// and VMXOFF copy them back with the rest (`release_vmcs12()`); a nested
-/// exit refills the shadow VMCS from vmcs12. Both are natural-width
+/// `copy_shadow_to_vmcs12()`, and KVM_GET_NESTED_STATE and VMCLEAR or
+/// VMPTRLD (`release_vmcs12()`) copy them back with the rest, while
+/// there is a current VMCS (`ShadowFields::to_vmcs12`); a nested exit
+/// refills the shadow VMCS from vmcs12. Both are natural-width
 /// host-state fields every CPU with VMCS shadowing can shadow (no feature
 /// of L0 decides, unlike `shadow::bitmap::shadow_of`). Without VMCS
 /// shadowing (`enable_shadow_vmcs=0`) their VMWRITE still exits and is
