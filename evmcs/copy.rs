@@ -99,9 +99,22 @@ const RUNTIME_CONTROLS: u32 = CleanGroup::CONTROL_GRP1.bit()
 /// [`copied_in`] whose group L1 did not declare clean (fields of no group,
 /// `CleanGroup::NONE`, always). `hv_clean_fields` 0 copies them all.
 pub fn copy_in(ev: &HvEnlightenedVmcs, v: &mut Vmcs12, hv_clean_fields: u32) -> CopiedIn {
-    evmcs_to_vmcs12_rows(ev, v, |enc, group| {
-        copied_in_row(enc, group) && !group.is_clean(hv_clean_fields)
-    });
+    // One test per group, then its fields, as nested.c's: each pass is
+    // the table's straight-line copy with the group a constant, so only
+    // that group's rows remain (stores to distinct fields: the order
+    // does not matter).
+    macro_rules! groups {
+        ($($g:ident)*) => {$(
+            if !CleanGroup::$g.is_clean(hv_clean_fields) {
+                evmcs_to_vmcs12_rows(ev, v, |enc, group| {
+                    group == CleanGroup::$g && copied_in_row(enc, group)
+                });
+            }
+        )*};
+    }
+    groups!(NONE IO_BITMAP MSR_BITMAP CONTROL_GRP2 CONTROL_GRP1 CONTROL_PROC CONTROL_EVENT
+        CONTROL_ENTRY CONTROL_EXCPN CRDR CONTROL_XLAT GUEST_BASIC GUEST_GRP1 GUEST_GRP2
+        HOST_POINTER HOST_GRP1 ENLIGHTENMENTSCONTROL);
     let enl = CleanGroup::ENLIGHTENMENTSCONTROL;
     CopiedIn {
         force_msr_bitmap_recalc: hv_clean_fields & RUNTIME_CONTROLS != RUNTIME_CONTROLS,

@@ -21,10 +21,13 @@ pub const CLEAN_FIELD_ALL: u32 = 0xffff;
 
 /// What the transitions need of a vCPU beyond [`EvmcsVcpu`].
 pub trait EvmcsRunVcpu: EvmcsVcpu {
-    /// A copy of the mapped eVMCS (`nested_vmx_evmcs()`), if one is.
-    fn read_evmcs(&mut self) -> Option<HvEnlightenedVmcs>;
-    /// Writes the mapped eVMCS, if one is.
-    fn write_evmcs(&mut self, ev: &HvEnlightenedVmcs);
+    /// Runs `f` on the mapped eVMCS (`nested_vmx_evmcs()`) in place and
+    /// on the cached vmcs12, as nested.c's copies use both (no copy of the
+    /// 1 KiB eVMCS); `None`, `f` not run, without either.
+    fn with_evmcs_vmcs12<R>(
+        &mut self,
+        f: impl FnOnce(&mut HvEnlightenedVmcs, &mut Vmcs12) -> R,
+    ) -> Option<R>;
     /// Sets `bits` in the mapped eVMCS's `hv_clean_fields`, if one is.
     fn or_clean_fields(&mut self, bits: u32);
     /// The cached vmcs12, allocated while in VMX operation.
@@ -92,13 +95,12 @@ pub fn l0_handles_vmcall<V: EvmcsRunVcpu>(k: &mut V) -> bool {
 /// (`clean` false, for KVM_GET_NESTED_STATE) all of it; false without a
 /// mapped eVMCS or a vmcs12.
 pub fn to_vmcs12<V: EvmcsRunVcpu>(k: &mut V, clean: bool) -> bool {
-    let Some(ev) = k.read_evmcs() else {
+    let Some(r) = k.with_evmcs_vmcs12(|ev, v| {
+        let clean_fields = if clean { ev.hv_clean_fields } else { 0 };
+        copy::copy_in(ev, v, clean_fields)
+    }) else {
         return false;
     };
-    let Some(v) = k.vmcs12() else {
-        return false;
-    };
-    let r = copy::copy_in(&ev, v, if clean { ev.hv_clean_fields } else { 0 });
     if r.force_msr_bitmap_recalc {
         k.force_msr_bitmap_recalc();
     }
@@ -122,14 +124,9 @@ pub fn run_to_vmcs12<V: EvmcsRunVcpu>(k: &mut V, launch: bool) {
 /// `copy_vmcs12_to_enlightened()`: true if an eVMCS is mapped and now has
 /// vmcs12's exit state (then no shadow VMCS needs it).
 pub fn from_vmcs12<V: EvmcsRunVcpu>(k: &mut V) -> bool {
-    let Some(mut ev) = k.read_evmcs() else {
+    if k.with_evmcs_vmcs12(|ev, v| copy::copy_out(v, ev)).is_none() {
         return false;
-    };
-    let Some(v) = k.vmcs12() else {
-        return false;
-    };
-    copy::copy_out(v, &mut ev);
-    k.write_evmcs(&ev);
+    }
     k.set_need_vmcs12_to_shadow_sync(false);
     true
 }
@@ -225,13 +222,11 @@ mod tests {
     }
 
     impl EvmcsRunVcpu for M {
-        fn read_evmcs(&mut self) -> Option<HvEnlightenedVmcs> {
-            self.evmcs
-        }
-        fn write_evmcs(&mut self, ev: &HvEnlightenedVmcs) {
-            if self.evmcs.is_some() {
-                self.evmcs = Some(*ev);
-            }
+        fn with_evmcs_vmcs12<R>(
+            &mut self,
+            f: impl FnOnce(&mut HvEnlightenedVmcs, &mut Vmcs12) -> R,
+        ) -> Option<R> {
+            Some(f(self.evmcs.as_mut()?, self.vmcs12.as_mut()?))
         }
         fn or_clean_fields(&mut self, bits: u32) {
             if let Some(e) = self.evmcs.as_mut() {

@@ -125,10 +125,6 @@ pub trait EntryVcpu: KvmVcpu {
     fn write_encls_bitmap(&mut self, v: &Vmcs12);
     /// vmcs02's `nmi_known_unmasked`.
     fn set_nmi_known_unmasked(&mut self, unmasked: bool);
-    /// vmcs02 takes vmcs12's rare guest state (segments, descriptor
-    /// tables, SYSENTER, pending debug exceptions: `vmcs02::GUEST_SEGMENTS`
-    /// and `GUEST_RARE_OTHER`), from the cached vmcs12.
-    fn load_rare_guest_state(&mut self);
     /// Drops KVM's segment cache (`segment_cache.bitmask = 0`).
     fn reset_segment_cache(&mut self);
     /// `vmx_need_pf_intercept()`.

@@ -173,6 +173,39 @@ fn vmread_and_vmwrite_reach_vmcs12() {
 }
 
 #[test]
+fn vmwrite_of_host_rsp_and_rip_is_a_shadowed_read_write_one() {
+    // vmcs::table::SHADOWED_BEYOND_KVM: when their VMWRITE exits at all
+    // (no VMCS shadowing), no rare sync and vmcs12 stays clean, as for
+    // GUEST_RIP; HOST_CR3, not shadowed, syncs and dirties as in nested.c.
+    let mut m = l1(0x2000);
+    m.entry.vmxon = true;
+    m.entry.current_vmcs = true;
+    m.insn.long_mode = true;
+    m.vmwrite(e::VMX_INSTRUCTION_INFO, (1 << 10) | (2 << 28) | (1 << 3));
+    for (field, value) in [
+        (e::HOST_RSP, 0x8000),
+        (e::HOST_RIP, 0x9000),
+        (e::GUEST_RIP, 1),
+    ] {
+        m.gprs[2] = u64::from(field.value());
+        m.gprs[1] = value;
+        vmwrite(&mut m);
+        assert_eq!(completed(&m), Some(Outcome::VmSucceed));
+        assert_eq!(
+            (m.insn.rare_synced, m.entry.dirty_vmcs12),
+            (0, false),
+            "{field:?}"
+        );
+    }
+    let v = m.vmcs12.unwrap_or_default();
+    assert_eq!(({ v.host_rsp }, { v.host_rip }), (0x8000, 0x9000));
+    assert!(m.insn.shadow_ro.is_empty());
+    m.gprs[2] = u64::from(e::HOST_CR3.value());
+    vmwrite(&mut m);
+    assert_eq!((m.insn.rare_synced, m.entry.dirty_vmcs12), (1, true));
+}
+
+#[test]
 fn vmfunc_outside_l2_is_ud_and_a_failed_function_exits_to_l1() {
     let mut m = l1(0);
     assert_eq!(vmfunc(&mut m), 1);

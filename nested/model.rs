@@ -301,6 +301,9 @@ impl KvmVcpu for Model {
     fn evmcs_mapped(&mut self) -> bool {
         self.insn.evmcs.is_some()
     }
+    fn evmcs_clean_fields(&mut self) -> u32 {
+        self.insn.evmcs.map_or(0, |ev| ev.hv_clean_fields)
+    }
     fn set_need_rare_sync(&mut self) {
         self.need_rare_sync = true;
     }

@@ -23,8 +23,6 @@ pub enum EntryCall {
     ConstantHostState,
     /// `write_encls_bitmap`.
     EnclsBitmap,
-    /// `load_rare_guest_state`.
-    RareGuestState,
     /// `reset_segment_cache`.
     SegmentCacheReset,
     /// `prepare_tsc_autostore`.
@@ -155,9 +153,6 @@ impl EntryVcpu for Model {
     }
     fn set_nmi_known_unmasked(&mut self, unmasked: bool) {
         self.entry.nmi_known_unmasked = Some(unmasked);
-    }
-    fn load_rare_guest_state(&mut self) {
-        self.entry.calls.push(EntryCall::RareGuestState);
     }
     fn reset_segment_cache(&mut self) {
         self.entry.calls.push(EntryCall::SegmentCacheReset);

@@ -14,12 +14,13 @@ use std::vec::Vec;
 
 use crate::nested::msr_autostore::{AutostoreVcpu, MsrArea};
 use crate::nested::msr_list::{MsrAccess, MsrEntry};
-use crate::nested::shadow_vmcs::ShadowVmcsVcpu;
+use crate::nested::shadow_vmcs::{ShadowVmcsVcpu, VmcsIo};
 use crate::shadow::bitmap::ShadowCaps;
 use crate::shadow::fields::ShadowFields;
 use crate::vmcs::controls::Secondary;
 use crate::vmcs::encoding::Encoding;
-use crate::vmcs::slot::Slot;
+use crate::vmcs::layout::Vmcs12;
+use crate::vmcs::table::FIELDS;
 
 /// Which VMCS an access went to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +55,26 @@ pub struct ShadowModel {
     pub shadow: HashMap<Encoding, u64>,
     /// vmcs12's fields by encoding; absent: never written.
     pub vmcs12: HashMap<Encoding, u64>,
+    /// There is a current VMCS (VMPTRLD), not an eVMCS.
+    pub current_vmptr: bool,
     pub log: Vec<ShadowCall>,
+}
+
+/// The shadow VMCS while a copy has it current, with the log.
+pub struct ShadowIo {
+    shadow: HashMap<Encoding, u64>,
+    log: Vec<ShadowCall>,
+}
+
+impl VmcsIo for ShadowIo {
+    fn vmread(&mut self, field: Encoding) -> u64 {
+        self.log.push(ShadowCall::Read(Vmcs::Shadow, field));
+        self.shadow.get(&field).copied().unwrap_or(0)
+    }
+    fn vmwrite(&mut self, field: Encoding, value: u64) {
+        self.log.push(ShadowCall::Write(Vmcs::Shadow, field, value));
+        self.shadow.insert(field, value);
+    }
 }
 
 impl ShadowModel {
@@ -74,6 +94,7 @@ impl ShadowModel {
             own: HashMap::new(),
             shadow: HashMap::new(),
             vmcs12: HashMap::new(),
+            current_vmptr: true,
             log: Vec::new(),
         }
     }
@@ -88,6 +109,7 @@ impl ShadowModel {
 }
 
 impl ShadowVmcsVcpu for ShadowModel {
+    type Io = ShadowIo;
     fn shadow_vmcs(&mut self) -> Option<u64> {
         self.shadow_pa
     }
@@ -117,11 +139,8 @@ impl ShadowVmcsVcpu for ShadowModel {
             Vmcs::Shadow => self.shadow.insert(field, value),
         };
     }
-    fn vmcs12_get(&mut self, field: &Slot) -> u64 {
-        self.vmcs12.get(&field.encoding).copied().unwrap_or(0)
-    }
-    fn vmcs12_set(&mut self, field: &Slot, value: u64) {
-        self.vmcs12.insert(field.encoding, value);
+    fn has_current_vmptr(&mut self) -> bool {
+        self.current_vmptr
     }
     fn set_need_vmcs12_to_shadow_sync(&mut self, need: bool) {
         self.need_sync = need;
@@ -135,6 +154,31 @@ impl ShadowVmcsVcpu for ShadowModel {
         f(self);
         self.current = Vmcs::Own;
         self.log.push(ShadowCall::Unload);
+    }
+    fn with_shadow_vmcs12<F: FnOnce(&mut ShadowIo, &mut Vmcs12)>(&mut self, f: F) {
+        // vmcs12 as a struct for the copy, the fields it changed back into
+        // the map afterwards (a test's values are distinct and non-zero).
+        let mut v = Vmcs12::zeroed();
+        for (e, x) in &self.vmcs12 {
+            if let Some(r) = crate::vmcs::table::lookup(*e) {
+                v.set(r.field, *x);
+            }
+        }
+        let before = v;
+        self.with_shadow_loaded(|m| {
+            let mut io = ShadowIo {
+                shadow: core::mem::take(&mut m.shadow),
+                log: core::mem::take(&mut m.log),
+            };
+            f(&mut io, &mut v);
+            m.shadow = io.shadow;
+            m.log = io.log;
+        });
+        for row in FIELDS.iter() {
+            if v.get(row) != before.get(row) {
+                self.vmcs12.insert(row.encoding, v.get(row));
+            }
+        }
     }
 }
 

@@ -8,17 +8,19 @@
 //! `v` may be the cached vmcs12 itself: nothing here writes vmcs12 or asks
 //! `KvmVcpu::vmcs12()` for it.
 
+use crate::evmcs::clean::CleanGroup;
 use crate::nested::entry_vcpu::{Control, EntryVcpu, L0Caps};
 use crate::nested::merge::{self, L0};
 use crate::nested::paging::{self, TlbTag};
 use crate::nested::vcpu::Stat;
+use crate::nested::vmcs02;
+use crate::shadow::bitmap::ShadowCaps;
 use crate::vmcs::checks::entry_fail;
 use crate::vmcs::controls::{
     CpuBased, EntryControls, ExitControls, PinBased, Secondary, Vmcs12Controls,
 };
-use crate::vmcs::encoding::Encoding;
 use crate::vmcs::layout::Vmcs12;
-use crate::vmcs::table::{self, encodings as e};
+use crate::vmcs::table::encodings as e;
 
 /// vmcs02 fields that have no vmcs12 counterpart.
 pub mod enc {
@@ -39,27 +41,12 @@ const INVALID_GPA: u64 = u64::MAX;
 /// "Blocking by NMI" in the interruptibility state.
 const GUEST_INTR_STATE_NMI: u32 = 1 << 3;
 
-const PDPTRS: [Encoding; 4] = [
-    e::GUEST_PDPTR0,
-    e::GUEST_PDPTR1,
-    e::GUEST_PDPTR2,
-    e::GUEST_PDPTR3,
-];
-
-const EOI_EXIT_BITMAPS: [Encoding; 4] = [
-    e::EOI_EXIT_BITMAP0,
-    e::EOI_EXIT_BITMAP1,
-    e::EOI_EXIT_BITMAP2,
-    e::EOI_EXIT_BITMAP3,
-];
-
-/// Copies vmcs12's `fields` to the current VMCS.
-fn copy_to_vmcs02(k: &mut impl EntryVcpu, v: &Vmcs12, fields: &[Encoding]) {
-    for &enc in fields {
-        if let Some(f) = table::lookup(enc) {
-            k.vmwrite(enc, v.get(f.field));
-        }
-    }
+/// vmcs12's PDPTEs to vmcs02 (nested.c's four `vmcs_write64()`s).
+fn write_pdptrs(k: &mut impl EntryVcpu, v: &Vmcs12) {
+    k.vmwrite(e::GUEST_PDPTR0, v.guest_pdptr0);
+    k.vmwrite(e::GUEST_PDPTR1, v.guest_pdptr1);
+    k.vmwrite(e::GUEST_PDPTR2, v.guest_pdptr2);
+    k.vmwrite(e::GUEST_PDPTR3, v.guest_pdptr3);
 }
 
 /// KVM's `prepare_vmcs02_constant_state()`: vmcs02 fields set once.
@@ -189,15 +176,25 @@ pub fn prepare_vmcs02_early(k: &mut impl EntryVcpu, v: &Vmcs12, caps: &L0Caps) {
 
 /// KVM's `prepare_vmcs02_rare()`: what vmcs02 takes from vmcs12 only when
 /// L1 wrote vmcs12 since the last entry.
+/// With an eVMCS, the guest-state groups L1 declared clean are skipped, as
+/// nested.c: vmcs02 still has them (an eVMCS exit syncs vmcs12's rare
+/// state from vmcs02 at once, and the eVMCS copy into vmcs12 skips clean
+/// groups as well).
 fn prepare_vmcs02_rare(k: &mut impl EntryVcpu, v: &Vmcs12, caps: &L0Caps) {
-    k.load_rare_guest_state();
-    k.reset_segment_cache();
-    if k.enable_ept() {
-        copy_to_vmcs02(k, v, &PDPTRS);
-    }
+    let clean = k.evmcs_clean_fields();
     let c = Vmcs12Controls::of(v);
-    if caps.mpx && k.run_pending() && c.entry.contains(EntryControls::LOAD_BNDCFGS) {
-        k.vmwrite(e::GUEST_BNDCFGS, v.guest_bndcfgs);
+    if !CleanGroup::GUEST_GRP2.is_clean(clean) {
+        vmcs02::load_segments(v, |f, x| k.vmwrite(f, x));
+        k.reset_segment_cache();
+    }
+    if !CleanGroup::GUEST_GRP1.is_clean(clean) {
+        vmcs02::load_other(v, |f, x| k.vmwrite(f, x));
+        if k.enable_ept() {
+            write_pdptrs(k, v);
+        }
+        if caps.mpx && k.run_pending() && c.entry.contains(EntryControls::LOAD_BNDCFGS) {
+            k.vmwrite(e::GUEST_BNDCFGS, v.guest_bndcfgs);
+        }
     }
     if c.sec.contains(Secondary::ENABLE_XSAVES) {
         k.vmwrite(e::XSS_EXIT_BITMAP, v.xss_exit_bitmap);
@@ -210,8 +207,14 @@ fn prepare_vmcs02_rare(k: &mut impl EntryVcpu, v: &Vmcs12, caps: &L0Caps) {
     };
     k.vmwrite(e::PAGE_FAULT_ERROR_CODE_MASK, u64::from(mask));
     k.vmwrite(e::PAGE_FAULT_ERROR_CODE_MATCH, u64::from(matched));
-    if Secondary(caps.config.secondary).contains(Secondary::VIRTUAL_INTR_DELIVERY) {
-        copy_to_vmcs02(k, v, &EOI_EXIT_BITMAPS);
+    // KVM's cpu_has_vmx_apicv(): APIC-register virtualization,
+    // virtual-interrupt delivery and posted interrupts, all three (not VID
+    // alone: Bochs has VID without posted interrupts).
+    if ShadowCaps::of(PinBased(caps.config.pin), Secondary(caps.config.secondary)).apicv {
+        k.vmwrite(e::EOI_EXIT_BITMAP0, v.eoi_exit_bitmap0);
+        k.vmwrite(e::EOI_EXIT_BITMAP1, v.eoi_exit_bitmap1);
+        k.vmwrite(e::EOI_EXIT_BITMAP2, v.eoi_exit_bitmap2);
+        k.vmwrite(e::EOI_EXIT_BITMAP3, v.eoi_exit_bitmap3);
     }
     k.prepare_tsc_autostore(v);
     let store = k.autostore_count();
@@ -254,13 +257,10 @@ pub fn prepare_vmcs02(
     let c = Vmcs12Controls::of(v);
     let mut load_pdptrs12 = false;
     if k.dirty_vmcs12() || k.evmcs_mapped() {
-        // With an eVMCS nested.c skips the GUEST_GRP2 writes (and the
-        // PDPTE load of GUEST_GRP1) when L1 declared them clean; vmcs12
-        // then holds what the last exit synced from vmcs02, the same
-        // values, so they are written regardless.
         prepare_vmcs02_rare(k, v, caps);
         k.set_dirty_vmcs12(false);
-        load_pdptrs12 = true;
+        // With an eVMCS, only if L1 did not declare GUEST_GRP1 clean.
+        load_pdptrs12 = !CleanGroup::GUEST_GRP1.is_clean(k.evmcs_clean_fields());
     }
     let run_pending = k.run_pending();
     let host_freeze = k.host_freeze_in_smm();
@@ -332,7 +332,7 @@ pub fn prepare_vmcs02(
         k.vmwrite(e::GUEST_CR3, v.guest_cr3);
     }
     if load_pdptrs12 && c.has_ept() && k.is_pae_paging() {
-        copy_to_vmcs02(k, v, &PDPTRS);
+        write_pdptrs(k, v);
     }
     k.set_rsp(v.guest_rsp);
     k.set_rip(v.guest_rip);

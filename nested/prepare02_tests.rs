@@ -86,6 +86,8 @@ fn rare_state_only_when_vmcs12_is_dirty() {
     let v = Vmcs12 {
         page_fault_error_code_mask: 3,
         page_fault_error_code_match: 1,
+        guest_tr_base: 0x7000,
+        guest_sysenter_eip: 0x8000,
         ..Vmcs12::default()
     };
     let mut m = model(v);
@@ -93,7 +95,9 @@ fn rare_state_only_when_vmcs12_is_dirty() {
     let caps = m.entry.caps;
     assert_eq!(prepare_vmcs02(&mut m, &v, &caps, true), Ok(()));
     assert!(!m.entry.dirty_vmcs12);
-    assert!(m.entry.calls.contains(&EntryCall::RareGuestState));
+    assert!(m.entry.calls.contains(&EntryCall::SegmentCacheReset));
+    assert_eq!(m.field(true, e::GUEST_TR_BASE), Some(0x7000));
+    assert_eq!(m.field(true, e::GUEST_SYSENTER_EIP), Some(0x8000));
     assert_eq!(
         m.field(true, e::PAGE_FAULT_ERROR_CODE_MASK),
         Some(0),
@@ -102,7 +106,7 @@ fn rare_state_only_when_vmcs12_is_dirty() {
     m.entry.calls.clear();
     let caps = m.entry.caps;
     assert_eq!(prepare_vmcs02(&mut m, &v, &caps, true), Ok(()));
-    assert!(!m.entry.calls.contains(&EntryCall::RareGuestState));
+    assert!(!m.entry.calls.contains(&EntryCall::SegmentCacheReset));
     let mut m = model(v);
     let caps = m.entry.caps;
     assert_eq!(prepare_vmcs02(&mut m, &v, &caps, true), Ok(()));
@@ -188,4 +192,75 @@ fn l2_tsc_terms() {
     assert_eq!(l2_tsc(&v, 7), (3, 7));
     v.secondary_vm_exec_control = Secondary::TSC_SCALING.bits();
     assert_eq!(l2_tsc(&v, 7), (3, 9));
+}
+
+#[test]
+fn evmcs_clean_guest_groups_are_not_reloaded() {
+    // nested.c's prepare_vmcs02_rare(): GUEST_GRP2 (segments) and
+    // GUEST_GRP1 (SYSENTER, pending debug exceptions, PDPTEs) only when
+    // the eVMCS does not declare them clean.
+    use crate::evmcs::layout::HvEnlightenedVmcs;
+    let v = Vmcs12 {
+        guest_tr_base: 0x7000,
+        guest_sysenter_eip: 0x8000,
+        guest_pdptr0: 0x9001,
+        page_fault_error_code_mask: 3,
+        ..Vmcs12::default()
+    };
+    for (clean, grp2, grp1) in [
+        (0, true, true),
+        (CleanGroup::GUEST_GRP2.bit(), false, true),
+        (CleanGroup::GUEST_GRP1.bit(), true, false),
+        (0xffff, false, false),
+    ] {
+        let mut m = model(v);
+        m.ept = true;
+        m.insn.evmcs = Some(HvEnlightenedVmcs {
+            hv_clean_fields: clean,
+            ..HvEnlightenedVmcs::default()
+        });
+        m.entry.dirty_vmcs12 = false;
+        let caps = m.entry.caps;
+        assert_eq!(prepare_vmcs02(&mut m, &v, &caps, true), Ok(()));
+        let reset = m.entry.calls.contains(&EntryCall::SegmentCacheReset);
+        assert_eq!(reset, grp2, "{clean:#x}");
+        assert_eq!(
+            m.field(true, e::GUEST_TR_BASE).is_some(),
+            grp2,
+            "{clean:#x}"
+        );
+        assert_eq!(m.field(true, e::GUEST_SYSENTER_EIP).is_some(), grp1);
+        assert_eq!(m.field(true, e::GUEST_PDPTR0).is_some(), grp1);
+        // The rest of the rare part is written regardless.
+        assert_eq!(m.field(true, e::PAGE_FAULT_ERROR_CODE_MASK), Some(3));
+    }
+}
+
+#[test]
+fn eoi_exit_bitmaps_need_all_of_apicv() {
+    // cpu_has_vmx_apicv(): virtual-interrupt delivery alone (Bochs) is not
+    // enough, posted interrupts and APIC-register virtualization too.
+    let v = Vmcs12 {
+        eoi_exit_bitmap0: 1,
+        eoi_exit_bitmap3: 8,
+        ..Vmcs12::default()
+    };
+    let vid = Secondary::VIRTUAL_INTR_DELIVERY | Secondary::APIC_REGISTER_VIRT;
+    for (pin, sec, written) in [
+        (PinBased::EMPTY, vid, false),
+        (
+            PinBased::POSTED_INTR,
+            Secondary::VIRTUAL_INTR_DELIVERY,
+            false,
+        ),
+        (PinBased::POSTED_INTR, vid, true),
+    ] {
+        let mut m = model(v);
+        m.entry.caps.config.pin = pin.bits();
+        m.entry.caps.config.secondary = sec.bits();
+        let caps = m.entry.caps;
+        assert_eq!(prepare_vmcs02(&mut m, &v, &caps, true), Ok(()));
+        assert_eq!(m.field(true, e::EOI_EXIT_BITMAP0), written.then_some(1));
+        assert_eq!(m.field(true, e::EOI_EXIT_BITMAP3), written.then_some(8));
+    }
 }

@@ -83,8 +83,15 @@ pub fn reflect_vmexit(k: &mut impl ReflectVcpu) -> bool {
         reason,
         qualification,
         intr_info: info,
-        rcx: k.gpr(1),
-        rax: k.gpr(0),
+        // Only the exits that look at them read them, as nested.c's
+        // kvm_rcx_read()/kvm_rax_read() (both used as 32-bit values, so
+        // the mode's operand size does not matter).
+        rcx: if matches!(reason, r::MSR_READ | r::MSR_WRITE) {
+            k.gpr(1)
+        } else {
+            0
+        },
+        rax: if reason == r::ENCLS { k.gpr(0) } else { 0 },
         operand,
         // Read only for the exit that needs it (a CPUID lookup).
         guest_has_sgx: reason == r::ENCLS && k.guest_has_sgx(),
@@ -133,9 +140,19 @@ mod tests {
         let asked = m.ev.asked.unwrap_or_default();
         assert_eq!(
             (asked.operand, asked.rcx, asked.rax),
-            (0x300, 0x100, 0),
-            "MOV CR from R3"
+            (0x300, 0, 0),
+            "MOV CR from R3: RCX and RAX not read"
         );
+        // RCX for MSR exits (the MSR bitmap), RAX for ENCLS (its bitmap).
+        let mut m = l2(u32::from(r::MSR_READ));
+        assert!(!reflect_vmexit(&mut m));
+        let asked = m.ev.asked.unwrap_or_default();
+        assert_eq!((asked.rcx, asked.rax), (0x100, 0));
+        let mut m = l2(u32::from(r::ENCLS));
+        m.gprs[0] = 5;
+        assert!(!reflect_vmexit(&mut m));
+        let asked = m.ev.asked.unwrap_or_default();
+        assert_eq!((asked.rcx, asked.rax), (0, 5));
         let mut m = l2(u32::from(r::EXCEPTION_NMI));
         let info = intr_info::VALID | intr_info::DELIVER_CODE | intr_info::TYPE_HARD_EXCEPTION | 13;
         m.vmcs02

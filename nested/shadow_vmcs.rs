@@ -14,13 +14,23 @@ use crate::shadow::fields::ShadowFields;
 use crate::vmcs::controls::{Secondary, Vmcs12Controls};
 use crate::vmcs::encoding::Encoding;
 use crate::vmcs::layout::Vmcs12;
-use crate::vmcs::slot::Slot;
 use crate::vmcs::table::encodings as enc;
 use crate::vmcs::x86::INVALID_GPA;
+
+/// VMREAD and VMWRITE of the current VMCS, apart from the vCPU (so that a
+/// copy holds vmcs12 and the VMCS at once).
+pub trait VmcsIo {
+    /// VMREAD.
+    fn vmread(&mut self, field: Encoding) -> u64;
+    /// VMWRITE.
+    fn vmwrite(&mut self, field: Encoding, value: u64);
+}
 
 /// The vCPU whose vmcs01 has (or has not) a shadow VMCS. Every method
 /// applies or reports one thing.
 pub trait ShadowVmcsVcpu {
+    /// The shadow VMCS's accessor while it is current.
+    type Io: VmcsIo;
     /// The physical address of vmcs01's shadow VMCS (`vmcs01.shadow_vmcs`),
     /// `None` if VMXON allocated none (no VMCS shadowing).
     fn shadow_vmcs(&mut self) -> Option<u64>;
@@ -36,10 +46,9 @@ pub trait ShadowVmcsVcpu {
     fn vmread(&mut self, field: Encoding) -> u64;
     /// VMWRITE of the current VMCS.
     fn vmwrite(&mut self, field: Encoding, value: u64);
-    /// A field of the cached vmcs12 (0 without one).
-    fn vmcs12_get(&mut self, field: &Slot) -> u64;
-    /// Writes a field of the cached vmcs12 (nothing without one).
-    fn vmcs12_set(&mut self, field: &Slot, value: u64);
+    /// There is a current VMCS (`current_vmptr` is not INVALID_GPA): the
+    /// shadow VMCS is linked to vmcs01.
+    fn has_current_vmptr(&mut self) -> bool;
     /// Sets or clears `nested.need_vmcs12_to_shadow_sync`: kvm-intel fills
     /// the shadow VMCS (`from_vmcs12`) before L1 runs again.
     fn set_need_vmcs12_to_shadow_sync(&mut self, need: bool);
@@ -48,6 +57,9 @@ pub trait ShadowVmcsVcpu {
     /// `vmcs_load(shadow_vmcs)` ... `vmcs_clear()`, `vmcs_load()`), with
     /// preemption off meanwhile. Called only when `shadow_vmcs()` has one.
     fn with_shadow_loaded<F: FnOnce(&mut Self)>(&mut self, f: F);
+    /// `with_shadow_loaded`, `f` given the shadow VMCS's accessor and the
+    /// cached vmcs12 (not run without one).
+    fn with_shadow_vmcs12<F: FnOnce(&mut Self::Io, &mut Vmcs12)>(&mut self, f: F);
 }
 
 /// The shadowing part of KVM's `set_current_vmptr()`, at VMPTRLD of a new
@@ -85,12 +97,8 @@ pub fn to_vmcs12<V: ShadowVmcsVcpu>(k: &mut V) {
     if k.shadow_vmcs().is_none() {
         return;
     }
-    k.with_shadow_loaded(|k| {
-        for s in fields.read_write() {
-            let value = k.vmread(s.encoding);
-            k.vmcs12_set(s, value);
-        }
-    });
+    let beyond_kvm = k.has_current_vmptr();
+    k.with_shadow_vmcs12(|io, v| fields.to_vmcs12(v, beyond_kvm, |e| io.vmread(e)));
 }
 
 /// KVM's `nested_sync_vmcs12_to_shadow()` (`copy_vmcs12_to_shadow()`):
@@ -101,12 +109,7 @@ pub fn from_vmcs12<V: ShadowVmcsVcpu>(k: &mut V) {
         return;
     };
     if k.shadow_vmcs().is_some() {
-        k.with_shadow_loaded(|k| {
-            for s in fields.read_write().iter().chain(fields.read_only()) {
-                let value = k.vmcs12_get(s);
-                k.vmwrite(s.encoding, value);
-            }
-        });
+        k.with_shadow_vmcs12(|io, v| fields.from_vmcs12(v, |e, x| io.vmwrite(e, x)));
     }
     k.set_need_vmcs12_to_shadow_sync(false);
 }
@@ -237,6 +240,28 @@ mod tests {
             assert_eq!(m.vmcs12.get(&e), None, "{e:?}");
         }
         assert!(m.need_sync, "to_vmcs12 leaves the sync flag alone");
+    }
+
+    #[test]
+    fn host_rsp_and_rip_come_back_only_from_a_linked_shadow_vmcs() {
+        // No current VMCS (a restored eVMCS L1): nested.c copies its list
+        // from the shadow VMCS all the same, vmcs12 keeps HOST_RSP/RIP.
+        let mut m = ShadowModel::with_shadow(PA);
+        m.current_vmptr = false;
+        for (i, e) in rw().into_iter().enumerate() {
+            m.shadow.insert(e, 0x100 + i as u64);
+        }
+        m.vmcs12.insert(enc::HOST_RSP, 0x8000);
+        m.vmcs12.insert(enc::HOST_RIP, 0x9000);
+        to_vmcs12(&mut m);
+        assert_eq!(m.vmcs12.get(&enc::HOST_RSP), Some(&0x8000));
+        assert_eq!(m.vmcs12.get(&enc::HOST_RIP), Some(&0x9000));
+        assert_eq!(m.vmcs12.get(&enc::GUEST_RIP), m.shadow.get(&enc::GUEST_RIP));
+        // With one they are L1's to write, as every read-write field.
+        m.current_vmptr = true;
+        to_vmcs12(&mut m);
+        assert_eq!(m.vmcs12.get(&enc::HOST_RSP), m.shadow.get(&enc::HOST_RSP));
+        assert_eq!(m.vmcs12.get(&enc::HOST_RIP), m.shadow.get(&enc::HOST_RIP));
     }
 
     #[test]

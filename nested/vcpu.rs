@@ -223,6 +223,11 @@ pub trait KvmVcpu: MsrAccess {
     fn evmcs_mapped(&mut self) -> bool {
         false
     }
+    /// The mapped eVMCS's `hv_clean_fields` (0 without one): the groups
+    /// L1 declared unchanged since the last entry.
+    fn evmcs_clean_fields(&mut self) -> u32 {
+        0
+    }
     /// `copy_vmcs02_to_vmcs12_rare()` now, vmcs02 current: with an eVMCS
     /// the rare fields are synced at the exit, not lazily (L1 reads them
     /// from the eVMCS without exits). Only called with an eVMCS mapped.

@@ -10,59 +10,104 @@
 //! at it, not on every nested exit.
 
 use crate::vmcs::encoding::Encoding;
+use crate::vmcs::layout::Vmcs12;
 use crate::vmcs::table::encodings as e;
 
-/// Segment and descriptor-table state, loaded into vmcs02 as it is.
-pub const GUEST_SEGMENTS: [Encoding; 36] = [
-    e::GUEST_ES_SELECTOR,
-    e::GUEST_CS_SELECTOR,
-    e::GUEST_SS_SELECTOR,
-    e::GUEST_DS_SELECTOR,
-    e::GUEST_FS_SELECTOR,
-    e::GUEST_GS_SELECTOR,
-    e::GUEST_LDTR_SELECTOR,
-    e::GUEST_TR_SELECTOR,
-    e::GUEST_ES_LIMIT,
-    e::GUEST_CS_LIMIT,
-    e::GUEST_SS_LIMIT,
-    e::GUEST_DS_LIMIT,
-    e::GUEST_FS_LIMIT,
-    e::GUEST_GS_LIMIT,
-    e::GUEST_LDTR_LIMIT,
-    e::GUEST_TR_LIMIT,
-    e::GUEST_GDTR_LIMIT,
-    e::GUEST_IDTR_LIMIT,
-    e::GUEST_ES_AR_BYTES,
-    e::GUEST_CS_AR_BYTES,
-    e::GUEST_SS_AR_BYTES,
-    e::GUEST_DS_AR_BYTES,
-    e::GUEST_FS_AR_BYTES,
-    e::GUEST_GS_AR_BYTES,
-    e::GUEST_LDTR_AR_BYTES,
-    e::GUEST_TR_AR_BYTES,
-    e::GUEST_ES_BASE,
-    e::GUEST_CS_BASE,
-    e::GUEST_SS_BASE,
-    e::GUEST_DS_BASE,
-    e::GUEST_FS_BASE,
-    e::GUEST_GS_BASE,
-    e::GUEST_LDTR_BASE,
-    e::GUEST_TR_BASE,
-    e::GUEST_GDTR_BASE,
-    e::GUEST_IDTR_BASE,
-];
+/// One list of the rare guest state, and from it the lists and the
+/// straight-line copies (one VMWRITE or VMREAD and one field access per
+/// row, as nested.c's `prepare_vmcs02_rare()` and
+/// `sync_vmcs02_to_vmcs12_rare()`), so that they cannot diverge.
+macro_rules! rare_rows {
+    (segments: [$($s:ident => $sf:ident,)*] other: [$($o:ident => $of:ident,)*]) => {
+        /// Segment and descriptor-table state, loaded into vmcs02 as it is
+        /// (the eVMCS's GUEST_GRP2).
+        pub const GUEST_SEGMENTS: [Encoding; [$(e::$s),*].len()] = [$(e::$s),*];
 
-/// Other guest state vmcs02 takes from vmcs12 only when vmcs12 is dirty.
-pub const GUEST_RARE_OTHER: [Encoding; 4] = [
-    e::GUEST_PENDING_DBG_EXCEPTIONS,
-    e::GUEST_SYSENTER_CS,
-    e::GUEST_SYSENTER_ESP,
-    e::GUEST_SYSENTER_EIP,
-];
+        /// Other guest state vmcs02 takes from vmcs12 only when vmcs12 is
+        /// dirty (in the eVMCS's GUEST_GRP1).
+        pub const GUEST_RARE_OTHER: [Encoding; [$(e::$o),*].len()] = [$(e::$o),*];
+
+        /// `GUEST_SEGMENTS` from vmcs12 to `write` (VMWRITE of vmcs02).
+        #[inline]
+        pub fn load_segments(v: &Vmcs12, mut write: impl FnMut(Encoding, u64)) {
+            $(write(e::$s, u64::from({ v.$sf }));)*
+        }
+
+        /// `GUEST_RARE_OTHER` from vmcs12 to `write`.
+        #[inline]
+        pub fn load_other(v: &Vmcs12, mut write: impl FnMut(Encoding, u64)) {
+            $(write(e::$o, u64::from({ v.$of }));)*
+        }
+
+        /// The lazily synced state (`rare_sync()`, in its order) from
+        /// `read` (VMREAD of vmcs02) into vmcs12.
+        #[allow(clippy::cast_possible_truncation)]
+        #[inline]
+        pub fn sync_rare_rows(v: &mut Vmcs12, mut read: impl FnMut(Encoding) -> u64) {
+            $(if !synced_every_exit(e::$s) {
+                v.$sf = read(e::$s) as _;
+            })*
+            $(v.$of = read(e::$o) as _;)*
+        }
+    };
+}
+
+rare_rows! {
+    segments: [
+        GUEST_ES_SELECTOR => guest_es_selector,
+        GUEST_CS_SELECTOR => guest_cs_selector,
+        GUEST_SS_SELECTOR => guest_ss_selector,
+        GUEST_DS_SELECTOR => guest_ds_selector,
+        GUEST_FS_SELECTOR => guest_fs_selector,
+        GUEST_GS_SELECTOR => guest_gs_selector,
+        GUEST_LDTR_SELECTOR => guest_ldtr_selector,
+        GUEST_TR_SELECTOR => guest_tr_selector,
+        GUEST_ES_LIMIT => guest_es_limit,
+        GUEST_CS_LIMIT => guest_cs_limit,
+        GUEST_SS_LIMIT => guest_ss_limit,
+        GUEST_DS_LIMIT => guest_ds_limit,
+        GUEST_FS_LIMIT => guest_fs_limit,
+        GUEST_GS_LIMIT => guest_gs_limit,
+        GUEST_LDTR_LIMIT => guest_ldtr_limit,
+        GUEST_TR_LIMIT => guest_tr_limit,
+        GUEST_GDTR_LIMIT => guest_gdtr_limit,
+        GUEST_IDTR_LIMIT => guest_idtr_limit,
+        GUEST_ES_AR_BYTES => guest_es_ar_bytes,
+        GUEST_CS_AR_BYTES => guest_cs_ar_bytes,
+        GUEST_SS_AR_BYTES => guest_ss_ar_bytes,
+        GUEST_DS_AR_BYTES => guest_ds_ar_bytes,
+        GUEST_FS_AR_BYTES => guest_fs_ar_bytes,
+        GUEST_GS_AR_BYTES => guest_gs_ar_bytes,
+        GUEST_LDTR_AR_BYTES => guest_ldtr_ar_bytes,
+        GUEST_TR_AR_BYTES => guest_tr_ar_bytes,
+        GUEST_ES_BASE => guest_es_base,
+        GUEST_CS_BASE => guest_cs_base,
+        GUEST_SS_BASE => guest_ss_base,
+        GUEST_DS_BASE => guest_ds_base,
+        GUEST_FS_BASE => guest_fs_base,
+        GUEST_GS_BASE => guest_gs_base,
+        GUEST_LDTR_BASE => guest_ldtr_base,
+        GUEST_TR_BASE => guest_tr_base,
+        GUEST_GDTR_BASE => guest_gdtr_base,
+        GUEST_IDTR_BASE => guest_idtr_base,
+    ]
+    other: [
+        GUEST_PENDING_DBG_EXCEPTIONS => guest_pending_dbg_exceptions,
+        GUEST_SYSENTER_CS => guest_sysenter_cs,
+        GUEST_SYSENTER_ESP => guest_sysenter_esp,
+        GUEST_SYSENTER_EIP => guest_sysenter_eip,
+    ]
+}
 
 /// Synced back on every exit: L1 reads them from the shadow VMCS, which
 /// is refilled from vmcs12 at each exit (KVM's sync_vmcs02_to_vmcs12()).
 pub const SYNCED_EVERY_EXIT: [Encoding; 2] = [e::GUEST_CS_AR_BYTES, e::GUEST_SS_AR_BYTES];
+
+/// One of `SYNCED_EVERY_EXIT` (a constant test for a constant field).
+#[inline(always)]
+const fn synced_every_exit(f: Encoding) -> bool {
+    f.value() == e::GUEST_CS_AR_BYTES.value() || f.value() == e::GUEST_SS_AR_BYTES.value()
+}
 
 /// The rare state synced back to vmcs12 lazily, on demand: the segments
 /// but CS/SS access rights, and the rest. KVM's sync_vmcs02_to_vmcs12_rare(),
@@ -71,7 +116,7 @@ pub const SYNCED_EVERY_EXIT: [Encoding; 2] = [e::GUEST_CS_AR_BYTES, e::GUEST_SS_
 pub fn rare_sync() -> impl Iterator<Item = Encoding> {
     GUEST_SEGMENTS
         .into_iter()
-        .filter(|f| !SYNCED_EVERY_EXIT.contains(f))
+        .filter(|f| !synced_every_exit(*f))
         .chain(GUEST_RARE_OTHER)
 }
 
@@ -105,6 +150,44 @@ mod tests {
         // synced field in it would show L1 a stale value.
         for (f, _) in shadowed(&all()) {
             assert!(!is_rare(f.encoding), "{}", f.name);
+        }
+    }
+
+    #[test]
+    fn straight_line_copies_are_the_lists() {
+        use crate::vmcs::table::FIELDS;
+        // Every field a distinct value, so a copy to a wrong field shows.
+        let mut v = Vmcs12::zeroed();
+        for (i, f) in FIELDS.iter().enumerate() {
+            v.set(f, 0x100 + i as u64);
+        }
+        let value = |v: &Vmcs12, f: Encoding| lookup(f).map(|r| v.get(r.field));
+        let mut written = std::vec::Vec::new();
+        load_segments(&v, |f, x| written.push((f, Some(x))));
+        let want: std::vec::Vec<_> = GUEST_SEGMENTS.iter().map(|&f| (f, value(&v, f))).collect();
+        assert_eq!(written, want);
+        written.clear();
+        load_other(&v, |f, x| written.push((f, Some(x))));
+        let want: std::vec::Vec<_> = GUEST_RARE_OTHER
+            .iter()
+            .map(|&f| (f, value(&v, f)))
+            .collect();
+        assert_eq!(written, want);
+        // The sync: rare_sync()'s fields, in its order, each to its own.
+        let mut synced = Vmcs12::zeroed();
+        let mut read = std::vec::Vec::new();
+        sync_rare_rows(&mut synced, |f| {
+            read.push(f);
+            value(&v, f).unwrap_or(0)
+        });
+        assert_eq!(read, rare_sync().collect::<std::vec::Vec<_>>());
+        for f in FIELDS.iter() {
+            let want = if read.contains(&f.encoding) {
+                v.get(f)
+            } else {
+                0
+            };
+            assert_eq!(synced.get(f), want, "{}", f.name);
         }
     }
 

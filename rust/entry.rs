@@ -26,9 +26,6 @@ pub(crate) struct CheckVcpu<'a> {
     nv: &'a mut Nv,
     msrs: NestedVmxMsrs,
     maxphyaddr: u32,
-    cr4_reserved: u64,
-    has_lam: bool,
-    max_virt_bits: u32,
     virt_bits: u32,
     efer_lma: bool,
     perf_reserved: u64,
@@ -37,21 +34,18 @@ pub(crate) struct CheckVcpu<'a> {
 }
 
 impl<'a> CheckVcpu<'a> {
+    /// What every check may ask is read here from fields of the vCPU; what
+    /// only some ask (CR4's reserved bits, LAM, the CPU's virtual-address
+    /// width) is asked of KVM when they do.
     pub(crate) fn new(nv: &'a mut Nv) -> Self {
         let msrs = *nv.vmx_msrs();
-        let maxphyaddr = nv.maxphyaddr();
-        let vcpu = nv.raw();
-        // SAFETY: the helpers read the vCPU's CR4 reserved bits and guest
-        // CPUID capabilities (live and stable under `vcpu->mutex`: the Nv
-        // invariant) and kvm_cpu_caps, fixed once kvm-intel is loaded.
-        let (cr4_reserved, has_lam, max_virt_bits) = unsafe {
-            (
-                bindings::rnvmx_cr4_reserved_bits(vcpu),
-                bindings::rnvmx_has_lam(vcpu),
-                bindings::rnvmx_max_virt_addr_bits(),
-            )
-        };
-        let virt_bits = if nv.cr4() & cr4::LA57 != 0 { 57 } else { 48 };
+        // cpuid_maxphyaddr().
+        let maxphyaddr = vf!(nv, vcpu.arch.maxphyaddr).clamp(0, 52) as u32;
+        // vcpu_virt_addr_bits(): kvm_read_cr4_bits(LA57) is the cached CR4
+        // as it is, LA57 being no guest-owned bit (not in
+        // KVM_POSSIBLE_CR4_GUEST_BITS), so no VMREAD of GUEST_CR4.
+        let la57 = vf!(nv, vcpu.arch.cr4) as u64 & cr4::LA57 != 0;
+        let virt_bits = if la57 { 57 } else { 48 };
         let efer_lma = vf!(nv, vcpu.arch.efer) & efer::LMA != 0;
         let perf_reserved = vf!(nv, vcpu.arch.pmu.global_ctrl_rsvd);
         let run_pending = vf!(nv, nested.nested_run_pending);
@@ -61,9 +55,6 @@ impl<'a> CheckVcpu<'a> {
             nv,
             msrs,
             maxphyaddr,
-            cr4_reserved,
-            has_lam,
-            max_virt_bits: max_virt_bits as u32,
             virt_bits,
             efer_lma,
             perf_reserved,
@@ -84,13 +75,20 @@ impl Vcpu for CheckVcpu<'_> {
         &self.msrs
     }
     fn cr4_reserved_bits(&self) -> u64 {
-        self.cr4_reserved
+        // SAFETY: reads the vCPU's CR4 reserved bits (live and stable under
+        // `vcpu->mutex`: the Nv invariant); no Rust reference into the vCPU
+        // is alive (CheckVcpu holds only the Nv handle).
+        unsafe { bindings::rnvmx_cr4_reserved_bits(self.nv_raw()) }
     }
     fn has_lam(&self) -> bool {
-        self.has_lam
+        // SAFETY: reads the vCPU's guest CPUID capabilities (stable under
+        // `vcpu->mutex`: the Nv invariant); no Rust reference into the vCPU
+        // is alive.
+        unsafe { bindings::rnvmx_has_lam(self.nv_raw()) }
     }
     fn max_virt_addr_bits(&self) -> u32 {
-        self.max_virt_bits
+        // SAFETY: reads kvm_cpu_caps, fixed once kvm-intel is loaded.
+        unsafe { bindings::rnvmx_max_virt_addr_bits() as u32 }
     }
     fn virt_addr_bits(&self) -> u32 {
         self.virt_bits

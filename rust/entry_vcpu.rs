@@ -8,7 +8,6 @@ use crate::entry::{self, CheckVcpu};
 use crate::evmcs::controls::EvmcsCheck;
 use crate::evmcs::vmptrld::Evmptrld;
 use crate::evmcs_vcpu;
-use crate::hw;
 use crate::nested::entry_vcpu::{Control, Controls, EntryVcpu, L0Caps, Vmcs02Pages};
 use crate::nested::insn::Fault;
 use crate::nested::msr_autostore;
@@ -29,33 +28,40 @@ fn controls(s: &bindings::vmcs_controls_shadow) -> Controls {
     }
 }
 
+/// L0's capabilities as kvm-intel has them now; fixed once it has loaded,
+/// so computed once, at module load (`fields::Lists::l0`).
+pub(crate) fn l0_caps_now() -> L0Caps {
+    let cfg = vmcs_config();
+    // SAFETY: plain reads of KVM's capabilities, fixed once kvm-intel
+    // has loaded (before this module could).
+    let (mpx, umip_emulated, host_efer, default_tsc_ratio) = unsafe {
+        (
+            bindings::rnvmx_mpx_supported(),
+            bindings::rnvmx_umip_emulated(),
+            bindings::rnvmx_host_efer(),
+            bindings::rnvmx_default_tsc_scaling_ratio(),
+        )
+    };
+    L0Caps {
+        config: Controls {
+            pin: cfg.pin_based_exec_ctrl,
+            exec: cfg.cpu_based_exec_ctrl,
+            secondary: cfg.cpu_based_2nd_exec_ctrl,
+            entry: cfg.vmentry_ctrl,
+            exit: cfg.vmexit_ctrl,
+        },
+        vpid: entry::enable_vpid(),
+        mpx,
+        umip_emulated,
+        host_efer,
+        default_tsc_ratio,
+    }
+}
+
 impl EntryVcpu for Nv {
+    #[inline]
     fn l0_caps(&mut self) -> L0Caps {
-        let cfg = vmcs_config();
-        // SAFETY: plain reads of KVM's capabilities, fixed once kvm-intel
-        // has loaded (before this module could).
-        let (mpx, umip_emulated, host_efer, default_tsc_ratio) = unsafe {
-            (
-                bindings::rnvmx_mpx_supported(),
-                bindings::rnvmx_umip_emulated(),
-                bindings::rnvmx_host_efer(),
-                bindings::rnvmx_default_tsc_scaling_ratio(),
-            )
-        };
-        L0Caps {
-            config: Controls {
-                pin: cfg.pin_based_exec_ctrl,
-                exec: cfg.cpu_based_exec_ctrl,
-                secondary: cfg.cpu_based_2nd_exec_ctrl,
-                entry: cfg.vmentry_ctrl,
-                exit: cfg.vmexit_ctrl,
-            },
-            vpid: entry::enable_vpid(),
-            mpx,
-            umip_emulated,
-            host_efer,
-            default_tsc_ratio,
-        }
+        crate::fields::lists().map_or_else(l0_caps_now, |l| l.l0)
     }
     fn vmcs01_controls(&mut self) -> Controls {
         controls(&Nv::vmcs01_controls(self))
@@ -124,14 +130,6 @@ impl EntryVcpu for Nv {
         // (vmcs02 here: the entry switched to it); no reference into it is
         // alive.
         unsafe { (*p).nmi_known_unmasked = unmasked };
-    }
-    #[inline]
-    fn load_rare_guest_state(&mut self) {
-        if let Some(l) = crate::fields::lists() {
-            for s in l.rare_entry.iter() {
-                hw::write(s.encoding, self.vmcs12_get(s));
-            }
-        }
     }
     fn reset_segment_cache(&mut self) {
         vf!(self, segment_cache.bitmask) = 0;

@@ -41,16 +41,6 @@ impl Nv {
         Some(unsafe { p.read_unaligned() })
     }
 
-    /// Writes `ev` back to the mapped eVMCS.
-    fn write_evmcs(&mut self, ev: &HvEnlightenedVmcs) {
-        if let Some(p) = self.evmcs_ptr() {
-            // SAFETY: `p` is the mapped eVMCS (`evmcs_ptr`: kvm_vcpu_map()'s
-            // address of the page, mapped writable and unmapped dirty, valid
-            // until unmap_evmcs clears it); packed, so an unaligned write.
-            unsafe { p.write_unaligned(*ev) };
-        }
-    }
-
     /// The eVMCS's enlightenments and clean fields, if one is mapped.
     fn evmcs_controls(&mut self) -> Option<EvmcsControls> {
         let p = self.evmcs_ptr()?;
@@ -175,11 +165,22 @@ impl EvmcsVcpu for Nv {
 }
 
 impl EvmcsRunVcpu for Nv {
-    fn read_evmcs(&mut self) -> Option<HvEnlightenedVmcs> {
-        Nv::read_evmcs(self)
-    }
-    fn write_evmcs(&mut self, ev: &HvEnlightenedVmcs) {
-        Nv::write_evmcs(self, ev)
+    #[inline]
+    fn with_evmcs_vmcs12<R>(
+        &mut self,
+        f: impl FnOnce(&mut HvEnlightenedVmcs, &mut Vmcs12) -> R,
+    ) -> Option<R> {
+        let p = self.evmcs_ptr()?;
+        let v = Nv::vmcs12(self)?;
+        // SAFETY: `p` is the mapped eVMCS (`evmcs_ptr`: kvm_vcpu_map()'s
+        // address of the 4 KiB page, mapped writable, valid until
+        // unmap_evmcs clears it, which needs this vCPU: `self` stays
+        // borrowed through `v` meanwhile); the eVMCS is 1 KiB and packed
+        // (alignment 1); nothing else of this module refers to it now. As
+        // for read_evmcs, L1 does not write its current eVMCS while this
+        // vCPU is in KVM (nested.c accesses it in place alike).
+        let ev = unsafe { &mut *p };
+        Some(f(ev, v))
     }
     fn vmcs12(&mut self) -> Option<&mut Vmcs12> {
         Nv::vmcs12(self)
@@ -278,4 +279,9 @@ pub(crate) fn l0_handles_vmcall(nv: &mut Nv) -> bool {
         stats::HV_L2_TLB_FLUSHES.inc();
     }
     l0
+}
+
+/// The mapped eVMCS's `hv_clean_fields`, 0 without one.
+pub(crate) fn clean_fields(nv: &mut Nv) -> u32 {
+    nv.evmcs_controls().map_or(0, |c| c.clean_fields)
 }

@@ -9,6 +9,7 @@ use crate::bindings;
 use crate::hw;
 use crate::nested::reflect::{self, Exit, L1Memory};
 use crate::nested::reflect_exit::{self, ReflectVcpu};
+use crate::nested::vmcs02;
 use crate::nested::vmexit;
 use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
@@ -77,10 +78,8 @@ pub(crate) fn nested_vmx_vmexit(nv: &mut Nv, reason: Option<u32>, info: u32, qua
 /// Reads the rarely changing guest state from the current VMCS (vmcs02)
 /// into vmcs12 (KVM's sync_vmcs02_to_vmcs12_rare()).
 fn sync_rare_from_current(nv: &mut Nv) {
-    if let Some(l) = crate::fields::lists() {
-        for s in l.rare_sync.iter() {
-            nv.vmcs12_set(s, hw::read(s.encoding));
-        }
+    if let Some(v) = nv.vmcs12() {
+        vmcs02::sync_rare_rows(v, hw::read);
     }
     vf!(nv, nested.need_sync_vmcs02_to_vmcs12_rare) = false;
 }

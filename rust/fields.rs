@@ -1,39 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The field lists the hot paths copy between vmcs12 and a hardware VMCS,
-//! resolved once from the core's field table at module load (`Slot`s:
-//! encoding, offset in vmcs12 and size), so that a copy is a load and a
-//! VMWRITE per field, as in KVM's own precomputed shadow-field arrays. The
-//! shadowed fields are the core's `ShadowFields`.
+//! The shadowed fields on this CPU (the core's `ShadowFields`: KVM's
+//! `shadow_read_write_fields[]`/`shadow_read_only_fields[]` and what
+//! decides them), built once at module load. The copies themselves are
+//! straight-line code of the core (`vmcs::table`, `nested::vmcs02`).
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;
 
-use crate::nested::vmcs02;
+use crate::nested::entry_vcpu::L0Caps;
 use crate::shadow::bitmap::ShadowCaps;
 use crate::shadow::fields::ShadowFields;
-use crate::vmcs::encoding::Encoding;
-use crate::vmcs::slot::Slot;
-use crate::vmcs::table::lookup;
 
 /// The resolved lists.
 pub(crate) struct Lists {
     /// The shadowed fields, read-write and read-only.
     pub(crate) shadow: ShadowFields,
-    /// Rare guest state loaded into vmcs02 when vmcs12 is dirty.
-    pub(crate) rare_entry: KVec<Slot>,
-    /// Rare guest state synced back lazily.
-    pub(crate) rare_sync: KVec<Slot>,
+    /// L0's capabilities a nested entry consults (fixed once kvm-intel
+    /// has loaded).
+    pub(crate) l0: L0Caps,
 }
 
 static LISTS: AtomicPtr<Lists> = AtomicPtr::new(core::ptr::null_mut());
-
-fn push_encoding(v: &mut KVec<Slot>, e: Encoding) -> Result {
-    if let Some(f) = lookup(e) {
-        v.push(Slot::of(f.field), GFP_KERNEL)?;
-    }
-    Ok(())
-}
 
 /// Owner of the lists; they are reachable from `lists()` while it lives.
 pub(crate) struct Registration(*mut Lists);
@@ -45,18 +33,11 @@ unsafe impl Send for Registration {}
 unsafe impl Sync for Registration {}
 
 impl Registration {
-    pub(crate) fn new(caps: &ShadowCaps) -> Result<Self> {
-        let mut l = Lists {
+    pub(crate) fn new(caps: &ShadowCaps, l0: L0Caps) -> Result<Self> {
+        let l = Lists {
             shadow: ShadowFields::new(caps),
-            rare_entry: KVec::new(),
-            rare_sync: KVec::new(),
+            l0,
         };
-        for e in Iterator::chain(vmcs02::GUEST_SEGMENTS.into_iter(), vmcs02::GUEST_RARE_OTHER) {
-            push_encoding(&mut l.rare_entry, e)?;
-        }
-        for e in vmcs02::rare_sync() {
-            push_encoding(&mut l.rare_sync, e)?;
-        }
         let p = KBox::into_raw(KBox::new(l, GFP_KERNEL)?);
         LISTS.store(p, Ordering::Release);
         Ok(Registration(p))

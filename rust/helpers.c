@@ -38,24 +38,9 @@ unsigned long rnvmx_rip_read(struct kvm_vcpu *vcpu)
 	return kvm_rip_read(vcpu);
 }
 
-void rnvmx_rip_write(struct kvm_vcpu *vcpu, unsigned long val)
-{
-	kvm_rip_write(vcpu, val);
-}
-
 unsigned long rnvmx_rsp_read(struct kvm_vcpu *vcpu)
 {
 	return kvm_rsp_read(vcpu);
-}
-
-void rnvmx_rsp_write(struct kvm_vcpu *vcpu, unsigned long val)
-{
-	kvm_rsp_write(vcpu, val);
-}
-
-void rnvmx_register_mark_dirty(struct kvm_vcpu *vcpu, int reg)
-{
-	kvm_register_mark_dirty(vcpu, reg);
 }
 
 void rnvmx_register_mark_available(struct kvm_vcpu *vcpu, int reg)
@@ -91,16 +76,6 @@ bool rnvmx_is_long_mode(struct kvm_vcpu *vcpu)
 bool rnvmx_is_pae_paging(struct kvm_vcpu *vcpu)
 {
 	return is_pae_paging(vcpu);
-}
-
-bool rnvmx_is_guest_mode(struct kvm_vcpu *vcpu)
-{
-	return is_guest_mode(vcpu);
-}
-
-void rnvmx_enter_guest_mode(struct kvm_vcpu *vcpu)
-{
-	enter_guest_mode(vcpu);
 }
 
 void rnvmx_leave_guest_mode(struct kvm_vcpu *vcpu)
@@ -222,19 +197,6 @@ bool rnvmx_cpu_has_injectable_intr(struct kvm_vcpu *vcpu)
 bool rnvmx_x2apic_mode(struct kvm_vcpu *vcpu)
 {
 	return lapic_in_kernel(vcpu) && apic_x2apic_mode(vcpu->arch.apic);
-}
-
-void rnvmx_set_segment(struct kvm_vcpu *vcpu, u16 selector, u64 base,
-		       u32 limit, u8 type, bool s, bool present, bool db,
-		       bool l, bool g, bool unusable, int seg)
-{
-	struct kvm_segment var = {
-		.base = base, .limit = limit, .selector = selector,
-		.type = type, .s = s, .present = present, .db = db, .l = l,
-		.g = g, .unusable = unusable,
-	};
-
-	__vmx_set_segment(vcpu, &var, seg);
 }
 
 /* The INVVPID types of the CPU, as KVM's vmx_capability.vpid has them. */

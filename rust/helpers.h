@@ -29,10 +29,7 @@ enum rnvmx_request {
 unsigned long rnvmx_register_read(struct kvm_vcpu *vcpu, int reg);
 void rnvmx_register_write(struct kvm_vcpu *vcpu, int reg, unsigned long val);
 unsigned long rnvmx_rip_read(struct kvm_vcpu *vcpu);
-void rnvmx_rip_write(struct kvm_vcpu *vcpu, unsigned long val);
 unsigned long rnvmx_rsp_read(struct kvm_vcpu *vcpu);
-void rnvmx_rsp_write(struct kvm_vcpu *vcpu, unsigned long val);
-void rnvmx_register_mark_dirty(struct kvm_vcpu *vcpu, int reg);
 void rnvmx_register_mark_available(struct kvm_vcpu *vcpu, int reg);
 unsigned long rnvmx_read_cr0(struct kvm_vcpu *vcpu);
 unsigned long rnvmx_read_cr3(struct kvm_vcpu *vcpu);
@@ -40,8 +37,6 @@ unsigned long rnvmx_read_cr4(struct kvm_vcpu *vcpu);
 bool rnvmx_is_64_bit_mode(struct kvm_vcpu *vcpu);
 bool rnvmx_is_long_mode(struct kvm_vcpu *vcpu);
 bool rnvmx_is_pae_paging(struct kvm_vcpu *vcpu);
-bool rnvmx_is_guest_mode(struct kvm_vcpu *vcpu);
-void rnvmx_enter_guest_mode(struct kvm_vcpu *vcpu);
 void rnvmx_leave_guest_mode(struct kvm_vcpu *vcpu);
 bool rnvmx_legal_cr3(struct kvm_vcpu *vcpu, unsigned long cr3);
 int rnvmx_maxphyaddr(struct kvm_vcpu *vcpu);
@@ -62,9 +57,6 @@ phys_addr_t rnvmx_pa(const void *p);
 bool rnvmx_init_event_pending(struct kvm_vcpu *vcpu);
 bool rnvmx_cpu_has_injectable_intr(struct kvm_vcpu *vcpu);
 bool rnvmx_x2apic_mode(struct kvm_vcpu *vcpu);
-void rnvmx_set_segment(struct kvm_vcpu *vcpu, u16 selector, u64 base,
-		       u32 limit, u8 type, bool s, bool present, bool db,
-		       bool l, bool g, bool unusable, int seg);
 void rnvmx_mmu_unload_guest_mode_roots(struct kvm_vcpu *vcpu);
 u32 rnvmx_vpid_caps(void);
 void rnvmx_free_guest_mode_roots(struct kvm_vcpu *vcpu);

@@ -92,33 +92,32 @@ pub(crate) fn read(field: Encoding) -> u64 {
 }
 
 /// VMWRITE of `value` to `field` of the current VMCS.
+///
+/// With asm goto, as KVM's vmx_asm2(): the path taken on every write is
+/// the instruction and one branch; a VMfail (CF or ZF) branches to the
+/// cold `failed` block, a fault resumes (exception-table entry) at a jump
+/// to the `faulted` one, out of line as the others' fixups.
 #[inline]
 pub(crate) fn write(field: Encoding, value: u64) {
-    let failed: u8;
     // SAFETY: VMWRITE with register operands touches no memory; the CPU is
     // in VMX root operation with the vCPU's VMCS current (module doc). A
-    // VMfail only sets flags (SETNA); a fault resumes at 3 (the
-    // exception-table entry), which sets `failed` to FAULTED and jumps back
-    // to 4.
+    // VMfail only sets flags (JNA to `failed`); a fault resumes at 3 (the
+    // exception-table entry), which jumps to `faulted`. Both blocks only
+    // report the failure, then continue after the instruction.
     unsafe {
         asm!(
             "2: vmwrite {field}, {value}",
-            "setna {failed}",
-            "4:",
+            "jna {failed}",
             ".pushsection .text.unlikely.rnvmx_fixup, \"ax\"",
-            "3: mov {failed}, {faulted}",
-            "jmp 4b",
+            "3: jmp {faulted}",
             ".popsection",
             extable!("2b", "3b"),
             field = in(reg) u64::from(field.value()),
             value = in(reg) value,
-            failed = out(reg_byte) failed,
-            faulted = const FAULTED,
+            failed = label { vmx_insn_failed(1) },
+            faulted = label { vmx_insn_failed(FAULTED) },
             options(nostack),
         );
-    }
-    if failed != 0 {
-        vmx_insn_failed(failed);
     }
 }
 

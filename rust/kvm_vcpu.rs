@@ -173,25 +173,29 @@ impl KvmVcpu for Nv {
     fn host_freeze_in_smm(&mut self) -> u64 {
         vf!(self, vcpu.arch.host_debugctl) & crate::nested::prepare02::DEBUGCTL_FREEZE_IN_SMM
     }
+    #[inline]
     fn set_segment(&mut self, seg: Sreg, s: &Segment) {
-        let vcpu = self.raw();
-        // SAFETY: the vCPU is ours (Nv invariant); the index is a
-        // VCPU_SREG_* value.
+        // load_vmcs12_host_state()'s `struct kvm_segment` (DPL 0, AVL 0).
+        let mut var = bindings::kvm_segment {
+            base: s.base,
+            limit: s.limit,
+            selector: s.selector,
+            type_: s.type_,
+            present: u8::from(s.present),
+            dpl: 0,
+            db: u8::from(s.db),
+            s: u8::from(s.s),
+            l: u8::from(s.l),
+            g: u8::from(s.g),
+            avl: 0,
+            unusable: u8::from(s.unusable),
+            padding: 0,
+        };
+        // SAFETY: the vCPU is ours (Nv invariant); `var` is a valid
+        // kvm_segment on our stack, which __vmx_set_segment() only reads;
+        // the index is a VCPU_SREG_* value.
         unsafe {
-            bindings::rnvmx_set_segment(
-                vcpu,
-                s.selector,
-                s.base,
-                s.limit,
-                s.type_,
-                s.s,
-                s.present,
-                s.db,
-                s.l,
-                s.g,
-                s.unusable,
-                sreg(seg) as kernel::ffi::c_int,
-            )
+            bindings::__vmx_set_segment(self.raw(), &mut var, sreg(seg) as kernel::ffi::c_int)
         };
     }
     fn set_perf_global_ctrl(&mut self, value: u64) {
@@ -254,6 +258,9 @@ impl KvmVcpu for Nv {
     }
     fn evmcs_mapped(&mut self) -> bool {
         crate::evmcs::run::mapped(self)
+    }
+    fn evmcs_clean_fields(&mut self) -> u32 {
+        crate::evmcs_vcpu::clean_fields(self)
     }
     fn evmcs_sync_rare(&mut self) {
         crate::exit::sync_rare(self)
@@ -441,13 +448,10 @@ impl KvmVcpu for Nv {
     }
     fn set_cr3_and_init_mmu(&mut self, cr3: u64, nested_ept: bool) {
         vf!(self, vcpu.arch.cr3) = cr3 as usize;
+        self.register_mark_dirty(bindings::kvm_reg_VCPU_EXREG_CR3);
         let vcpu = self.raw();
         // SAFETY: the vCPU is ours (Nv invariant), for each call.
         unsafe {
-            bindings::rnvmx_register_mark_dirty(
-                vcpu,
-                bindings::kvm_reg_VCPU_EXREG_CR3 as kernel::ffi::c_int,
-            );
             bindings::kvm_init_mmu(vcpu);
             if !nested_ept {
                 bindings::kvm_mmu_new_pgd(vcpu, cr3);

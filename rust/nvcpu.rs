@@ -298,47 +298,6 @@ impl Nv {
         unsafe { copy(kvm, ghc, p.cast(), VMCS12_SIZE as ffi::c_ulong) == 0 }
     }
 
-    /// Reads one field of the cached vmcs12 by offset (0 without one).
-    pub(crate) fn vmcs12_get(&mut self, s: &crate::vmcs::slot::Slot) -> u64 {
-        let p = vf!(self, nested.cached_vmcs12).cast::<u8>();
-        if p.is_null() || s.offset + s.bytes > core::mem::size_of::<Vmcs12>() {
-            return 0;
-        }
-        // SAFETY: the cached vmcs12 is a live VMCS12_SIZE buffer of ours
-        // and the field lies inside `struct vmcs12` (checked above; the
-        // slots come from the core's table, whose offsets are asserted
-        // against the C layout); unaligned reads of plain integers.
-        unsafe {
-            let f = p.add(s.offset);
-            match s.bytes {
-                2 => u64::from(f.cast::<u16>().read_unaligned()),
-                4 => u64::from(f.cast::<u32>().read_unaligned()),
-                _ => f.cast::<u64>().read_unaligned(),
-            }
-        }
-    }
-
-    /// Writes one field of the cached vmcs12 by offset (truncated to its
-    /// width, as a VMWRITE of a narrower field is).
-    pub(crate) fn vmcs12_set(&mut self, s: &crate::vmcs::slot::Slot, value: u64) {
-        let p = vf!(self, nested.cached_vmcs12).cast::<u8>();
-        if p.is_null() || s.offset + s.bytes > core::mem::size_of::<Vmcs12>() {
-            return;
-        }
-        // SAFETY: the cached vmcs12 is a live VMCS12_SIZE buffer of ours and
-        // the field lies inside `struct vmcs12` (checked above); unaligned
-        // writes of plain integers; no reference into vmcs12 is alive
-        // (`&mut self`).
-        unsafe {
-            let f = p.add(s.offset);
-            match s.bytes {
-                2 => f.cast::<u16>().write_unaligned(value as u16),
-                4 => f.cast::<u32>().write_unaligned(value as u32),
-                _ => f.cast::<u64>().write_unaligned(value),
-            }
-        }
-    }
-
     /// The cached vmcs12, shared.
     pub(crate) fn vmcs12_ref(&mut self) -> Option<&Vmcs12> {
         self.vmcs12().map(|v| &*v)

@@ -8,15 +8,52 @@ use kernel::ffi;
 use crate::bindings;
 use crate::nvcpu::{vf, Nv};
 
+/// `HF_GUEST_MASK` in `vcpu->arch.hflags`: the vCPU is in guest mode.
+const HF_GUEST_MASK: u32 = 1 << 0;
+const RSP: u32 = bindings::kvm_reg_VCPU_REGS_RSP;
+const RIP: u32 = bindings::kvm_reg_VCPU_REGS_RIP;
+const X86_CR0_PG: u64 = 1 << 31;
+const X86_CR4_PAE: u64 = 1 << 5;
+const EFER_LMA: u64 = 1 << 10;
+
+// The register helpers below are kvm_cache_regs.h's inlines, in Rust (one
+// call into C each fewer on the nested transitions): they read and write
+// fields of `vcpu->arch` only this vCPU's thread touches.
 impl Nv {
+    /// `is_guest_mode()`.
     pub(crate) fn is_guest_mode(&mut self) -> bool {
-        // SAFETY: the vCPU is live and ours (type invariant).
-        unsafe { bindings::rnvmx_is_guest_mode(self.raw_const()) }
+        vf!(self, vcpu.arch.hflags) & HF_GUEST_MASK != 0
     }
 
+    /// `enter_guest_mode()`.
     pub(crate) fn enter_guest_mode(&mut self) {
-        // SAFETY: `self.raw_const()` is live, loaded and ours (type invariant).
-        unsafe { bindings::rnvmx_enter_guest_mode(self.raw_const()) }
+        vf!(self, vcpu.arch.hflags) |= HF_GUEST_MASK;
+        vf!(self, vcpu.stat.guest_mode) = 1;
+    }
+
+    /// `kvm_register_mark_dirty()`: available and dirty.
+    pub(crate) fn register_mark_dirty(&mut self, reg: u32) {
+        vf!(self, vcpu.arch.regs_avail) |= 1 << reg;
+        vf!(self, vcpu.arch.regs_dirty) |= 1 << reg;
+    }
+
+    /// `kvm_register_write_raw()` of RSP or RIP.
+    fn register_write_raw(&mut self, reg: u32, v: u64) {
+        if let Some(r) = vf!(self, vcpu.arch.regs).get_mut(reg as usize) {
+            *r = v as usize;
+        }
+        self.register_mark_dirty(reg);
+    }
+
+    /// `kvm_register_read_raw()` of RSP or RIP when KVM has it cached
+    /// (`kvm_register_is_available()`), else `None`: KVM caches it first.
+    fn register_cached(&mut self, reg: u32) -> Option<u64> {
+        if vf!(self, vcpu.arch.regs_avail) & (1 << reg) == 0 {
+            return None;
+        }
+        vf!(self, vcpu.arch.regs)
+            .get(reg as usize)
+            .map(|&r| r as u64)
     }
 
     pub(crate) fn leave_guest_mode(&mut self) {
@@ -46,23 +83,27 @@ impl Nv {
     }
 
     pub(crate) fn rip(&mut self) -> u64 {
+        if let Some(v) = self.register_cached(RIP) {
+            return v;
+        }
         // SAFETY: `self.raw_const()` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_rip_read(self.raw_const()) as u64 }
     }
 
     pub(crate) fn set_rip(&mut self, v: u64) {
-        // SAFETY: `self.raw_const()` is live, loaded and ours (type invariant).
-        unsafe { bindings::rnvmx_rip_write(self.raw_const(), v as usize) }
+        self.register_write_raw(RIP, v);
     }
 
     pub(crate) fn rsp(&mut self) -> u64 {
+        if let Some(v) = self.register_cached(RSP) {
+            return v;
+        }
         // SAFETY: `self.raw_const()` is live, loaded and ours (type invariant).
         unsafe { bindings::rnvmx_rsp_read(self.raw_const()) as u64 }
     }
 
     pub(crate) fn set_rsp(&mut self, v: u64) {
-        // SAFETY: `self.raw_const()` is live, loaded and ours (type invariant).
-        unsafe { bindings::rnvmx_rsp_write(self.raw_const(), v as usize) }
+        self.register_write_raw(RSP, v);
     }
 
     pub(crate) fn rflags(&mut self) -> u64 {
@@ -119,9 +160,13 @@ impl Nv {
         unsafe { bindings::rnvmx_is_64_bit_mode(self.raw_const()) }
     }
 
+    /// `is_pae_paging()`: CR0.PG and CR4.PAE (neither a bit the guest may
+    /// own, KVM_POSSIBLE_CR0/4_GUEST_BITS, so KVM's cached CR0/CR4 have
+    /// them as they are) outside long mode.
     pub(crate) fn is_pae_paging(&mut self) -> bool {
-        // SAFETY: `self.raw_const()` is live, loaded and ours (type invariant).
-        unsafe { bindings::rnvmx_is_pae_paging(self.raw_const()) }
+        vf!(self, vcpu.arch.cr0) as u64 & X86_CR0_PG != 0
+            && vf!(self, vcpu.arch.cr4) as u64 & X86_CR4_PAE != 0
+            && vf!(self, vcpu.arch.efer) & EFER_LMA == 0
     }
 
     pub(crate) fn maxphyaddr(&mut self) -> u32 {

@@ -82,7 +82,7 @@ impl kernel::Module for Rnvmx {
         }
         let stats = stats::DebugFs::new()?;
         let shadow = shadow_vmcs::Bitmaps::new()?;
-        let fields = fields::Registration::new(&shadow_vmcs::caps())?;
+        let fields = fields::Registration::new(&shadow_vmcs::caps(), entry_vcpu::l0_caps_now())?;
         let registration = backend::Registration::new(module)?;
         Ok(Rnvmx {
             _registration: registration,

@@ -15,7 +15,7 @@ use kernel::prelude::*;
 use crate::bindings;
 use crate::fields;
 use crate::hw;
-use crate::nested::shadow_vmcs::ShadowVmcsVcpu;
+use crate::nested::shadow_vmcs::{ShadowVmcsVcpu, VmcsIo};
 use crate::nvcpu::vf;
 use crate::nvcpu::{Control, Nv};
 use crate::shadow::bitmap::{self, Bitmap, ShadowCaps};
@@ -23,7 +23,7 @@ use crate::shadow::fields::ShadowFields;
 use crate::vcpu::vmcs_config;
 use crate::vmcs::controls::{PinBased, Secondary};
 use crate::vmcs::encoding::Encoding;
-use crate::vmcs::slot::Slot;
+use crate::vmcs::layout::Vmcs12;
 use crate::vmcs::table::encodings as e;
 
 /// Physical addresses of the VMREAD and VMWRITE bitmaps, 0 before module
@@ -137,10 +137,25 @@ fn shadow_pa(nv: &mut Nv) -> Option<u64> {
     (!vmcs.is_null()).then(|| Nv::pa(vmcs))
 }
 
+/// VMREAD/VMWRITE of the current VMCS (the shadow VMCS in a copy).
+pub(crate) struct HwIo;
+
+impl VmcsIo for HwIo {
+    #[inline]
+    fn vmread(&mut self, field: Encoding) -> u64 {
+        hw::read(field)
+    }
+    #[inline]
+    fn vmwrite(&mut self, field: Encoding, value: u64) {
+        hw::write(field, value)
+    }
+}
+
 /// The core's `ShadowVmcsVcpu` (nested/shadow_vmcs.rs decides what
 /// VMPTRLD, leaving a VMCS and the copies do): vmcs01's shadow VMCS, the
 /// current VMCS's secondary controls, VMREAD/VMWRITE, the cached vmcs12.
 impl ShadowVmcsVcpu for Nv {
+    type Io = HwIo;
     fn shadow_vmcs(&mut self) -> Option<u64> {
         shadow_pa(self)
     }
@@ -161,13 +176,16 @@ impl ShadowVmcsVcpu for Nv {
     fn vmwrite(&mut self, field: Encoding, value: u64) {
         hw::write(field, value)
     }
-    #[inline]
-    fn vmcs12_get(&mut self, field: &Slot) -> u64 {
-        Nv::vmcs12_get(self, field)
+    fn has_current_vmptr(&mut self) -> bool {
+        vf!(self, nested.current_vmptr) != crate::nvcpu::INVALID_GPA
     }
     #[inline]
-    fn vmcs12_set(&mut self, field: &Slot, value: u64) {
-        Nv::vmcs12_set(self, field, value)
+    fn with_shadow_vmcs12<F: FnOnce(&mut HwIo, &mut Vmcs12)>(&mut self, f: F) {
+        self.with_shadow_loaded(|k| {
+            if let Some(v) = k.vmcs12() {
+                f(&mut HwIo, v);
+            }
+        });
     }
     fn set_need_vmcs12_to_shadow_sync(&mut self, need: bool) {
         vf!(self, nested.need_vmcs12_to_shadow_sync) = need;

@@ -8,8 +8,9 @@
 
 use super::bitmap::{self, ShadowCaps};
 use crate::vmcs::encoding::Encoding;
+use crate::vmcs::layout::Vmcs12;
 use crate::vmcs::slot::Slot;
-use crate::vmcs::table::{Shadow, FIELDS};
+use crate::vmcs::table::{self, encodings as enc, Shadow, FIELDS};
 
 /// Rows of the table with shadowing `class`.
 const fn rows(class: Shadow) -> usize {
@@ -43,6 +44,13 @@ pub struct ShadowFields {
     rw_len: usize,
     ro: [Slot; MAX_READ_ONLY],
     ro_len: usize,
+    caps: ShadowCaps,
+}
+
+/// One of `table::SHADOWED_BEYOND_KVM` (a constant test once inlined).
+#[inline(always)]
+const fn beyond_kvm(e: Encoding) -> bool {
+    e.value() == enc::HOST_RSP.value() || e.value() == enc::HOST_RIP.value()
 }
 
 impl ShadowFields {
@@ -53,6 +61,7 @@ impl ShadowFields {
             rw_len: 0,
             ro: [NONE; MAX_READ_ONLY],
             ro_len: 0,
+            caps: *caps,
         };
         for (field, shadow) in bitmap::shadowed(caps) {
             let (list, len) = match shadow {
@@ -80,6 +89,33 @@ impl ShadowFields {
     pub fn read_only(&self) -> &[Slot] {
         self.ro.get(..self.ro_len).unwrap_or(&[])
     }
+
+    /// KVM's `copy_shadow_to_vmcs12()` with the shadow VMCS current: the
+    /// read-write fields, in `read_write()` order, each VMREAD by `read`
+    /// and stored into `v` (straight-line code per field, as
+    /// nested.c's). `beyond_kvm`: HOST_RSP and HOST_RIP too. They are not
+    /// in KVM's list, so where nested.c copies its list from a shadow
+    /// VMCS L1 has not used (KVM_GET_NESTED_STATE of a restored eVMCS L1,
+    /// no current VMCS), vmcs12 keeps them: the caller passes whether
+    /// there is a current VMCS (the shadow VMCS is linked and was filled
+    /// from vmcs12 before L1 ran).
+    #[inline]
+    pub fn to_vmcs12(&self, v: &mut Vmcs12, beyond: bool, read: impl FnMut(Encoding) -> u64) {
+        let caps = self.caps;
+        let take = |e| bitmap::present(e, &caps) && (beyond || !beyond_kvm(e));
+        table::shadow_rw_to_vmcs12_rows(v, take, read);
+    }
+
+    /// KVM's `copy_vmcs12_to_shadow()` with the shadow VMCS current: every
+    /// shadowed field, the read-write ones and then the read-only ones
+    /// (`read_write()`, `read_only()` order), from `v` to `write`.
+    #[inline]
+    pub fn from_vmcs12(&self, v: &Vmcs12, mut write: impl FnMut(Encoding, u64)) {
+        let caps = self.caps;
+        let take = |e| bitmap::present(e, &caps);
+        table::vmcs12_to_shadow_rows(v, Shadow::ReadWrite, take, &mut write);
+        table::vmcs12_to_shadow_rows(v, Shadow::ReadOnly, take, &mut write);
+    }
 }
 
 #[cfg(test)]
@@ -94,9 +130,12 @@ mod tests {
     #[test]
     fn lists_are_the_shadowed_rows_by_class_in_table_order() {
         let l = ShadowFields::new(&ShadowCaps::ALL);
-        // vmcs_shadow_fields.h: 24 read-write, 11 read-only rows.
-        assert_eq!((l.read_write().len(), l.read_only().len()), (24, 11));
-        assert_eq!((MAX_READ_WRITE, MAX_READ_ONLY), (24, 11));
+        // vmcs_shadow_fields.h: 24 read-write, 11 read-only rows; and
+        // HOST_RSP, HOST_RIP (`SHADOWED_BEYOND_KVM`).
+        assert_eq!((l.read_write().len(), l.read_only().len()), (26, 11));
+        assert_eq!((MAX_READ_WRITE, MAX_READ_ONLY), (26, 11));
+        assert!(encodings(l.read_write()).contains(&enc::HOST_RSP));
+        assert!(encodings(l.read_write()).contains(&enc::HOST_RIP));
         let rw: std::vec::Vec<_> = bitmap::shadowed(&ShadowCaps::ALL)
             .filter(|(_, s)| *s == Shadow::ReadWrite)
             .map(|(f, _)| Slot::of(f))
@@ -125,6 +164,7 @@ mod tests {
             assert!(!rw.contains(&e), "{e:?}");
             assert!(encodings(&ShadowFields::new(&ShadowCaps::ALL).rw).contains(&e));
         }
-        assert_eq!((rw.len(), l.read_only().len()), (21, 11));
+        assert_eq!((rw.len(), l.read_only().len()), (23, 11));
+        assert!(rw.contains(&enc::HOST_RSP) && rw.contains(&enc::HOST_RIP));
     }
 }

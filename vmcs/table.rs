@@ -4,8 +4,8 @@
 //!
 //! One row per VMCS field that KVM 6.12's vmcs12 knows (vmcs12.c), in
 //! encoding order: encoding, `struct vmcs12` field, shadowing (as
-//! vmcs_shadow_fields.h) and eVMCS field with its clean-field group (as
-//! hyperv_evmcs.c). Width and type come from the encoding itself. Everything
+//! vmcs_shadow_fields.h, plus `SHADOWED_BEYOND_KVM`) and eVMCS field with
+//! its clean-field group (as hyperv_evmcs.c). Width and type come from the encoding itself. Everything
 //! else is derived from these rows: vmcs12 offsets (`offset_of!`), typed
 //! access by encoding, the shadow VMCS bitmaps (`crate::shadow`), the eVMCS
 //! mapping, and the highest index for IA32_VMX_VMCS_ENUM. A 64-bit field's
@@ -89,6 +89,27 @@ impl FieldRef {
         }
     }
 }
+
+/// Rows read-write shadowed here that vmcs_shadow_fields.h does not shadow:
+/// a deliberate departure from KVM 6.12 that does less work, not something
+/// else. L1 writes HOST_RSP and HOST_RIP before every VMRESUME (KVM's own
+/// selftest library does, in `vmresume()`); shadowed, those writes no
+/// longer exit to L0, and so no longer mark vmcs12 dirty (the next entry
+/// would reload vmcs02's rare guest state) or sync the rare state back.
+/// Nothing L1 sees changes: neither field goes into vmcs02 (vmcs02's host
+/// state is L0's own), and each is consumed only from vmcs12, after the
+/// read-write shadowed fields were copied there: the host-state checks of
+/// VMLAUNCH/VMRESUME and the host-state load of a nested VM exit follow
+/// `copy_shadow_to_vmcs12()`, and KVM_GET_NESTED_STATE, VMCLEAR, VMPTRLD
+/// and VMXOFF copy them back with the rest (`release_vmcs12()`); a nested
+/// exit refills the shadow VMCS from vmcs12. Both are natural-width
+/// host-state fields every CPU with VMCS shadowing can shadow (no feature
+/// of L0 decides, unlike `shadow::bitmap::shadow_of`). Without VMCS
+/// shadowing (`enable_shadow_vmcs=0`) their VMWRITE still exits and is
+/// treated as KVM treats every read-write shadowed field: written to vmcs12
+/// without the rare sync or dirtying vmcs12, which nothing here needs. An
+/// eVMCS L1 does not use VMWRITE.
+pub const SHADOWED_BEYOND_KVM: [Encoding; 2] = [encodings::HOST_RSP, encodings::HOST_RIP];
 
 /// The field an encoding names, as KVM's `get_vmcs12_field_offset()`:
 /// `None` for an encoding vmcs12 does not have, including the high half of
@@ -227,6 +248,39 @@ macro_rules! vmcs_fields {
                     _ => {}
                 }
             }
+        }
+
+        /// VMWRITEs (`write`) each shadowed field of class `class` for
+        /// which `take(encoding)` holds, from vmcs12, in table order: one
+        /// straight-line store per row (`class` and the rows' encodings
+        /// are constants, so the rows of other classes vanish and `take`
+        /// folds to the tests it makes at run time).
+        #[allow(clippy::unnecessary_cast)]
+        #[inline(always)]
+        pub fn vmcs12_to_shadow_rows(
+            v: &Vmcs12,
+            class: Shadow,
+            take: impl Fn(Encoding) -> bool,
+            mut write: impl FnMut(Encoding, u64),
+        ) {
+            $(if Shadow::$shadow as u8 == class as u8 && take(Encoding::new($enc)) {
+                write(Encoding::new($enc), u64::from({ v.$field }));
+            })*
+        }
+
+        /// The other way, for the read-write shadowed fields only (those
+        /// L1 may have written): each one for which `take` holds, from
+        /// `read` (VMREAD) into vmcs12, in table order.
+        #[allow(clippy::cast_possible_truncation, clippy::unnecessary_cast)]
+        #[inline(always)]
+        pub fn shadow_rw_to_vmcs12_rows(
+            v: &mut Vmcs12,
+            take: impl Fn(Encoding) -> bool,
+            mut read: impl FnMut(Encoding) -> u64,
+        ) {
+            $(if Shadow::$shadow as u8 == Shadow::ReadWrite as u8 && take(Encoding::new($enc)) {
+                v.$field = read(Encoding::new($enc)) as _;
+            })*
         }
 
         /// Copies each eVMCS field to vmcs12 for which `take(encoding,
@@ -428,6 +482,8 @@ vmcs_fields! {
     HOST_IDTR_BASE = 0x6c0e => host_idtr_base, No, (host_idtr_base @ HOST_POINTER);
     HOST_IA32_SYSENTER_ESP = 0x6c10 => host_ia32_sysenter_esp, No, (host_ia32_sysenter_esp @ HOST_GRP1);
     HOST_IA32_SYSENTER_EIP = 0x6c12 => host_ia32_sysenter_eip, No, (host_ia32_sysenter_eip @ HOST_GRP1);
-    HOST_RSP = 0x6c14 => host_rsp, No, (host_rsp @ HOST_POINTER);
-    HOST_RIP = 0x6c16 => host_rip, No, (host_rip @ HOST_GRP1);
+    // HOST_RSP and HOST_RIP: read-write shadowed here, not in
+    // vmcs_shadow_fields.h (see `SHADOWED_BEYOND_KVM`).
+    HOST_RSP = 0x6c14 => host_rsp, ReadWrite, (host_rsp @ HOST_POINTER);
+    HOST_RIP = 0x6c16 => host_rip, ReadWrite, (host_rip @ HOST_GRP1);
 }

@@ -135,7 +135,15 @@ fn evmcs_mapping_matches_hyperv_evmcs_c() {
 fn shadow_column_matches_vmcs_shadow_fields_h() {
     let count = |s| FIELDS.iter().filter(|f| f.shadow == s).count();
     assert_eq!(count(Shadow::ReadOnly), 11);
-    assert_eq!(count(Shadow::ReadWrite), 24);
+    // vmcs_shadow_fields.h's 24, and the two shadowed beyond KVM.
+    assert_eq!(count(Shadow::ReadWrite), 24 + SHADOWED_BEYOND_KVM.len());
+    for e in SHADOWED_BEYOND_KVM {
+        let f = lookup(e).map(|r| r.field);
+        assert_eq!(f.map(|f| f.shadow), Some(Shadow::ReadWrite), "{e:?}");
+        // Natural-width host state: no CPU feature decides whether it can
+        // be shadowed, and 32-bit L1s have no high half to shadow.
+        assert_eq!(f.map(|f| f.width()), Some(Width::Natural), "{e:?}");
+    }
 }
 
 #[test]
