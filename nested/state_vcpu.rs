@@ -96,6 +96,10 @@ pub trait StateVcpu {
     fn read_user(&mut self, cache: Cache, offset: usize, len: usize) -> Result<(), CopyError>;
     /// A copy of a cache, `None` if it is not allocated.
     fn cached(&mut self, cache: Cache) -> Option<Vmcs12>;
+    /// `f` of the cached vmcs12 where it is, without a copy.
+    fn with_vmcs12<R>(&mut self, f: impl FnOnce(Option<&Vmcs12>) -> R) -> R {
+        f(self.cached(Cache::Vmcs12).as_ref())
+    }
     /// Sets `nested.nested_run_pending`.
     fn set_run_pending(&mut self, pending: bool);
     /// Sets `nested.mtf_pending`.

@@ -139,6 +139,9 @@ impl StateVcpu for StateNv<'_> {
             Cache::ShadowVmcs12 => self.nv.shadow_vmcs12().map(|s| *s),
         }
     }
+    fn with_vmcs12<R>(&mut self, f: impl FnOnce(Option<&Vmcs12>) -> R) -> R {
+        f(self.nv.vmcs12().map(|v| &*v))
+    }
     fn set_run_pending(&mut self, pending: bool) {
         vf!(self.nv, nested.nested_run_pending) = pending;
     }
