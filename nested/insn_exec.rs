@@ -20,7 +20,7 @@ use crate::vmcs::controls::Secondary;
 use crate::vmcs::encoding::Encoding;
 use crate::vmcs::layout::{Vmcs12, VmcsHdr};
 use crate::vmcs::outcome::Outcome;
-use crate::vmcs::table::{self, encodings as e, Shadow};
+use crate::vmcs::table::{encodings as e, Shadow};
 use crate::vmcs::x86::{cr4, INVALID_GPA};
 
 /// Where vmcs12's launch state is in L1's copy (VMCLEAR clears it).
@@ -46,6 +46,20 @@ pub trait InsnVcpu: EntryVcpu {
     fn current_vmptr(&mut self) -> u64;
     /// Sets a register.
     fn set_gpr(&mut self, reg: u8, value: u64);
+    /// `kvm_register_read_raw()`: all 64 bits; `AccessCtx::operand()` of it
+    /// is `kvm_register_read()` (one 64-bit-mode test per instruction).
+    fn gpr_raw(&mut self, reg: u8) -> u64 {
+        self.gpr(reg)
+    }
+    /// `kvm_register_write_raw()` of a value the caller truncated as
+    /// `kvm_register_write()` does (`AccessCtx::operand()`).
+    fn set_gpr_raw(&mut self, reg: u8, value: u64) {
+        self.set_gpr(reg, value)
+    }
+    /// `nested.msrs.misc_low`, without a copy of all the MSRs.
+    fn vmx_misc_low(&mut self) -> u32 {
+        self.vmx_msrs().misc_low
+    }
     /// The guest-virtual address of the instruction's memory operand
     /// (`get_vmx_mem_address()`).
     fn mem_operand(&mut self, write: bool, len: usize) -> Result<u64, i32>;
@@ -273,7 +287,7 @@ pub fn vmptrst(k: &mut impl InsnVcpu) -> i32 {
 fn access_ctx(k: &mut impl InsnVcpu) -> AccessCtx {
     let guest_mode = k.is_guest_mode();
     let long_mode = k.is_64_bit_mode();
-    let vmwrite_any_field = u64::from(k.vmx_msrs().misc_low) & misc::VMWRITE_SHADOW_RO_FIELDS != 0;
+    let vmwrite_any_field = u64::from(k.vmx_misc_low()) & misc::VMWRITE_SHADOW_RO_FIELDS != 0;
     let has_current_vmcs = k.has_current_vmcs();
     let link_pointer_valid = k
         .vmcs12()
@@ -304,7 +318,7 @@ pub fn vmread(k: &mut impl InsnVcpu) -> i32 {
     }
     let i = info(k);
     let ctx = access_ctx(k);
-    let field = k.gpr(i.reg2());
+    let field = ctx.operand(k.gpr_raw(i.reg2()));
     let read = if let Some(ev) = k.evmcs() {
         // An eVMCS is mapped only for L1 (it excludes VMCS shadowing).
         if ctx.guest_mode {
@@ -312,10 +326,18 @@ pub fn vmread(k: &mut impl InsnVcpu) -> i32 {
         }
         Some(access::evmcs_vmread(&ev, &ctx, field))
     } else {
-        if !ctx.guest_mode && Encoding::from_operand(field).is_some_and(vmcs02::is_rare) {
+        // nested.c's order: no VMCS, then the field, then the rare sync.
+        let f = match ctx
+            .check_current()
+            .and_then(|()| access::field_of(&ctx, field))
+        {
+            Ok(f) => f,
+            Err(o) => return k.complete_insn(o),
+        };
+        if !ctx.guest_mode && vmcs02::is_rare(f.field.encoding) {
             k.sync_rare();
         }
-        target(k, ctx.guest_mode).map(|v| access::vmread(v, &ctx, field))
+        target(k, ctx.guest_mode).map(|v| Ok(access::read_field(v, f)))
     };
     let value = match read {
         Some(Ok(value)) => value,
@@ -323,7 +345,7 @@ pub fn vmread(k: &mut impl InsnVcpu) -> i32 {
         None => return k.complete_insn(Outcome::VmFailInvalid),
     };
     if i.is_register() {
-        k.set_gpr(i.reg1(), value);
+        k.set_gpr_raw(i.reg1(), ctx.operand(value));
     } else {
         let len = ctx.memory_operand_len();
         let gva = match k.mem_operand(true, len) {
@@ -354,7 +376,7 @@ pub fn vmwrite(k: &mut impl InsnVcpu) -> i32 {
         return k.complete_insn(o);
     }
     let value = if i.is_register() {
-        k.gpr(i.reg1())
+        ctx.operand(k.gpr_raw(i.reg1()))
     } else {
         let len = ctx.memory_operand_len();
         let gva = match k.mem_operand(false, len) {
@@ -367,18 +389,23 @@ pub fn vmwrite(k: &mut impl InsnVcpu) -> i32 {
         }
         u64::from_le_bytes(bytes)
     };
-    let field = k.gpr(i.reg2());
+    let field = ctx.operand(k.gpr_raw(i.reg2()));
+    // One lookup for the checks, the rare sync and the write.
+    let f = match access::field_of(&ctx, field).and_then(|f| {
+        access::check_writable(&ctx, f)?;
+        Ok(f)
+    }) {
+        Ok(f) => f,
+        Err(o) => return k.complete_insn(o),
+    };
     // Unless L1 writes a field of the shadowed read-write set, the next
-    // entry reloads vmcs02's rare state from vmcs12: make vmcs12 current.
-    let shadow_rw = Encoding::from_operand(field)
-        .and_then(table::lookup)
-        .is_some_and(|f| f.field.shadow == Shadow::ReadWrite);
-    if !ctx.guest_mode && !shadow_rw {
+    // entry reloads vmcs02's rare state from vmcs12: make vmcs12 current
+    // (after the checks, as nested.c).
+    if !ctx.guest_mode && f.field.shadow != Shadow::ReadWrite {
         k.sync_rare();
     }
-    let written = match target(k, ctx.guest_mode).map(|v| access::vmwrite(v, &ctx, field, value)) {
-        Some(Ok(w)) => w,
-        Some(Err(o)) => return k.complete_insn(o),
+    let written = match target(k, ctx.guest_mode) {
+        Some(v) => access::write_field(v, f, value),
         None => return k.complete_insn(Outcome::VmFailInvalid),
     };
     // Fields outside the shadowed read-write set are only loaded into

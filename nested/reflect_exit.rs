@@ -32,13 +32,26 @@ pub trait ReflectVcpu: EntryVcpu + L0ExceptionState {
     fn l0_handles_vmcall(&mut self) -> bool {
         false
     }
+    /// `vmx_get_intr_info()`: VM_EXIT_INTR_INFO (KVM reads it once per
+    /// exit and caches it for its own handlers).
+    fn exit_intr_info(&mut self) -> u32 {
+        self.vmread(e::VM_EXIT_INTR_INFO) as u32
+    }
+    /// `vmx_get_exit_qual()`: EXIT_QUALIFICATION, likewise cached.
+    fn exit_qual(&mut self) -> u64 {
+        self.vmread(e::EXIT_QUALIFICATION)
+    }
 }
 
 /// KVM's `nested_vmx_l0_wants_exit()`: exits L0 handles itself, whatever
 /// L1 asked for.
-pub fn l0_wants_exit(k: &mut impl ReflectVcpu, reason: u16, info: u32) -> bool {
+/// Only an exception or NMI reads the interruption information, as there.
+pub fn l0_wants_exit(k: &mut impl ReflectVcpu, reason: u16) -> bool {
     match reason {
-        r::EXCEPTION_NMI => reflect::l0_wants_exception(info, k),
+        r::EXCEPTION_NMI => {
+            let info = k.exit_intr_info();
+            reflect::l0_wants_exception(info, k)
+        }
         r::EXTERNAL_INTERRUPT
         | r::MCE_DURING_VMENTRY
         | r::EPT_VIOLATION
@@ -65,12 +78,12 @@ pub fn reflect_vmexit(k: &mut impl ReflectVcpu) -> bool {
     }
     k.trace_vmexit();
     let reason = (full & 0xffff) as u16;
-    let info = k.vmread(e::VM_EXIT_INTR_INFO) as u32;
     k.count_exit(reason);
-    if l0_wants_exit(k, reason, info) {
+    if l0_wants_exit(k, reason) {
         return false;
     }
-    let qualification = k.vmread(e::EXIT_QUALIFICATION);
+    let info = k.exit_intr_info();
+    let qualification = k.exit_qual();
     let operand = match reason {
         r::CR_ACCESS => k.gpr(((qualification >> 8) & 0xf) as u8),
         r::VMREAD | r::VMWRITE => {

@@ -127,7 +127,10 @@ pub fn get_nested_state(k: &mut impl StateVcpu, user_size: u32) -> Result<u32, G
     // The size first, as nested.c: a short buffer gets it and nothing else
     // happens (vmcs12 is not synced). What it depends on (VMCS shadowing
     // and the link pointer) is not what a sync changes.
-    let g = get_state(&n, &k.cached(Cache::Vmcs12).unwrap_or_default());
+    let g = k.with_vmcs12(|v| match v {
+        Some(v) => get_state(&n, v),
+        None => get_state(&n, &Vmcs12::default()),
+    });
     let needed = g.header.size;
     if user_size < needed {
         return Ok(needed);

@@ -8,7 +8,6 @@
 //! nested.c leaves it and is named here ([`SetError`]); the glue maps it to
 //! its errno ([`SetError::errno`]).
 
-use crate::nested::rsm::check_restored_vmcs12;
 use crate::nested::state::{
     flags, Errno, Header, SetStateEnv, StateError, SHADOW_VMCS12_OFFSET, VMCS12_OFFSET,
 };
@@ -19,7 +18,6 @@ use crate::nested::state_vmcs12::{
     preemption_timer_deadline, wants_shadow_vmcs12, Restore, VMCS12_LEN,
 };
 use crate::nested::vmentry::Entered;
-use crate::vmcs::layout::Vmcs12;
 use crate::vmcs::x86::INVALID_GPA;
 
 /// Why KVM_SET_NESTED_STATE failed.
@@ -124,13 +122,16 @@ fn set_vmx_state(
         }
     }
     read(k, Cache::Vmcs12, VMCS12_OFFSET)?;
-    let v = k.cached(Cache::Vmcs12).ok_or(SetError::NoCache)?;
-    if let Some(r) = check_vmcs12_revision(h, &v).map_err(SetError::Refused)? {
+    // vmcs12 is read where it is (nested.c's get_vmcs12()), not copied.
+    let revision = k
+        .with_vmcs12(|v| v.map(|v| check_vmcs12_revision(h, v)))
+        .ok_or(SetError::NoCache)?;
+    if let Some(r) = revision.map_err(SetError::Refused)? {
         return Ok(r);
     }
     k.set_run_pending(h.flags & flags::RUN_PENDING != 0);
     k.set_mtf_pending(h.flags & flags::MTF_PENDING != 0);
-    let r = restore_guest_mode(k, h, &v);
+    let r = restore_guest_mode(k, h);
     // nested.c's `error_guest_mode`.
     if r.is_err() {
         k.set_run_pending(false);
@@ -139,20 +140,20 @@ fn set_vmx_state(
 }
 
 /// The guest-mode part, up to nested.c's `error_guest_mode` label.
-fn restore_guest_mode(k: &mut impl StateVcpu, h: &Header, v: &Vmcs12) -> Result<Restore, SetError> {
-    let mut shadow = None;
-    if wants_shadow_vmcs12(v) {
+fn restore_guest_mode(k: &mut impl StateVcpu, h: &Header) -> Result<Restore, SetError> {
+    let mut with_shadow = false;
+    if k.with_vmcs12(|v| v.is_some_and(wants_shadow_vmcs12)) {
         if !covers(h, SHADOW_VMCS12_OFFSET) {
             return Err(SetError::Refused(StateError::ShadowVmcs12Missing));
         }
         read(k, Cache::ShadowVmcs12, SHADOW_VMCS12_OFFSET)?;
-        shadow = k.cached(Cache::ShadowVmcs12);
+        with_shadow = true;
     }
     k.set_preemption_timer_deadline(preemption_timer_deadline(h));
     // The checks `state_vmcs12::check_vmcs12_part` ends with; the shadow
     // vmcs12 was read only if the state's size covers it. KVM set
     // nested_run_pending before them (whether guest EFER is checked).
-    let checked = check_restored_vmcs12(v, shadow.as_ref(), &mut k.checks());
+    let checked = k.check_restored(with_shadow).ok_or(SetError::NoCache)?;
     if let Err(e) = checked {
         // As nested.c's CC(): kvm_nested_vmenter_failed for a failed entry
         // check.

@@ -96,6 +96,29 @@ pub trait StateVcpu {
     fn read_user(&mut self, cache: Cache, offset: usize, len: usize) -> Result<(), CopyError>;
     /// A copy of a cache, `None` if it is not allocated.
     fn cached(&mut self, cache: Cache) -> Option<Vmcs12>;
+    /// `f` of the cached vmcs12 where it is, without a copy.
+    fn with_vmcs12<R>(&mut self, f: impl FnOnce(Option<&Vmcs12>) -> R) -> R {
+        f(self.cached(Cache::Vmcs12).as_ref())
+    }
+    /// `rsm::check_restored_vmcs12()` of the cached vmcs12 (and, with
+    /// `with_shadow`, the cached shadow vmcs12) with `checks()`; `None`
+    /// without a vmcs12 cache.
+    fn check_restored(
+        &mut self,
+        with_shadow: bool,
+    ) -> Option<Result<(), crate::nested::state::StateError>> {
+        let v = self.cached(Cache::Vmcs12)?;
+        let shadow = if with_shadow {
+            self.cached(Cache::ShadowVmcs12)
+        } else {
+            None
+        };
+        Some(crate::nested::rsm::check_restored_vmcs12(
+            &v,
+            shadow.as_ref(),
+            &mut self.checks(),
+        ))
+    }
     /// Sets `nested.nested_run_pending`.
     fn set_run_pending(&mut self, pending: bool);
     /// Sets `nested.mtf_pending`.

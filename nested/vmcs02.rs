@@ -10,6 +10,7 @@
 //! at it, not on every nested exit.
 
 use crate::vmcs::encoding::Encoding;
+use crate::vmcs::index;
 use crate::vmcs::layout::Vmcs12;
 use crate::vmcs::table::encodings as e;
 
@@ -123,9 +124,34 @@ pub fn rare_sync() -> impl Iterator<Item = Encoding> {
 /// KVM's `is_vmcs12_ext_field()`: a VMREAD of such a field outside L2
 /// needs the lazily synced state first.
 pub fn is_rare(field: Encoding) -> bool {
-    let field = field.full();
-    field == e::GUEST_BNDCFGS || rare_sync().any(|f| f == field)
+    index::row(field.full())
+        .and_then(|r| RARE_ROWS.get(r))
+        .is_some_and(|&rare| rare)
 }
+
+/// `is_rare` per table row: GUEST_BNDCFGS and `rare_sync()`'s fields
+/// (one indexed load per VMREAD, as nested.c's switch, not a scan).
+static RARE_ROWS: [bool; index::ROW_COUNT] = {
+    let mut rows = [false; index::ROW_COUNT];
+    let mut i = 0;
+    while i < GUEST_SEGMENTS.len() + GUEST_RARE_OTHER.len() + 1 {
+        let f = if i < GUEST_SEGMENTS.len() {
+            GUEST_SEGMENTS[i]
+        } else if i < GUEST_SEGMENTS.len() + GUEST_RARE_OTHER.len() {
+            GUEST_RARE_OTHER[i - GUEST_SEGMENTS.len()]
+        } else {
+            e::GUEST_BNDCFGS
+        };
+        if !synced_every_exit(f) {
+            match index::row_const(f) {
+                Some(r) => rows[r] = true,
+                None => panic!("a rare field vmcs12 does not have"),
+            }
+        }
+        i += 1;
+    }
+    rows
+};
 
 #[cfg(test)]
 mod tests {
@@ -196,5 +222,11 @@ mod tests {
         assert_eq!(rare_sync().count(), 34 + 4);
         assert!(is_rare(e::GUEST_TR_BASE) && is_rare(e::GUEST_BNDCFGS));
         assert!(!is_rare(e::GUEST_CS_AR_BYTES) && !is_rare(e::GUEST_RIP));
+        // The indexed rows are the lists, for every encoding.
+        for v in 0..=Encoding::MAX {
+            let f = Encoding::new(v).full();
+            let listed = f == e::GUEST_BNDCFGS || rare_sync().any(|r| r == f);
+            assert_eq!(is_rare(Encoding::new(v)), listed, "{v:#x}");
+        }
     }
 }

@@ -167,10 +167,13 @@ pub(crate) fn run(nv: &mut Nv, launch: bool) -> ffi::c_int {
 /// KVM's `nested_vmx_enter_non_root_mode()`. `from_vmentry` is false when
 /// KVM resumes L2 from saved state (SMM exit, KVM_SET_NESTED_STATE).
 pub(crate) fn enter_non_root_mode(nv: &mut Nv, from_vmentry: bool) -> Entered {
-    let Some(v) = nv.vmcs12_copy() else {
+    // SAFETY: as in `run`: `v` is used only by `enter_with`, which writes
+    // no part of vmcs12 and makes no `&mut` to it, nor do the KVM functions
+    // it calls (vmentry.rs); `finish_entry`, which may, comes after.
+    let Some(v) = (unsafe { nv.vmcs12_unbounded() }) else {
         return Entered::InternalError;
     };
-    let step = vmentry::enter_with(nv, &v, from_vmentry);
+    let step = vmentry::enter_with(nv, v, from_vmentry);
     vmentry::finish_entry(nv, step, from_vmentry)
 }
 

@@ -15,6 +15,7 @@ use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::nvcpu_mem::GuestMem;
 use crate::trace;
+use crate::vmcs::table::encodings as e;
 
 /// L1 memory for the core's bitmap lookups.
 pub(crate) struct L1Mem(pub(crate) GuestMem);
@@ -60,6 +61,25 @@ impl ReflectVcpu for Nv {
     }
     fn l0_handles_vmcall(&mut self) -> bool {
         crate::evmcs_vcpu::l0_handles_vmcall(self)
+    }
+    fn exit_intr_info(&mut self) -> u32 {
+        // vmx_get_intr_info(): read once per exit, then KVM's handlers
+        // (and the reflection) use the cached copy.
+        const BIT: u32 = 1 << bindings::kvm_reg_VCPU_EXREG_EXIT_INFO_2;
+        if vf!(self, vcpu.arch.regs_avail) & BIT == 0 {
+            vf!(self, vcpu.arch.regs_avail) |= BIT;
+            vf!(self, exit_intr_info) = hw::read(e::VM_EXIT_INTR_INFO) as u32;
+        }
+        vf!(self, exit_intr_info)
+    }
+    fn exit_qual(&mut self) -> u64 {
+        // vmx_get_exit_qual(), likewise.
+        const BIT: u32 = 1 << bindings::kvm_reg_VCPU_EXREG_EXIT_INFO_1;
+        if vf!(self, vcpu.arch.regs_avail) & BIT == 0 {
+            vf!(self, vcpu.arch.regs_avail) |= BIT;
+            vf!(self, exit_qualification) = hw::read(e::EXIT_QUALIFICATION) as _;
+        }
+        vf!(self, exit_qualification) as u64
     }
 }
 

@@ -63,6 +63,29 @@ impl InsnVcpu for Nv {
     fn set_gpr(&mut self, reg: u8, value: u64) {
         Nv::set_gpr(self, reg, value)
     }
+    fn gpr_raw(&mut self, reg: u8) -> u64 {
+        // kvm_register_read_raw(): a register KVM has (every GPR but RSP
+        // after a VMX exit) is read here; else KVM caches it first.
+        let r = usize::from(reg & 0xf);
+        if vf!(self, vcpu.arch.regs_avail) & (1 << r) != 0 {
+            if let Some(&v) = vf!(self, vcpu.arch.regs).get(r) {
+                return v as u64;
+            }
+        }
+        Nv::gpr(self, reg)
+    }
+    fn set_gpr_raw(&mut self, reg: u8, value: u64) {
+        // kvm_register_write_raw(): the value, available and dirty.
+        let r = usize::from(reg & 0xf);
+        if let Some(slot) = vf!(self, vcpu.arch.regs).get_mut(r) {
+            *slot = value as usize;
+        }
+        vf!(self, vcpu.arch.regs_avail) |= 1 << r;
+        vf!(self, vcpu.arch.regs_dirty) |= 1 << r;
+    }
+    fn vmx_misc_low(&mut self) -> u32 {
+        self.vmx_msrs().misc_low
+    }
     fn mem_operand(&mut self, write: bool, len: usize) -> Result<u64, i32> {
         wrap(Nv::mem_operand(self, write, len))
     }

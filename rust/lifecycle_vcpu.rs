@@ -24,7 +24,9 @@ struct Vmcs12Page(#[allow(dead_code)] [u8; VMCS12_SIZE]);
 /// Allocates a zeroed VMCS12_SIZE buffer, owned by the caller as a raw
 /// pointer until `free_vmcs12_page`.
 fn alloc_vmcs12_page() -> Result<*mut bindings::vmcs12> {
-    let page = KBox::<Vmcs12Page>::new_uninit(GFP_KERNEL | flags::__GFP_ZERO)?;
+    // Charged to the VM's memory cgroup, as nested.c's
+    // kzalloc(VMCS12_SIZE, GFP_KERNEL_ACCOUNT): L1 makes this allocation.
+    let page = KBox::<Vmcs12Page>::new_uninit(flags::GFP_KERNEL_ACCOUNT | flags::__GFP_ZERO)?;
     // SAFETY: __GFP_ZERO zeroed the allocation, and all-zero bytes are a
     // valid `Vmcs12Page`.
     let page = unsafe { page.assume_init() };

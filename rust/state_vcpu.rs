@@ -11,6 +11,7 @@ use kernel::{ffi, prelude::*, uaccess::UserSlice};
 use crate::bindings;
 use crate::entry::{self, CheckVcpu, Entered};
 use crate::exit;
+use crate::nested::rsm::check_restored_vmcs12;
 use crate::nested::shadow_vmcs as nested_shadow;
 use crate::nested::state::{Errno, SetStateEnv};
 use crate::nested::state_get::NestedView;
@@ -138,6 +139,31 @@ impl StateVcpu for StateNv<'_> {
             Cache::Vmcs12 => self.nv.vmcs12_copy(),
             Cache::ShadowVmcs12 => self.nv.shadow_vmcs12().map(|s| *s),
         }
+    }
+    fn with_vmcs12<R>(&mut self, f: impl FnOnce(Option<&Vmcs12>) -> R) -> R {
+        f(self.nv.vmcs12().map(|v| &*v))
+    }
+    fn check_restored(
+        &mut self,
+        with_shadow: bool,
+    ) -> Option<Result<(), crate::nested::state::StateError>> {
+        // SAFETY: the references live only through the checks below, which
+        // read vmcs12 and the shadow vmcs12 through them and write neither;
+        // CheckVcpu reads vCPU fields and, for the link pointer's VMCS
+        // header, L1 memory into a local (read_link_vmcs_hdr), never the
+        // two caches; nothing frees them meanwhile (no VMXOFF).
+        let v = unsafe { self.nv.vmcs12_unbounded() }?;
+        let p = vf!(self.nv, nested.cached_shadow_vmcs12);
+        // SAFETY: a non-null `cached_shadow_vmcs12` is this backend's
+        // VMCS12_SIZE allocation holding a packed `Vmcs12`
+        // (lifecycle_vcpu.rs); as above, nothing writes or frees it while
+        // the checks use the reference.
+        let shadow = (with_shadow && !p.is_null()).then(|| unsafe { &*p.cast::<Vmcs12>() });
+        Some(check_restored_vmcs12(
+            v,
+            shadow,
+            &mut CheckVcpu::new(self.nv),
+        ))
     }
     fn set_run_pending(&mut self, pending: bool) {
         vf!(self.nv, nested.nested_run_pending) = pending;

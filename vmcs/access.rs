@@ -69,9 +69,17 @@ impl AccessCtx {
 /// bytes) and reports [`Outcome::VmSucceed`]; an `Err` is the outcome.
 pub fn vmread(vmcs12: &Vmcs12, ctx: &AccessCtx, field_operand: u64) -> Result<u64, Outcome> {
     ctx.check_current()?;
-    let f = field_of(ctx, field_operand)?;
+    Ok(read_field(vmcs12, field_of(ctx, field_operand)?))
+}
+
+/// VMREAD of a field already looked up ([`field_of`]).
+pub fn read_field(vmcs12: &Vmcs12, f: FieldRef) -> u64 {
     let whole = vmcs12.get(f.field);
-    Ok(if f.high { whole >> 32 } else { whole })
+    if f.high {
+        whole >> 32
+    } else {
+        whole
+    }
 }
 
 /// VMREAD of an eVMCS L1 (nested.c's `handle_vmread()` with an eVMCS: the
@@ -135,11 +143,22 @@ pub fn vmwrite(
 ) -> Result<Written, Outcome> {
     ctx.check_current()?;
     let f = field_of(ctx, field_operand)?;
-    let encoding = f.encoding();
-    if encoding.kind() == Kind::ReadOnlyData && !ctx.vmwrite_any_field {
+    check_writable(ctx, f)?;
+    Ok(write_field(vmcs12, f, value))
+}
+
+/// VMWRITE's check of a field already looked up: a read-only field only
+/// with "VMWRITE to any supported field".
+pub fn check_writable(ctx: &AccessCtx, f: FieldRef) -> Result<(), Outcome> {
+    if f.encoding().kind() == Kind::ReadOnlyData && !ctx.vmwrite_any_field {
         return Err(ctx.fail(VmInstructionError::VmwriteReadOnlyVmcsComponent));
     }
-    let value = if is_ar_bytes(encoding) {
+    Ok(())
+}
+
+/// VMWRITE of a field that passed [`check_writable`].
+pub fn write_field(vmcs12: &mut Vmcs12, f: FieldRef, value: u64) -> Written {
+    let value = if is_ar_bytes(f.encoding()) {
         value & AR_BYTES_MASK
     } else {
         value
@@ -150,10 +169,12 @@ pub fn vmwrite(
     } else {
         vmcs12.set(f.field, value);
     }
-    Ok(Written { field: f, value })
+    Written { field: f, value }
 }
 
-fn field_of(ctx: &AccessCtx, field_operand: u64) -> Result<FieldRef, Outcome> {
+/// The field VMREAD/VMWRITE name (KVM's `get_vmcs12_field_offset()`):
+/// VMfail(unsupported component) for one vmcs12 does not have.
+pub fn field_of(ctx: &AccessCtx, field_operand: u64) -> Result<FieldRef, Outcome> {
     Encoding::from_operand(ctx.operand(field_operand))
         .and_then(lookup)
         .ok_or_else(|| ctx.fail(VmInstructionError::UnsupportedVmcsComponent))

@@ -38,6 +38,7 @@ pub mod checks;
 pub mod controls;
 pub mod encoding;
 pub mod exit_reason;
+pub mod index;
 pub mod intr_info;
 pub mod layout;
 pub mod outcome;

@@ -116,9 +116,7 @@ pub const SHADOWED_BEYOND_KVM: [Encoding; 2] = [encodings::HOST_RSP, encodings::
 /// `None` for an encoding vmcs12 does not have, including the high half of
 /// a field that is not 64-bit.
 pub fn lookup(encoding: Encoding) -> Option<FieldRef> {
-    let full = encoding.full();
-    let index = FIELDS.binary_search_by_key(&full, |f| f.encoding).ok()?;
-    let field = FIELDS.get(index)?;
+    let field = FIELDS.get(super::index::row(encoding.full())?)?;
     let high = encoding.is_high();
     if high && field.width() != Width::U64 {
         return None;
@@ -219,6 +217,10 @@ macro_rules! vmcs_fields {
             use super::Encoding;
             $(pub const $name: Encoding = Encoding::new($enc);)*
         }
+
+        /// The rows' encodings, in table order (for `super::index`,
+        /// built at compile time, where `FIELDS` cannot be read).
+        pub(crate) const ROW_ENCODINGS: [u16; [$($enc),*].len()] = [$($enc),*];
 
         /// The table, sorted by encoding.
         pub static FIELDS: [Field; [$($enc),*].len()] = [$(
