@@ -214,8 +214,12 @@ class Status(unittest.TestCase):
     def test_every_benchmark_has_a_limit(self):
         limits = ab.read_bench_limits()
         self.assertEqual(limits["vmx_msrs_restore"], "1.01")
+        # A gate never lets Rust cost more than C (+1% for the counter that
+        # proves vmx_msrs_restore); the goals are stricter for some.
         for v in limits.values():
-            self.assertTrue(v == "report" or float(v) >= 1.0, v)
+            self.assertTrue(v == "report" or 0.0 < float(v) <= 1.01, v)
+        for name in ("l2_vmcall_roundtrip", "l2_cpuid_roundtrip"):
+            self.assertTrue(limits[name] == "report" or float(limits[name]) <= 0.90, name)
 
     def test_reports_during_an_expected_hang_are_split_off(self):
         # A catalogue where C is expected to hang in one test.

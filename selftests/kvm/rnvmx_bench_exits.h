@@ -120,9 +120,8 @@ static inline bool bench_shadow_vmcs(void)
 	return c == 'Y';
 }
 
-/* Runs the VM to GUEST_DONE and prints the benchmark's line. */
-static inline void bench_run(struct kvm_vm *vm, struct kvm_vcpu *vcpu,
-			     const char *name, int ops)
+/* Runs the VM to GUEST_DONE; the cycles L1 reported with GUEST_SYNC. */
+static inline uint64_t bench_wait(struct kvm_vcpu *vcpu)
 {
 	uint64_t cycles = 0;
 	struct ucall uc;
@@ -135,16 +134,28 @@ static inline void bench_run(struct kvm_vm *vm, struct kvm_vcpu *vcpu,
 			cycles = uc.args[1];
 			break;
 		case UCALL_DONE:
-			printf("@@RNVMX-BENCH name=%s ops=%d cycles_per_op=%lu\n",
-			       name, ops, (unsigned long)(cycles / ops));
-			kvm_vm_free(vm);
-			return;
+			return cycles;
 		case UCALL_ABORT:
 			REPORT_GUEST_ASSERT(uc);
 		default:
 			TEST_FAIL("unexpected ucall %lu", uc.cmd);
 		}
 	}
+}
+
+/* The benchmark's line, which testbed/init.sh and testbed/ab.py read. */
+static inline void bench_print(const char *name, int ops, uint64_t cycles)
+{
+	printf("@@RNVMX-BENCH name=%s ops=%d cycles_per_op=%lu\n",
+	       name, ops, (unsigned long)(cycles / ops));
+}
+
+/* Runs the VM to GUEST_DONE, prints the benchmark's line, frees the VM. */
+static inline void bench_run(struct kvm_vm *vm, struct kvm_vcpu *vcpu,
+			     const char *name, int ops)
+{
+	bench_print(name, ops, bench_wait(vcpu));
+	kvm_vm_free(vm);
 }
 
 #endif

@@ -31,6 +31,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "rnvmx_bench_exits.h"
 
 #define PAGES 128
 /* The region: L1's GPA (identity-mapped for L1 and L2: GVA = L2 GPA), below
@@ -118,8 +119,7 @@ int main(void)
 	struct vmx_pages *vmx;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	struct ucall uc;
-	uint64_t cycles = 0, pt_gpa, *pt, *mem;
+	uint64_t cycles, pt_gpa, *pt, *mem;
 	int i;
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
@@ -149,24 +149,10 @@ int main(void)
 		pt[i] &= ~EPT_RWX;
 	}
 
-	for (;;) {
-		vcpu_run(vcpu);
-		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-		switch (get_ucall(vcpu, &uc)) {
-		case UCALL_SYNC:
-			cycles = uc.args[1];
-			break;
-		case UCALL_DONE:
-			for (i = 0; i < PAGES; i++)
-				TEST_ASSERT_EQ(mem[i * 512], 1);
-			printf("@@RNVMX-BENCH name=l2_ept_fault_pages ops=%d cycles_per_op=%lu\n",
-			       PAGES, (unsigned long)(cycles / PAGES));
-			kvm_vm_free(vm);
-			return 0;
-		case UCALL_ABORT:
-			REPORT_GUEST_ASSERT(uc);
-		default:
-			TEST_FAIL("unexpected ucall %lu", uc.cmd);
-		}
-	}
+	cycles = bench_wait(vcpu);
+	for (i = 0; i < PAGES; i++)
+		TEST_ASSERT_EQ(mem[i * 512], 1);
+	bench_print("l2_ept_fault_pages", PAGES, cycles);
+	kvm_vm_free(vm);
+	return 0;
 }

@@ -28,6 +28,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "rnvmx_bench_exits.h"
 
 #define OPS 40
 
@@ -73,8 +74,6 @@ int main(void)
 	vm_vaddr_t vmx_pages_gva, pages;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	struct ucall uc;
-	uint64_t cycles = 0;
 	int i;
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
@@ -89,22 +88,6 @@ int main(void)
 	sync_global_to_guest(vm, vmcs_gva);
 	sync_global_to_guest(vm, vmcs_gpa);
 
-	for (;;) {
-		vcpu_run(vcpu);
-		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-		switch (get_ucall(vcpu, &uc)) {
-		case UCALL_SYNC:
-			cycles = uc.args[1];
-			break;
-		case UCALL_DONE:
-			printf("@@RNVMX-BENCH name=l2_first_vmlaunch ops=%d cycles_per_op=%lu\n",
-			       OPS, (unsigned long)(cycles / OPS));
-			kvm_vm_free(vm);
-			return 0;
-		case UCALL_ABORT:
-			REPORT_GUEST_ASSERT(uc);
-		default:
-			TEST_FAIL("unexpected ucall %lu", uc.cmd);
-		}
-	}
+	bench_run(vm, vcpu, "l2_first_vmlaunch", OPS);
+	return 0;
 }

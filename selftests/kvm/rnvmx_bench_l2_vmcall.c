@@ -14,6 +14,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "rnvmx_bench_exits.h"
 
 #define OPS 500
 
@@ -57,30 +58,12 @@ int main(void)
 	vm_vaddr_t vmx_pages_gva;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	struct ucall uc;
-	uint64_t cycles = 0;
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
 	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
 	vcpu_alloc_vmx(vm, &vmx_pages_gva);
 	vcpu_args_set(vcpu, 1, vmx_pages_gva);
 
-	for (;;) {
-		vcpu_run(vcpu);
-		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-		switch (get_ucall(vcpu, &uc)) {
-		case UCALL_SYNC:
-			cycles = uc.args[1];
-			break;
-		case UCALL_DONE:
-			printf("@@RNVMX-BENCH name=l2_vmcall_roundtrip ops=%d cycles_per_op=%lu\n",
-			       OPS, (unsigned long)(cycles / OPS));
-			kvm_vm_free(vm);
-			return 0;
-		case UCALL_ABORT:
-			REPORT_GUEST_ASSERT(uc);
-		default:
-			TEST_FAIL("unexpected ucall %lu", uc.cmd);
-		}
-	}
+	bench_run(vm, vcpu, "l2_vmcall_roundtrip", OPS);
+	return 0;
 }

@@ -16,6 +16,7 @@
 #include "processor.h"
 #include "hyperv.h"
 #include "vmx.h"
+#include "rnvmx_bench_exits.h"
 
 #define OPS 500
 
@@ -57,8 +58,6 @@ int main(void)
 	vm_vaddr_t vmx_pages_gva, hv_pages_gva;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	struct ucall uc;
-	uint64_t cycles = 0;
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_HYPERV_ENLIGHTENED_VMCS));
@@ -69,22 +68,6 @@ int main(void)
 	vcpu_alloc_hyperv_test_pages(vm, &hv_pages_gva);
 	vcpu_args_set(vcpu, 2, vmx_pages_gva, hv_pages_gva);
 
-	for (;;) {
-		vcpu_run(vcpu);
-		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-		switch (get_ucall(vcpu, &uc)) {
-		case UCALL_SYNC:
-			cycles = uc.args[1];
-			break;
-		case UCALL_DONE:
-			printf("@@RNVMX-BENCH name=l2_vmcall_roundtrip_evmcs ops=%d cycles_per_op=%lu\n",
-			       OPS, (unsigned long)(cycles / OPS));
-			kvm_vm_free(vm);
-			return 0;
-		case UCALL_ABORT:
-			REPORT_GUEST_ASSERT(uc);
-		default:
-			TEST_FAIL("unexpected ucall %lu", uc.cmd);
-		}
-	}
+	bench_run(vm, vcpu, "l2_vmcall_roundtrip_evmcs", OPS);
+	return 0;
 }

@@ -21,6 +21,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "rnvmx_bench_exits.h"
 
 #define OPS 200
 
@@ -81,8 +82,6 @@ int main(void)
 	vm_vaddr_t vmx_pages_gva;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	struct ucall uc;
-	uint64_t cycles = 0;
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
 	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
@@ -93,22 +92,6 @@ int main(void)
 	sync_global_to_guest(vm, vmcs_b_gva);
 	sync_global_to_guest(vm, vmcs_b_gpa);
 
-	for (;;) {
-		vcpu_run(vcpu);
-		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-		switch (get_ucall(vcpu, &uc)) {
-		case UCALL_SYNC:
-			cycles = uc.args[1];
-			break;
-		case UCALL_DONE:
-			printf("@@RNVMX-BENCH name=l2_vmptrld_switch ops=%d cycles_per_op=%lu\n",
-			       OPS, (unsigned long)(cycles / OPS));
-			kvm_vm_free(vm);
-			return 0;
-		case UCALL_ABORT:
-			REPORT_GUEST_ASSERT(uc);
-		default:
-			TEST_FAIL("unexpected ucall %lu", uc.cmd);
-		}
-	}
+	bench_run(vm, vcpu, "l2_vmptrld_switch", OPS);
+	return 0;
 }
