@@ -72,6 +72,26 @@ static inline void bench_launch(uint32_t reason)
 	bench_skip_insn();
 }
 
+/*
+ * L1, L2 launched: BENCH_OPS round trips, each an exit of `reason` from L2,
+ * which L1 skips before it VMRESUMEs; the cycles go to the host, then DONE.
+ */
+static inline void bench_roundtrips(uint32_t reason)
+{
+	uint64_t t0, t1;
+	int i;
+
+	t0 = rdtsc();
+	for (i = 0; i < BENCH_OPS; i++) {
+		if (vmresume() || vmreadz(VM_EXIT_REASON) != reason)
+			GUEST_FAIL("round trip %d failed", i);
+		bench_skip_insn();
+	}
+	t1 = rdtsc();
+	GUEST_SYNC(t1 - t0);
+	GUEST_DONE();
+}
+
 /* The guest's I/O bitmaps A and B (ports 0-0x7fff, 0x8000-0xffff). */
 struct bench_io_bitmaps {
 	uint64_t a_gpa, b_gpa;

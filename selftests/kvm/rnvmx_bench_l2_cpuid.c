@@ -18,21 +18,10 @@ static void l2_guest_code(void)
 static void l1_guest_code(struct vmx_pages *vmx)
 {
 	unsigned long l2_stack[64];
-	uint64_t t0, t1;
-	int i;
 
 	bench_prepare(vmx, l2_guest_code, &l2_stack[64]);
 	bench_launch(EXIT_REASON_CPUID);
-
-	t0 = rdtsc();
-	for (i = 0; i < BENCH_OPS; i++) {
-		if (vmresume() || vmreadz(VM_EXIT_REASON) != EXIT_REASON_CPUID)
-			GUEST_FAIL("round trip %d failed", i);
-		bench_skip_insn();
-	}
-	t1 = rdtsc();
-	GUEST_SYNC(t1 - t0);
-	GUEST_DONE();
+	bench_roundtrips(EXIT_REASON_CPUID);
 }
 
 int main(void)

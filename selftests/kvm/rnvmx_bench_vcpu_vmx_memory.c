@@ -35,6 +35,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "rnvmx_util.h"
 
 #define NR 64
 #define VMX_PAGES (NR * 8)
@@ -130,23 +131,6 @@ static void l1_guest_code(struct vmx_pages *vmx)
 	GUEST_DONE();
 }
 
-static void run_to(struct kvm_vcpu *vcpu, uint64_t stage)
-{
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-	case UCALL_SYNC:
-		TEST_ASSERT_EQ(uc.args[1], stage);
-		break;
-	default:
-		TEST_FAIL("unexpected ucall %lu, expected sync %lu", uc.cmd, stage);
-	}
-}
-
 int main(void)
 {
 	struct kvm_vcpu *vcpus[NR];
@@ -179,10 +163,10 @@ int main(void)
 	}
 
 	for (i = 0; i < NR; i++)
-		run_to(vcpus[i], 1);
+		rnvmx_run_expect_sync(vcpus[i], 1);
 	m1 = snapshot();
 	for (i = 0; i < NR; i++)
-		run_to(vcpus[i], 2);
+		rnvmx_run_expect_sync(vcpus[i], 2);
 	m2 = snapshot();
 
 	vmx = (in_use(m2) - in_use(m1)) / NR;
