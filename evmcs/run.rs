@@ -21,11 +21,14 @@ pub const CLEAN_FIELD_ALL: u32 = 0xffff;
 
 /// What the transitions need of a vCPU beyond [`EvmcsVcpu`].
 pub trait EvmcsRunVcpu: EvmcsVcpu {
-    /// Runs `f` on the mapped eVMCS (`nested_vmx_evmcs()`) in place and
-    /// on the cached vmcs12, as nested.c's copies use both (no copy of the
-    /// 1 KiB eVMCS); `None`, `f` not run, without either.
+    /// Runs `f` on the mapped eVMCS (`nested_vmx_evmcs()`) and on the
+    /// cached vmcs12, as nested.c's copies use both; what `f` leaves in the
+    /// eVMCS reaches L1's page only if `write` (the glue hands `f` a
+    /// snapshot of L1's page, which L1's other vCPUs can write). `None`,
+    /// `f` not run, without either.
     fn with_evmcs_vmcs12<R>(
         &mut self,
+        write: bool,
         f: impl FnOnce(&mut HvEnlightenedVmcs, &mut Vmcs12) -> R,
     ) -> Option<R>;
     /// Sets `bits` in the mapped eVMCS's `hv_clean_fields`, if one is.
@@ -95,7 +98,7 @@ pub fn l0_handles_vmcall<V: EvmcsRunVcpu>(k: &mut V) -> bool {
 /// (`clean` false, for KVM_GET_NESTED_STATE) all of it; false without a
 /// mapped eVMCS or a vmcs12.
 pub fn to_vmcs12<V: EvmcsRunVcpu>(k: &mut V, clean: bool) -> bool {
-    let Some(r) = k.with_evmcs_vmcs12(|ev, v| {
+    let Some(r) = k.with_evmcs_vmcs12(false, |ev, v| {
         let clean_fields = if clean { ev.hv_clean_fields } else { 0 };
         copy::copy_in(ev, v, clean_fields)
     }) else {
@@ -124,7 +127,9 @@ pub fn run_to_vmcs12<V: EvmcsRunVcpu>(k: &mut V, launch: bool) {
 /// `copy_vmcs12_to_enlightened()`: true if an eVMCS is mapped and now has
 /// vmcs12's exit state (then no shadow VMCS needs it).
 pub fn from_vmcs12<V: EvmcsRunVcpu>(k: &mut V) -> bool {
-    if k.with_evmcs_vmcs12(|ev, v| copy::copy_out(v, ev)).is_none() {
+    if k.with_evmcs_vmcs12(true, |ev, v| copy::copy_out(v, ev))
+        .is_none()
+    {
         return false;
     }
     k.set_need_vmcs12_to_shadow_sync(false);
@@ -224,9 +229,16 @@ mod tests {
     impl EvmcsRunVcpu for M {
         fn with_evmcs_vmcs12<R>(
             &mut self,
+            write: bool,
             f: impl FnOnce(&mut HvEnlightenedVmcs, &mut Vmcs12) -> R,
         ) -> Option<R> {
-            Some(f(self.evmcs.as_mut()?, self.vmcs12.as_mut()?))
+            // As the glue: `f` works on a copy, kept only if `write`.
+            let mut ev = self.evmcs?;
+            let r = f(&mut ev, self.vmcs12.as_mut()?);
+            if write {
+                self.evmcs = Some(ev);
+            }
+            Some(r)
         }
         fn or_clean_fields(&mut self, bits: u32) {
             if let Some(e) = self.evmcs.as_mut() {

@@ -168,6 +168,7 @@ impl EvmcsRunVcpu for Nv {
     #[inline]
     fn with_evmcs_vmcs12<R>(
         &mut self,
+        write: bool,
         f: impl FnOnce(&mut HvEnlightenedVmcs, &mut Vmcs12) -> R,
     ) -> Option<R> {
         let p = self.evmcs_ptr()?;
@@ -176,11 +177,17 @@ impl EvmcsRunVcpu for Nv {
         // address of the 4 KiB page, mapped writable, valid until
         // unmap_evmcs clears it, which needs this vCPU: `self` stays
         // borrowed through `v` meanwhile); the eVMCS is 1 KiB and packed
-        // (alignment 1); nothing else of this module refers to it now. As
-        // for read_evmcs, L1 does not write its current eVMCS while this
-        // vCPU is in KVM (nested.c accesses it in place alike).
-        let ev = unsafe { &mut *p };
-        Some(f(ev, v))
+        // (alignment 1, so any address is aligned for it). The page is L1
+        // memory that L1's other vCPUs may write at any time, so no Rust
+        // reference is made to it: one volatile copy in, `f` works on the
+        // copy, and one volatile copy out if asked.
+        let mut ev = unsafe { p.read_volatile() };
+        let r = f(&mut ev, v);
+        if write {
+            // SAFETY: as for the copy in above.
+            unsafe { p.write_volatile(ev) };
+        }
+        Some(r)
     }
     fn vmcs12(&mut self) -> Option<&mut Vmcs12> {
         Nv::vmcs12(self)
