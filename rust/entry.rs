@@ -22,6 +22,10 @@ use crate::vmcs::x86::{cr4, efer};
 pub(crate) use crate::nested::vmentry::Entered;
 
 /// The core's view of the vCPU for the VM-entry checks.
+///
+/// Callers hold a shared reference to the cached vmcs12 (or shadow vmcs12)
+/// beside it (`Nv::vmcs12_unbounded`), so nothing reached through a
+/// `CheckVcpu` may touch those caches (`Nv::vmcs12()` and the like).
 pub(crate) struct CheckVcpu<'a> {
     nv: &'a mut Nv,
     msrs: NestedVmxMsrs,
