@@ -36,9 +36,10 @@ impl Nv {
         // SAFETY: `hv_evmcs` is the address kvm_vcpu_map() gave for the
         // eVMCS page (map_evmcs below), mapped until unmap_evmcs, which
         // also clears it; the page is 4 KiB, the eVMCS 1 KiB (size asserted
-        // in bindings.rs), packed (alignment 1). L1 does not write its
-        // current eVMCS while this vCPU is in KVM; the read is a copy.
-        Some(unsafe { p.read_unaligned() })
+        // in bindings.rs), packed (alignment 1, so any address is aligned
+        // for it). L1's other vCPUs may write the page at any time, so it
+        // is read as one volatile copy, as in with_evmcs_vmcs12.
+        Some(unsafe { p.read_volatile() })
     }
 
     /// The eVMCS's enlightenments and clean fields, if one is mapped.
