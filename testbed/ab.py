@@ -45,6 +45,12 @@ LOCKSTEP = os.environ.get("RNVMX_LOCKSTEP", "1,2048,0")
 BLOBS = os.environ.get("RNVMX_BLOBS", "1,2048,0")
 # Cases of it to run alone, each with its log (RNVMX_BLOBS_LOG=N:N:...).
 BLOBS_LOG = os.environ.get("RNVMX_BLOBS_LOG", "")
+# Only these benchmarks (RNVMX_BENCHES=name,name,...: their rnvmx_bench_*
+# binaries' suffixes, e.g. l2_vmcall_evmcs), for a quick look at a few; and
+# RNVMX_OWN=0: not the project's own tests first. Both only for iterating
+# by hand: a run with either set is not a full `make ab`.
+BENCHES = os.environ.get("RNVMX_BENCHES", "")
+OWN = os.environ.get("RNVMX_OWN", "1") != "0"
 
 # Kernel log lines that fail a run ...
 BAD = re.compile(r"WARNING:|BUG:|Oops|Kernel panic|kernel BUG|"
@@ -170,6 +176,7 @@ def make_iso(workdir, backend, tests, own=True):
         f"{'rnvmx_lockstep=' + LOCKSTEP + ' ' if LOCKSTEP else ''}"
         f"{'rnvmx_blobs=' + BLOBS + ' ' if BLOBS else ''}"
         f"{'rnvmx_blobs_log=' + BLOBS_LOG + ' ' if BLOBS_LOG else ''}"
+        f"{'rnvmx_tb_benches=' + BENCHES + ' ' if BENCHES else ''}"
         f"{'' if own else 'rnvmx_tb_own=0 '}"
         f"rnvmx_tb_tests={','.join(tests)}\n")
     iso = workdir / "boot.iso"
@@ -551,7 +558,7 @@ def run_boots(backend, tests, outdir, rows, problems, lock, benches, ls):
     remaining = list(tests)
     n = 0
     # The Rust boots run the project's own tests first, until one boot has.
-    own = backend == "rust"
+    own = backend == "rust" and OWN
     while remaining:
         n += 1
         boot = Boot(backend, remaining, outdir / f"{backend}-{n}", own).run()

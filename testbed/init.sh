@@ -4,6 +4,7 @@
 # serial console as one "@@RNVMX-..." line, and powers off.
 #   rnvmx_tb_backend=c|rust   rnvmx_tb_tests=test1,test2,...
 #   rnvmx_tb_own=0: not the project's own tests first (a later Rust boot)
+#   rnvmx_tb_benches=a,b: only the benchmarks rnvmx_bench_a, rnvmx_bench_b
 export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -12,12 +13,13 @@ mount -t tmpfs tmp /tmp
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 
-backend=c tests= handshake= own=1
+backend=c tests= handshake= own=1 benches=
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	rnvmx_tb_backend=*) backend=${w#*=} ;;
 	rnvmx_tb_tests=*) tests=$(echo "${w#*=}" | tr , ' ') ;;
 	rnvmx_tb_own=0) own=0 ;;
+	rnvmx_tb_benches=*) benches=" $(echo "${w#*=}" | tr , ' ') " ;;
 	# Inside L1: after each BEGIN and END line (and KVM-LOADED), wait for
 	# L0, which follows this serial console, to say "go" on it, so that L0
 	# counts over each test exactly.
@@ -151,6 +153,7 @@ bench_reload() {
 	if [ "$backend" = rust ]; then insmod /lib/modules/rnvmx.ko || { say "ERROR insmod rnvmx"; finish; }; fi
 }
 for b in $(cd /tests && ls rnvmx_bench_* 2>/dev/null); do
+	case "$benches" in "" | *" ${b#rnvmx_bench_} "*) ;; *) continue ;; esac
 	case "$b" in
 	# Without VMCS shadowing, for this benchmark only.
 	*_noshadow)
