@@ -9,7 +9,7 @@
 //! [`copied_out`] say, from the row alone, which fields C copies each way.
 
 use crate::evmcs::clean::CleanGroup;
-use crate::evmcs::layout::HvEnlightenedVmcs;
+use crate::evmcs::fields::{evmcs_at, EvmcsFields};
 use crate::vmcs::encoding::{Encoding, Kind};
 use crate::vmcs::layout::Vmcs12;
 use crate::vmcs::table::{encodings as e, evmcs_to_vmcs12_rows, vmcs12_to_evmcs_rows, Field};
@@ -98,7 +98,7 @@ const RUNTIME_CONTROLS: u32 = CleanGroup::CONTROL_GRP1.bit()
 /// `copy_enlightened_to_vmcs12(vmx, hv_clean_fields)`: every field
 /// [`copied_in`] whose group L1 did not declare clean (fields of no group,
 /// `CleanGroup::NONE`, always). `hv_clean_fields` 0 copies them all.
-pub fn copy_in(ev: &HvEnlightenedVmcs, v: &mut Vmcs12, hv_clean_fields: u32) -> CopiedIn {
+pub fn copy_in(ev: &impl EvmcsFields, v: &mut Vmcs12, hv_clean_fields: u32) -> CopiedIn {
     // One test per group, then its fields, as nested.c's: each pass is
     // the table's straight-line copy with the group a constant, so only
     // that group's rows remain (stores to distinct fields: the order
@@ -119,15 +119,17 @@ pub fn copy_in(ev: &HvEnlightenedVmcs, v: &mut Vmcs12, hv_clean_fields: u32) -> 
     CopiedIn {
         force_msr_bitmap_recalc: hv_clean_fields & RUNTIME_CONTROLS != RUNTIME_CONTROLS,
         hv_nested: (!enl.is_clean(hv_clean_fields)).then_some(HvNested {
-            pa_page_gpa: ev.partition_assist_page,
-            vm_id: ev.hv_vm_id,
-            vp_id: ev.hv_vp_id,
+            pa_page_gpa: ev.load(evmcs_at!(partition_assist_page)),
+            vm_id: ev.load(evmcs_at!(hv_vm_id)),
+            // A 32-bit field: `load` zero-extends it.
+            #[allow(clippy::cast_possible_truncation)]
+            vp_id: ev.load(evmcs_at!(hv_vp_id)) as u32,
         }),
     }
 }
 
 /// `copy_vmcs12_to_enlightened()`: every field [`copied_out`].
-pub fn copy_out(v: &Vmcs12, ev: &mut HvEnlightenedVmcs) {
+pub fn copy_out(v: &Vmcs12, ev: &mut impl EvmcsFields) {
     vmcs12_to_evmcs_rows(v, ev, |enc, _| copied_out_row(enc));
 }
 

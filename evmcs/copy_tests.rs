@@ -4,6 +4,7 @@
 //! field by field, and their clean-field behaviour.
 
 use super::*;
+use crate::evmcs::layout::HvEnlightenedVmcs;
 use crate::vmcs::table::FIELDS;
 use std::collections::BTreeSet;
 use std::vec::Vec;

@@ -11,6 +11,7 @@
 pub mod clean;
 pub mod controls;
 pub mod copy;
+pub mod fields;
 pub mod hv;
 pub mod layout;
 pub mod run;

@@ -9,8 +9,8 @@
 //! (`nested_get_evmcs_page()`). The glue implements [`EvmcsRunVcpu`].
 
 use crate::evmcs::copy::{self, HvNested};
+use crate::evmcs::fields::{evmcs_at, EvmcsFields};
 use crate::evmcs::hv::{self, EvmcsControls};
-use crate::evmcs::layout::HvEnlightenedVmcs;
 use crate::evmcs::vmptrld::{
     enlightened_vmptrld, evmptr_is_set, evmptr_is_valid, EvmcsVcpu, Evmptrld, EVMPTR_MAP_PENDING,
 };
@@ -21,15 +21,15 @@ pub const CLEAN_FIELD_ALL: u32 = 0xffff;
 
 /// What the transitions need of a vCPU beyond [`EvmcsVcpu`].
 pub trait EvmcsRunVcpu: EvmcsVcpu {
+    /// The mapped eVMCS as the copies see it: field by field
+    /// ([`EvmcsFields`]), since L1's other vCPUs can write L1's page.
+    type Evmcs: EvmcsFields;
     /// Runs `f` on the mapped eVMCS (`nested_vmx_evmcs()`) and on the
-    /// cached vmcs12, as nested.c's copies use both; what `f` leaves in the
-    /// eVMCS reaches L1's page only if `write` (the glue hands `f` a
-    /// snapshot of L1's page, which L1's other vCPUs can write). `None`,
-    /// `f` not run, without either.
+    /// cached vmcs12, as nested.c's copies use both. `None`, `f` not run,
+    /// without either.
     fn with_evmcs_vmcs12<R>(
         &mut self,
-        write: bool,
-        f: impl FnOnce(&mut HvEnlightenedVmcs, &mut Vmcs12) -> R,
+        f: impl FnOnce(&mut Self::Evmcs, &mut Vmcs12) -> R,
     ) -> Option<R>;
     /// Sets `bits` in the mapped eVMCS's `hv_clean_fields`, if one is.
     fn or_clean_fields(&mut self, bits: u32);
@@ -98,8 +98,14 @@ pub fn l0_handles_vmcall<V: EvmcsRunVcpu>(k: &mut V) -> bool {
 /// (`clean` false, for KVM_GET_NESTED_STATE) all of it; false without a
 /// mapped eVMCS or a vmcs12.
 pub fn to_vmcs12<V: EvmcsRunVcpu>(k: &mut V, clean: bool) -> bool {
-    let Some(r) = k.with_evmcs_vmcs12(false, |ev, v| {
-        let clean_fields = if clean { ev.hv_clean_fields } else { 0 };
+    let Some(r) = k.with_evmcs_vmcs12(|ev, v| {
+        // A 32-bit field: `load` zero-extends it.
+        #[allow(clippy::cast_possible_truncation)]
+        let clean_fields = if clean {
+            ev.load(evmcs_at!(hv_clean_fields)) as u32
+        } else {
+            0
+        };
         copy::copy_in(ev, v, clean_fields)
     }) else {
         return false;
@@ -127,9 +133,7 @@ pub fn run_to_vmcs12<V: EvmcsRunVcpu>(k: &mut V, launch: bool) {
 /// `copy_vmcs12_to_enlightened()`: true if an eVMCS is mapped and now has
 /// vmcs12's exit state (then no shadow VMCS needs it).
 pub fn from_vmcs12<V: EvmcsRunVcpu>(k: &mut V) -> bool {
-    if k.with_evmcs_vmcs12(true, |ev, v| copy::copy_out(v, ev))
-        .is_none()
-    {
+    if k.with_evmcs_vmcs12(|ev, v| copy::copy_out(v, ev)).is_none() {
         return false;
     }
     k.set_need_vmcs12_to_shadow_sync(false);
@@ -170,6 +174,7 @@ pub fn get_page<V: EvmcsRunVcpu>(k: &mut V) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evmcs::layout::HvEnlightenedVmcs;
     use crate::evmcs::vmptrld::{EVMPTR_INVALID, KVM_EVMCS_VERSION};
 
     /// A vCPU with an eVMCS that may be mapped, and what was done to it.
@@ -227,18 +232,12 @@ mod tests {
     }
 
     impl EvmcsRunVcpu for M {
+        type Evmcs = HvEnlightenedVmcs;
         fn with_evmcs_vmcs12<R>(
             &mut self,
-            write: bool,
             f: impl FnOnce(&mut HvEnlightenedVmcs, &mut Vmcs12) -> R,
         ) -> Option<R> {
-            // As the glue: `f` works on a copy, kept only if `write`.
-            let mut ev = self.evmcs?;
-            let r = f(&mut ev, self.vmcs12.as_mut()?);
-            if write {
-                self.evmcs = Some(ev);
-            }
-            Some(r)
+            Some(f(self.evmcs.as_mut()?, self.vmcs12.as_mut()?))
         }
         fn or_clean_fields(&mut self, bits: u32) {
             if let Some(e) = self.evmcs.as_mut() {

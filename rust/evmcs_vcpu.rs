@@ -8,6 +8,7 @@
 
 use crate::bindings;
 use crate::evmcs::copy::HvNested;
+use crate::evmcs::fields::{EvmcsAt, EvmcsFields};
 use crate::evmcs::hv::EvmcsControls;
 use crate::evmcs::layout::HvEnlightenedVmcs;
 use crate::evmcs::run::{self, EvmcsRunVcpu, HvFlushInputs, CLEAN_FIELD_ALL};
@@ -38,7 +39,8 @@ impl Nv {
         // also clears it; the page is 4 KiB, the eVMCS 1 KiB (size asserted
         // in bindings.rs), packed (alignment 1, so any address is aligned
         // for it). L1's other vCPUs may write the page at any time, so it
-        // is read as one volatile copy, as in with_evmcs_vmcs12.
+        // is read as one volatile copy (for an eVMCS L1's VMREAD, which
+        // the TLFS forbids: not a path to make fast).
         Some(unsafe { p.read_volatile() })
     }
 
@@ -68,6 +70,67 @@ impl Nv {
             unsafe {
                 let c = core::ptr::addr_of_mut!((*p).hv_clean_fields);
                 c.write_unaligned(f(c.read_unaligned()));
+            }
+        }
+    }
+}
+
+/// The mapped eVMCS page, reached field by field with volatile accesses.
+///
+/// Invariant: the pointer is the address kvm_vcpu_map() gave for the eVMCS
+/// page (`Nv::map_evmcs`), mapped writable, 4 KiB and page-aligned, and it
+/// stays mapped for as long as the value exists (`with_evmcs_vmcs12` holds
+/// the vCPU meanwhile). The page is L1 memory that L1's other vCPUs may
+/// write at any time: no Rust reference is ever made to it.
+pub(crate) struct MappedEvmcs(*mut u8);
+
+impl MappedEvmcs {
+    /// The field at `at` as a pointer, if `at` is a field of the 1 KiB
+    /// eVMCS of a width this accesses (2, 4, 8) aligned for it (every
+    /// field is: `evmcs::fields` tests it; the offsets and widths are
+    /// constants, so this folds away).
+    #[inline(always)]
+    fn field(&self, at: EvmcsAt) -> Option<*mut u8> {
+        let fits = at.offset.checked_add(at.width).is_some_and(|end| end <= EVMCS_SIZE);
+        (fits && matches!(at.width, 2 | 4 | 8) && at.offset % at.width == 0)
+            .then(|| self.0.wrapping_add(at.offset))
+    }
+}
+
+/// `sizeof(struct hv_enlightened_vmcs)`.
+const EVMCS_SIZE: usize = core::mem::size_of::<HvEnlightenedVmcs>();
+
+impl EvmcsFields for MappedEvmcs {
+    #[inline(always)]
+    fn load(&self, at: EvmcsAt) -> u64 {
+        let Some(p) = self.field(at) else {
+            return 0;
+        };
+        // SAFETY: `p` is within the mapped eVMCS page (the type's
+        // invariant, `field`'s bounds check) and aligned for the access
+        // of `at.width` bytes (`field`); one volatile load, as L1's other
+        // vCPUs may write the page.
+        unsafe {
+            match at.width {
+                2 => u64::from(p.cast::<u16>().read_volatile()),
+                4 => u64::from(p.cast::<u32>().read_volatile()),
+                _ => p.cast::<u64>().read_volatile(),
+            }
+        }
+    }
+    #[inline(always)]
+    #[allow(clippy::cast_possible_truncation)]
+    fn store(&mut self, at: EvmcsAt, value: u64) {
+        let Some(p) = self.field(at) else {
+            return;
+        };
+        // SAFETY: as in `load`; the page is mapped writable; one volatile
+        // store of the field's width (the low bits of `value`).
+        unsafe {
+            match at.width {
+                2 => p.cast::<u16>().write_volatile(value as u16),
+                4 => p.cast::<u32>().write_volatile(value as u32),
+                _ => p.cast::<u64>().write_volatile(value),
             }
         }
     }
@@ -166,29 +229,18 @@ impl EvmcsVcpu for Nv {
 }
 
 impl EvmcsRunVcpu for Nv {
+    type Evmcs = MappedEvmcs;
     #[inline]
     fn with_evmcs_vmcs12<R>(
         &mut self,
-        write: bool,
-        f: impl FnOnce(&mut HvEnlightenedVmcs, &mut Vmcs12) -> R,
+        f: impl FnOnce(&mut MappedEvmcs, &mut Vmcs12) -> R,
     ) -> Option<R> {
-        let p = self.evmcs_ptr()?;
+        let mut ev = MappedEvmcs(self.evmcs_ptr()?.cast());
         let v = Nv::vmcs12(self)?;
-        // SAFETY: `p` is the mapped eVMCS (`evmcs_ptr`: kvm_vcpu_map()'s
-        // address of the 4 KiB page, mapped writable, valid until
-        // unmap_evmcs clears it, which needs this vCPU: `self` stays
-        // borrowed through `v` meanwhile); the eVMCS is 1 KiB and packed
-        // (alignment 1, so any address is aligned for it). The page is L1
-        // memory that L1's other vCPUs may write at any time, so no Rust
-        // reference is made to it: one volatile copy in, `f` works on the
-        // copy, and one volatile copy out if asked.
-        let mut ev = unsafe { p.read_volatile() };
-        let r = f(&mut ev, v);
-        if write {
-            // SAFETY: as for the copy in above.
-            unsafe { p.write_volatile(ev) };
-        }
-        Some(r)
+        // `ev` is the mapped eVMCS, which stays mapped while `f` runs: only
+        // unmap_evmcs unmaps it, which needs this vCPU, borrowed through
+        // `v` meanwhile (MappedEvmcs's invariant).
+        Some(f(&mut ev, v))
     }
     fn vmcs12(&mut self) -> Option<&mut Vmcs12> {
         Nv::vmcs12(self)

@@ -15,7 +15,7 @@ use core::mem::offset_of;
 
 use super::encoding::{Encoding, Width};
 use super::layout::Vmcs12;
-use crate::evmcs::{clean::CleanGroup, layout::HvEnlightenedVmcs};
+use crate::evmcs::{clean::CleanGroup, fields::EvmcsFields, layout::HvEnlightenedVmcs};
 
 /// How a field is shadowed when L0 uses VMCS shadowing for L1
 /// (SDM Vol. 3C 25.10 "VMCS Types: Ordinary and Shadow").
@@ -183,7 +183,7 @@ macro_rules! evmcs_row_in {
     ($ev:ident, $v:ident, $take:ident, $enc:literal, $field:ident, ()) => {};
     ($ev:ident, $v:ident, $take:ident, $enc:literal, $field:ident, ($evf:ident @ $clean:ident)) => {
         if $take(Encoding::new($enc), CleanGroup::$clean) {
-            $v.$field = $ev.$evf as _;
+            $v.$field = $ev.load(crate::evmcs::fields::evmcs_at!($evf)) as _;
         }
     };
 }
@@ -193,7 +193,7 @@ macro_rules! evmcs_row_out {
     ($ev:ident, $v:ident, $take:ident, $enc:literal, $field:ident, ()) => {};
     ($ev:ident, $v:ident, $take:ident, $enc:literal, $field:ident, ($evf:ident @ $clean:ident)) => {
         if $take(Encoding::new($enc), CleanGroup::$clean) {
-            $ev.$evf = $v.$field as _;
+            $ev.store(crate::evmcs::fields::evmcs_at!($evf), $v.$field as u64);
         }
     };
 }
@@ -293,7 +293,7 @@ macro_rules! vmcs_fields {
         #[allow(clippy::cast_possible_truncation, clippy::unnecessary_cast)]
         #[inline]
         pub fn evmcs_to_vmcs12_rows(
-            ev: &HvEnlightenedVmcs,
+            ev: &impl EvmcsFields,
             v: &mut Vmcs12,
             take: impl Fn(Encoding, CleanGroup) -> bool,
         ) {
@@ -306,7 +306,7 @@ macro_rules! vmcs_fields {
         #[inline]
         pub fn vmcs12_to_evmcs_rows(
             v: &Vmcs12,
-            ev: &mut HvEnlightenedVmcs,
+            ev: &mut impl EvmcsFields,
             take: impl Fn(Encoding, CleanGroup) -> bool,
         ) {
             $(evmcs_row_out!(ev, v, take, $enc, $field, $evmcs);)*
