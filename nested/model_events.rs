@@ -18,6 +18,8 @@ pub struct EventModel {
     pub exit_reason: u32,
     pub l1_wants: bool,
     pub asked: Option<Exit>,
+    /// Reads of the exit's interruption information (`exit_intr_info`).
+    pub intr_info_reads: u32,
     pub exits_counted: std::vec::Vec<u16>,
     pub hw_vmfail_error: Option<u32>,
     pub run_pending: bool,
@@ -57,6 +59,11 @@ impl ReflectVcpu for Model {
     }
     fn count_exit(&mut self, reason: u16) {
         self.ev.exits_counted.push(reason);
+    }
+    fn exit_intr_info(&mut self) -> u32 {
+        self.ev.intr_info_reads += 1;
+        crate::nested::vcpu::KvmVcpu::vmread(self, crate::vmcs::table::encodings::VM_EXIT_INTR_INFO)
+            as u32
     }
 }
 

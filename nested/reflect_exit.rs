@@ -82,7 +82,15 @@ pub fn reflect_vmexit(k: &mut impl ReflectVcpu) -> bool {
     if l0_wants_exit(k, reason) {
         return false;
     }
-    let info = k.exit_intr_info();
+    // The interruption information only where L1's decision looks at it
+    // (an exception or NMI, already read by `l0_wants_exit`), else after
+    // the decision, for the nested exit: as nested.c, so an exit L0 keeps
+    // (an I/O port L1 does not intercept, say) costs no VMREAD of it.
+    let decision_info = if reason == r::EXCEPTION_NMI {
+        k.exit_intr_info()
+    } else {
+        0
+    };
     let qualification = k.exit_qual();
     let operand = match reason {
         r::CR_ACCESS => k.gpr(((qualification >> 8) & 0xf) as u8),
@@ -95,7 +103,7 @@ pub fn reflect_vmexit(k: &mut impl ReflectVcpu) -> bool {
     let exit = Exit {
         reason,
         qualification,
-        intr_info: info,
+        intr_info: decision_info,
         // Only the exits that look at them read them, as nested.c's
         // kvm_rcx_read()/kvm_rax_read() (both used as 32-bit values, so
         // the mode's operand size does not matter).
@@ -112,6 +120,7 @@ pub fn reflect_vmexit(k: &mut impl ReflectVcpu) -> bool {
     if !k.l1_wants_exit(&exit) {
         return false;
     }
+    let info = k.exit_intr_info();
     let both = intr_info::VALID | intr_info::DELIVER_CODE;
     if info & both == both {
         let code = k.vmread(e::VM_EXIT_INTR_ERROR_CODE) as u32;
@@ -177,6 +186,31 @@ mod tests {
         assert_eq!(({ v.vm_exit_reason }, { v.vm_exit_intr_info }), (0, info));
         assert_eq!({ v.vm_exit_intr_error_code }, 0x18);
         assert!(m.stats.contains(&Stat::Reflected));
+    }
+
+    #[test]
+    fn an_exit_l0_keeps_reads_no_interruption_information() {
+        // As nested.c: an I/O exit L1 does not intercept is decided on
+        // its qualification alone (vmx_get_intr_info() is not called).
+        let mut m = l2(u32::from(r::IO_INSTRUCTION));
+        assert!(!reflect_vmexit(&mut m));
+        assert_eq!(m.ev.intr_info_reads, 0);
+        assert_eq!(m.ev.asked.map(|a| a.intr_info), Some(0));
+        // Reflected, the nested exit reports it.
+        let mut m = l2(u32::from(r::IO_INSTRUCTION));
+        m.vmcs02.insert(e::VM_EXIT_INTR_INFO.value(), 0x1234);
+        m.ev.l1_wants = true;
+        assert!(reflect_vmexit(&mut m));
+        assert_eq!(m.ev.intr_info_reads, 1);
+        assert_eq!({ m.vmcs12.unwrap_or_default().vm_exit_intr_info }, 0x1234);
+        // An exception: read for the decision (once: KVM caches it).
+        let mut m = l2(u32::from(r::EXCEPTION_NMI));
+        m.vmcs02.insert(
+            e::VM_EXIT_INTR_INFO.value(),
+            u64::from(intr_info::VALID | 6),
+        );
+        assert!(!reflect_vmexit(&mut m));
+        assert_eq!(m.ev.asked.map(|a| a.intr_info), Some(intr_info::VALID | 6));
     }
 
     #[test]
