@@ -579,8 +579,8 @@ def run_boots(backend, tests, outdir, rows, problems, lock, benches, ls):
         with lock:
             for fam, cases in lockstep.parse(log).items():
                 ls.setdefault(backend, {}).setdefault(fam, {}).update(cases)
-            # Each boot runs the benchmarks first: the first boot's count
-            # (a later one's if a hang in the own tests came before them).
+            # Each boot runs the benchmarks first (before the project's
+            # own tests too): the first boot's count.
             if not any(b[0] == backend for b in benches):
                 benches.extend(bench_rows(backend, log))
             problems.extend(f"{backend}-{n}: {b}" for b in bad)

@@ -129,21 +129,12 @@ counters() {
 	say "COUNTERS $(for f in $RN/*; do [ -f "$f" ] && printf '%s=%s ' "${f##*/}" "$(cat $f)"; done)"
 }
 
+# Benchmarks first, on both boots in the same state (just booted, rnvmx
+# loaded on the Rust boot): a hanging test must not cost their numbers, and
+# the project's own tests must not run before them on one boot only.
 if [ "$backend" = rust ]; then
-	if [ "$own" = 1 ]; then
-		# The module lifecycle is itself a test: bind, refuse unload, unload.
-		run_test rnvmx_lifecycle
-		# A C VM and a Rust VM running L2 side by side.
-		run_test rnvmx_mixed
-		# kvm-intel's nested parameters (nested_early_check, enable_shadow_vmcs).
-		run_test rnvmx_params
-		# A VM with nested state moved between the two backends (KVM_GET/SET_NESTED_STATE).
-		run_test rnvmx_migrate
-	fi
 	insmod /lib/modules/rnvmx.ko || { say "ERROR insmod rnvmx"; finish; }
 fi
-
-# Benchmarks first: a hanging test must not cost their numbers.
 # kvm-intel reloaded with these parameters (none: its defaults) between two
 # benchmarks, and rnvmx with it on the Rust boot (counters start at 0 again).
 bench_reload() {
@@ -163,6 +154,22 @@ for b in $(cd /tests && ls rnvmx_bench_* 2>/dev/null); do
 	*) run_bench "$b" ;;
 	esac
 done
+
+if [ "$backend" = rust ]; then
+	if [ "$own" = 1 ]; then
+		# The own tests start without rnvmx (rnvmx_lifecycle loads it).
+		rmmod rnvmx || { say "ERROR rmmod rnvmx"; finish; }
+		# The module lifecycle is itself a test: bind, refuse unload, unload.
+		run_test rnvmx_lifecycle
+		# A C VM and a Rust VM running L2 side by side.
+		run_test rnvmx_mixed
+		# kvm-intel's nested parameters (nested_early_check, enable_shadow_vmcs).
+		run_test rnvmx_params
+		# A VM with nested state moved between the two backends (KVM_GET/SET_NESTED_STATE).
+		run_test rnvmx_migrate
+	fi
+	insmod /lib/modules/rnvmx.ko || { say "ERROR insmod rnvmx"; finish; }
+fi
 
 # Tests inside L1: QEMU (-accel kvm) boots this kernel as L1, whose own
 # init runs the l1/ tests on its built-in nested VMX and reports each with
