@@ -303,6 +303,21 @@ struct vmcs *rnvmx_alloc_shadow_vmcs(void)
 	return alloc_vmcs(true);
 }
 
+/*
+ * A vmcs12 cache (nested.cached_vmcs12, nested.cached_shadow_vmcs12), as
+ * enter_vmx_operation() allocates it: kzalloc() of the constant size goes
+ * straight to its kmalloc cache (a KBox would take krealloc()'s way).
+ */
+struct vmcs12 *rnvmx_vmcs12_cache_alloc(void)
+{
+	return kzalloc(VMCS12_SIZE, GFP_KERNEL_ACCOUNT);
+}
+
+void rnvmx_vmcs12_cache_free(struct vmcs12 *cache)
+{
+	kfree(cache);
+}
+
 /* A VMLAUNCH or VMRESUME retires a branch, as nested_vmx_run() counts it. */
 void rnvmx_pmu_branch_retired(struct kvm_vcpu *vcpu)
 {

@@ -77,6 +77,8 @@ bool rnvmx_guest_has_sgx(struct kvm_vcpu *vcpu);
 bool rnvmx_apicv_active(struct kvm_vcpu *vcpu);
 u32 rnvmx_apic_ppr(struct kvm_vcpu *vcpu);
 struct vmcs *rnvmx_alloc_shadow_vmcs(void);
+struct vmcs12 *rnvmx_vmcs12_cache_alloc(void);
+void rnvmx_vmcs12_cache_free(struct vmcs12 *cache);
 
 void rnvmx_pmu_branch_retired(struct kvm_vcpu *vcpu);
 bool rnvmx_notify_vmexit_enabled(struct kvm_vcpu *vcpu);

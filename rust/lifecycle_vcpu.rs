@@ -4,7 +4,7 @@
 //! lifecycle.rs): the allocations VMX operation owns and KVM's nested
 //! fields.
 
-use kernel::{alloc::flags, prelude::*};
+use kernel::prelude::*;
 
 use crate::bindings;
 use crate::exit;
@@ -17,31 +17,28 @@ use crate::shadow_vmcs;
 use crate::timer;
 use crate::vmcs::layout::VMCS12_SIZE;
 
-/// The page-sized buffer behind `nested.cached_vmcs12` and
-/// `nested.cached_shadow_vmcs12`.
-struct Vmcs12Page(#[allow(dead_code)] [u8; VMCS12_SIZE]);
-
-/// Allocates a zeroed VMCS12_SIZE buffer, owned by the caller as a raw
-/// pointer until `free_vmcs12_page`.
+/// Allocates a zeroed VMCS12_SIZE vmcs12 cache, owned by the caller as a
+/// raw pointer until `free_vmcs12_page`.
 fn alloc_vmcs12_page() -> Result<*mut bindings::vmcs12> {
-    // Charged to the VM's memory cgroup, as nested.c's
-    // kzalloc(VMCS12_SIZE, GFP_KERNEL_ACCOUNT): L1 makes this allocation.
-    let page = KBox::<Vmcs12Page>::new_uninit(flags::GFP_KERNEL_ACCOUNT | flags::__GFP_ZERO)?;
-    // SAFETY: __GFP_ZERO zeroed the allocation, and all-zero bytes are a
-    // valid `Vmcs12Page`.
-    let page = unsafe { page.assume_init() };
-    Ok(KBox::into_raw(page).cast())
+    // SAFETY: kzalloc(VMCS12_SIZE, GFP_KERNEL_ACCOUNT), as nested.c's
+    // enter_vmx_operation() (charged to the VM's memory cgroup: L1 makes
+    // this allocation); it may sleep, and VMX operation is entered only on
+    // the vCPU thread in process context (VMXON's exit handler,
+    // KVM_SET_NESTED_STATE).
+    let p = unsafe { bindings::rnvmx_vmcs12_cache_alloc() };
+    if p.is_null() {
+        return Err(ENOMEM);
+    }
+    Ok(p)
 }
 
 /// Frees a buffer from `alloc_vmcs12_page`; NULL is ignored.
 fn free_vmcs12_page(p: *mut bindings::vmcs12) {
-    if !p.is_null() {
-        // SAFETY: non-null pointers in `cached_vmcs12` and
-        // `cached_shadow_vmcs12` come only from
-        // `alloc_vmcs12_page` (KBox::into_raw) and are freed once: the
-        // caller clears the field.
-        drop(unsafe { KBox::from_raw(p.cast::<Vmcs12Page>()) });
-    }
+    // SAFETY: non-null pointers in `cached_vmcs12` and
+    // `cached_shadow_vmcs12` come only from `alloc_vmcs12_page` (kzalloc)
+    // and are freed once: the caller clears the field; kfree() ignores
+    // NULL.
+    unsafe { bindings::rnvmx_vmcs12_cache_free(p) };
 }
 
 impl LifecycleVcpu for Nv {
