@@ -91,7 +91,10 @@ impl MappedEvmcs {
     /// constants, so this folds away).
     #[inline(always)]
     fn field(&self, at: EvmcsAt) -> Option<*mut u8> {
-        let fits = at.offset.checked_add(at.width).is_some_and(|end| end <= EVMCS_SIZE);
+        let fits = at
+            .offset
+            .checked_add(at.width)
+            .is_some_and(|end| end <= EVMCS_SIZE);
         (fits && matches!(at.width, 2 | 4 | 8) && at.offset % at.width == 0)
             .then(|| self.0.wrapping_add(at.offset))
     }
