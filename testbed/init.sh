@@ -167,8 +167,8 @@ if [ "$backend" = rust ]; then
 		run_test rnvmx_params
 		# A VM with nested state moved between the two backends (KVM_GET/SET_NESTED_STATE).
 		run_test rnvmx_migrate
+		insmod /lib/modules/rnvmx.ko || { say "ERROR insmod rnvmx"; finish; }
 	fi
-	insmod /lib/modules/rnvmx.ko || { say "ERROR insmod rnvmx"; finish; }
 fi
 
 # Tests inside L1: QEMU (-accel kvm) boots this kernel as L1, whose own
