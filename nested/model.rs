@@ -13,7 +13,7 @@ use std::vec::Vec;
 use crate::nested::host_state::Segment;
 use crate::nested::msr_list::{MsrAccess, MsrEntry};
 use crate::nested::vcpu::{
-    Deferred, ExceptionVmexit, Injected, KvmVcpu, MpState, Request, Sreg, Stat,
+    Deferred, ExceptionVmexit, Injected, KvmVcpu, MpState, Request, Sreg, Stat, VmRead,
 };
 use crate::vmcs::encoding::Encoding;
 use crate::vmcs::layout::Vmcs12;
@@ -168,9 +168,27 @@ impl MsrAccess for Model {
     }
 }
 
+/// VMREAD of the model's current VMCS beside its vmcs12.
+pub struct ModelReads<'a>(&'a BTreeMap<u16, u64>);
+
+impl VmRead for ModelReads<'_> {
+    fn vmread(&mut self, field: Encoding) -> u64 {
+        self.0.get(&field.value()).copied().unwrap_or(0)
+    }
+}
+
 impl KvmVcpu for Model {
     fn vmread(&mut self, field: Encoding) -> u64 {
         self.vmcs().get(&field.value()).copied().unwrap_or(0)
+    }
+    type Reads<'a> = ModelReads<'a>;
+    fn vmcs12_and_reads(&mut self) -> Option<(&mut Vmcs12, ModelReads<'_>)> {
+        let vmcs = if self.on02 {
+            &self.vmcs02
+        } else {
+            &self.vmcs01
+        };
+        Some((self.vmcs12.as_mut()?, ModelReads(vmcs)))
     }
     fn vmwrite(&mut self, field: Encoding, value: u64) {
         self.vmcs().insert(field.value(), value);

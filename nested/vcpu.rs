@@ -125,6 +125,13 @@ pub struct ExceptionVmexit {
     pub payload: Option<u64>,
 }
 
+/// VMREAD of the current VMCS, held beside a borrow of vmcs12
+/// ([`KvmVcpu::vmcs12_and_reads`]).
+pub trait VmRead {
+    /// VMREAD of the current VMCS.
+    fn vmread(&mut self, field: Encoding) -> u64;
+}
+
 /// The vCPU of a nested transition.
 pub trait KvmVcpu: MsrAccess {
     /// VMREAD of the current VMCS.
@@ -133,6 +140,14 @@ pub trait KvmVcpu: MsrAccess {
     fn vmwrite(&mut self, field: Encoding, value: u64);
     /// The cached vmcs12, if L1 has a current VMCS.
     fn vmcs12(&mut self) -> Option<&mut Vmcs12>;
+    /// What [`Self::vmcs12_and_reads`] reads the current VMCS with.
+    type Reads<'a>: VmRead
+    where
+        Self: 'a;
+    /// The cached vmcs12 together with VMREAD of the current VMCS, so that
+    /// a sync from vmcs02 stores each field as it reads it instead of
+    /// holding every value until vmcs12 is borrowed.
+    fn vmcs12_and_reads(&mut self) -> Option<(&mut Vmcs12, Self::Reads<'_>)>;
 
     /// General-purpose register `reg` (0-15; `kvm_register_read()`).
     fn gpr(&mut self, reg: u8) -> u64;

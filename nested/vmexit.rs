@@ -10,7 +10,7 @@ use crate::nested::entry_vcpu::EntryVcpu;
 use crate::nested::events;
 use crate::nested::host_load;
 use crate::nested::msr_list;
-use crate::nested::vcpu::{Deferred, KvmVcpu, MpState, Stat};
+use crate::nested::vcpu::{Deferred, KvmVcpu, MpState, Stat, VmRead};
 use crate::vmcs::checks::guest::activity;
 use crate::vmcs::checks::EXIT_REASON_FAILED_VMENTRY;
 use crate::vmcs::controls::Vmcs12Controls;
@@ -168,72 +168,48 @@ pub fn sync_vmcs02_to_vmcs12(k: &mut impl KvmVcpu) {
     let pae = ept && c.has_ept() && k.is_pae_paging();
     let ia32e = EntryControls::IA32E_MODE.bits() & k.vmcs02_entry_controls();
     let (dr7, efer) = (k.dr7(), k.efer());
-    let cr0 = k.vmread(e::GUEST_CR0);
-    let cr0_shadow = k.vmread(e::CR0_READ_SHADOW);
-    let cr4 = k.vmread(e::GUEST_CR4);
-    let cr4_shadow = k.vmread(e::CR4_READ_SHADOW);
-    let cs_ar = k.vmread(e::GUEST_CS_AR_BYTES) as u32;
-    let ss_ar = k.vmread(e::GUEST_SS_AR_BYTES) as u32;
-    let rflags = k.vmread(e::GUEST_RFLAGS);
-    let interruptibility = k.vmread(e::GUEST_INTERRUPTIBILITY_INFO) as u32;
-    // Only the fields vmcs02 has are read (a VMREAD of a field the CPU
-    // lacks fails).
-    let cr3 = ept.then(|| k.vmread(e::GUEST_CR3));
-    let pdptrs = pae.then(|| {
-        [
-            e::GUEST_PDPTR0,
-            e::GUEST_PDPTR1,
-            e::GUEST_PDPTR2,
-            e::GUEST_PDPTR3,
-        ]
-        .map(|f| k.vmread(f))
-    });
-    let linear = k.vmread(e::GUEST_LINEAR_ADDRESS);
-    let intr_status = c
-        .sec
-        .contains(Secondary::VIRTUAL_INTR_DELIVERY)
-        .then(|| k.vmread(e::GUEST_INTR_STATUS) as u16);
-    let Some(v) = k.vmcs12() else {
+    // Each VMREAD straight into vmcs12 (no value held across the borrow).
+    let Some((v, mut rd)) = k.vmcs12_and_reads() else {
         return;
     };
-    v.guest_cs_ar_bytes = cs_ar;
-    v.guest_ss_ar_bytes = ss_ar;
+    v.guest_cs_ar_bytes = rd.vmread(e::GUEST_CS_AR_BYTES) as u32;
+    v.guest_ss_ar_bytes = rd.vmread(e::GUEST_SS_AR_BYTES) as u32;
     v.guest_cr0 = guest_cr(
-        cr0,
-        cr0_shadow,
+        rd.vmread(e::GUEST_CR0),
+        rd.vmread(e::CR0_READ_SHADOW),
         v.guest_cr0,
         v.cr0_guest_host_mask,
         cr0_owned,
     );
     v.guest_cr4 = guest_cr(
-        cr4,
-        cr4_shadow,
+        rd.vmread(e::GUEST_CR4),
+        rd.vmread(e::CR4_READ_SHADOW),
         v.guest_cr4,
         v.cr4_guest_host_mask,
         cr4_owned,
     );
     v.guest_rsp = rsp;
     v.guest_rip = rip;
-    v.guest_rflags = rflags;
-    v.guest_interruptibility_info = interruptibility;
+    v.guest_rflags = rd.vmread(e::GUEST_RFLAGS);
+    v.guest_interruptibility_info = rd.vmread(e::GUEST_INTERRUPTIBILITY_INFO) as u32;
     v.guest_activity_state = activity;
     if let Some(value) = timer_value {
         v.vmx_preemption_timer_value = value;
     }
-    if let Some(cr3) = cr3 {
-        v.guest_cr3 = cr3;
+    // Only the fields vmcs02 has are read (a VMREAD of a field the CPU
+    // lacks fails).
+    if ept {
+        v.guest_cr3 = rd.vmread(e::GUEST_CR3);
     }
-    if let Some(p) = pdptrs {
-        [
-            v.guest_pdptr0,
-            v.guest_pdptr1,
-            v.guest_pdptr2,
-            v.guest_pdptr3,
-        ] = p;
+    if pae {
+        v.guest_pdptr0 = rd.vmread(e::GUEST_PDPTR0);
+        v.guest_pdptr1 = rd.vmread(e::GUEST_PDPTR1);
+        v.guest_pdptr2 = rd.vmread(e::GUEST_PDPTR2);
+        v.guest_pdptr3 = rd.vmread(e::GUEST_PDPTR3);
     }
-    v.guest_linear_address = linear;
-    if let Some(status) = intr_status {
-        v.guest_intr_status = status;
+    v.guest_linear_address = rd.vmread(e::GUEST_LINEAR_ADDRESS);
+    if c.sec.contains(Secondary::VIRTUAL_INTR_DELIVERY) {
+        v.guest_intr_status = rd.vmread(e::GUEST_INTR_STATUS) as u16;
     }
     v.vm_entry_controls = (v.vm_entry_controls & !EntryControls::IA32E_MODE.bits()) | ia32e;
     if c.exit.contains(ExitControls::SAVE_DEBUG_CONTROLS) {

@@ -11,7 +11,9 @@ use crate::nested::events::{Exception, Interrupt};
 use crate::nested::host_state::Segment;
 use crate::nested::msr_autostore;
 use crate::nested::msr_list::{MsrAccess, MsrEntry};
-use crate::nested::vcpu::{Deferred, ExceptionVmexit, Injected, KvmVcpu, MpState, Request, Sreg};
+use crate::nested::vcpu::{
+    Deferred, ExceptionVmexit, Injected, KvmVcpu, MpState, Request, Sreg, VmRead,
+};
 use crate::nvcpu::vf;
 use crate::nvcpu::Nv;
 use crate::vmcs::encoding::Encoding;
@@ -85,9 +87,24 @@ impl MsrAccess for Nv {
     }
 }
 
+/// VMREAD of the current VMCS (`hw::read`), beside a borrow of vmcs12.
+pub(crate) struct HwReads;
+
+impl VmRead for HwReads {
+    #[inline]
+    fn vmread(&mut self, field: Encoding) -> u64 {
+        hw::read(field)
+    }
+}
+
 impl KvmVcpu for Nv {
     fn vmread(&mut self, field: Encoding) -> u64 {
         hw::read(field)
+    }
+    type Reads<'a> = HwReads;
+    #[inline]
+    fn vmcs12_and_reads(&mut self) -> Option<(&mut Vmcs12, HwReads)> {
+        Some((Nv::vmcs12(self)?, HwReads))
     }
     fn vmwrite(&mut self, field: Encoding, value: u64) {
         hw::write(field, value)
