@@ -224,6 +224,9 @@ pub trait EntryVcpu: KvmVcpu {
     fn take_pi_notification(&mut self) -> bool;
     /// Sets `vcpu->arch.l1tf_flush_l1d`.
     fn set_l1tf_flush(&mut self);
+    /// Allocates the shadow vmcs12's cache unless it is (`Err`: the
+    /// errno, -ENOMEM).
+    fn alloc_shadow_vmcs12_cache(&mut self) -> Result<(), i32>;
     /// Caches the shadow vmcs12 L1 names in vmcs12's link pointer.
     fn cache_shadow_vmcs12(&mut self);
     /// `kvm_emulate_halt_noskip()`: its return value.

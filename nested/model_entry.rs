@@ -53,6 +53,8 @@ pub enum EntryCall {
     InternalError,
     /// `set_l1tf_flush`.
     L1tfFlush,
+    /// `alloc_shadow_vmcs12_cache` (whether it allocated).
+    AllocShadowCache(bool),
     /// `cache_shadow_vmcs12`.
     CacheShadow,
     /// `emulate_halt`.
@@ -94,6 +96,10 @@ pub struct EntryModel {
     /// The enlightened VMPTRLD's outcome (`None`: disabled).
     pub evmptrld: Option<crate::evmcs::vmptrld::Evmptrld>,
     pub evmcs_check: Option<crate::evmcs::controls::EvmcsCheck>,
+    /// The shadow vmcs12's cache is allocated.
+    pub shadow_cache: bool,
+    /// Allocating it fails with this errno.
+    pub shadow_cache_fails: Option<i32>,
     pub calls: std::vec::Vec<EntryCall>,
 }
 
@@ -288,6 +294,17 @@ impl EntryVcpu for Model {
     }
     fn set_l1tf_flush(&mut self) {
         self.entry.calls.push(EntryCall::L1tfFlush);
+    }
+    fn alloc_shadow_vmcs12_cache(&mut self) -> Result<(), i32> {
+        let allocate = !self.entry.shadow_cache;
+        self.entry.calls.push(EntryCall::AllocShadowCache(allocate));
+        if allocate {
+            if let Some(e) = self.entry.shadow_cache_fails {
+                return Err(e);
+            }
+            self.entry.shadow_cache = true;
+        }
+        Ok(())
     }
     fn cache_shadow_vmcs12(&mut self) {
         self.entry.calls.push(EntryCall::CacheShadow);

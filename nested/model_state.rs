@@ -26,6 +26,8 @@ pub enum StateCall {
     LeaveNested,
     SetVmxonPtr(u64),
     EnterVmxOperation,
+    /// `alloc_shadow_vmcs12_cache`.
+    AllocShadowCache,
     SetCurrentVmptr(u64),
     LinkShadowVmcs,
     MarkVmcs12Dirty,
@@ -156,6 +158,8 @@ pub struct StateModel<C> {
     pub shadow_vmcs12: Option<Vmcs12>,
     /// `enter_vmx_operation()` fails with this errno.
     pub enter_fails: Option<i32>,
+    /// `alloc_shadow_vmcs12_cache` fails with this errno.
+    pub shadow_cache_fails: Option<i32>,
     /// `enter_vmx_operation()` succeeds without allocating the caches.
     pub no_caches: bool,
     /// What `enter_non_root_mode()` comes to.
@@ -192,6 +196,7 @@ impl<C> StateModel<C> {
             vmcs12: None,
             shadow_vmcs12: None,
             enter_fails: None,
+            shadow_cache_fails: None,
             no_caches: false,
             entered: Entered::L2,
             need_shadow_sync: false,
@@ -272,9 +277,18 @@ impl<C: Vcpu> StateVcpu for StateModel<C> {
         }
         if !self.no_caches {
             self.vmcs12 = Some(Vmcs12::zeroed());
-            self.shadow_vmcs12 = Some(Vmcs12::zeroed());
         }
         self.vmxon = true;
+        Ok(())
+    }
+    fn alloc_shadow_vmcs12_cache(&mut self) -> Result<(), i32> {
+        self.calls.push(StateCall::AllocShadowCache);
+        if let Some(e) = self.shadow_cache_fails {
+            return Err(e);
+        }
+        if !self.no_caches && self.shadow_vmcs12.is_none() {
+            self.shadow_vmcs12 = Some(Vmcs12::zeroed());
+        }
         Ok(())
     }
     fn set_current_vmptr(&mut self, pa: u64) {

@@ -28,6 +28,9 @@ pub enum SetError {
     /// `enter_vmx_operation()` failed (its errno, -ENOMEM): the vCPU is
     /// out of VMX operation.
     VmxOperation(i32),
+    /// The shadow vmcs12's cache, which a state with one needs, could not
+    /// be allocated (its errno, -ENOMEM); on C, VMXON allocated it.
+    ShadowCache(i32),
     /// A vmcs12 cache is missing after `enter_vmx_operation()` allocated
     /// it (-EINVAL; never, but not a panic).
     NoCache,
@@ -46,7 +49,7 @@ impl SetError {
             SetError::Refused(_) | SetError::NoCache => Errno::Inval,
             SetError::EnterL2(e) => Errno::Status(entry_status(e)),
             SetError::Fault => Errno::Fault,
-            SetError::VmxOperation(e) => Errno::Passed(e),
+            SetError::VmxOperation(e) | SetError::ShadowCache(e) => Errno::Passed(e),
         }
     }
 }
@@ -146,6 +149,8 @@ fn restore_guest_mode(k: &mut impl StateVcpu, h: &Header) -> Result<Restore, Set
         if !covers(h, SHADOW_VMCS12_OFFSET) {
             return Err(SetError::Refused(StateError::ShadowVmcs12Missing));
         }
+        k.alloc_shadow_vmcs12_cache()
+            .map_err(SetError::ShadowCache)?;
         read(k, Cache::ShadowVmcs12, SHADOW_VMCS12_OFFSET)?;
         with_shadow = true;
     }

@@ -487,11 +487,41 @@ fn shadow_vmcs12_copy_fault() {
     calls.extend([
         C::SetRunPending(true),
         C::SetMtfPending(false),
+        C::AllocShadowCache,
         C::ReadUser(Cache::ShadowVmcs12, SHADOW_VMCS12_OFFSET, VMCS12_LEN),
         C::SetRunPending(false),
     ]);
     assert_eq!(m.calls, calls);
     assert!(m.vmxon && !m.run_pending);
+}
+
+/// VMXON does not allocate the shadow vmcs12's cache (lifecycle.rs): a
+/// state with one allocates it before reading it; a failure is the
+/// allocation's errno, nothing read, nested_run_pending reset.
+#[test]
+fn a_shadow_vmcs12_is_read_into_a_cache_allocated_for_it() {
+    let mut m = model();
+    m.shadow_cache_fails = Some(-12);
+    let h = header(GUEST_MODE | RUN_PENDING, MAX_SIZE);
+    let r = set(&mut m, &h, &shadowing_vmcs12(), &shadow());
+    assert_eq!(r, Err(SetError::ShadowCache(-12)));
+    assert_eq!(r.map_err(SetError::errno), Err(Errno::Passed(-12)));
+    let mut calls = loaded();
+    calls.extend([
+        C::SetRunPending(true),
+        C::SetMtfPending(false),
+        C::AllocShadowCache,
+        C::SetRunPending(false),
+    ]);
+    assert_eq!(m.calls, calls);
+    assert!(m.shadow_vmcs12.is_none() && !m.run_pending);
+    // Without VMCS shadowing in vmcs12 nothing is allocated.
+    let mut m = model();
+    let h = header(GUEST_MODE, MAX_SIZE);
+    let r = set(&mut m, &h, &valid_vmcs12(), &shadow());
+    assert!(matches!(r, Ok(Restored::Vmx(Restore::GuestMode { .. }))));
+    assert!(!m.calls.contains(&C::AllocShadowCache));
+    assert!(m.shadow_vmcs12.is_none());
 }
 
 /// The shadow vmcs12's header is a plain check (not traced).

@@ -79,6 +79,9 @@ pub trait StateVcpu {
     fn set_vmxon_ptr(&mut self, pa: u64);
     /// `enter_vmx_operation()` (allocations: `Err` is its errno).
     fn enter_vmx_operation(&mut self) -> Result<(), i32>;
+    /// Allocates the shadow vmcs12's cache unless it is (`Err`: the
+    /// errno, -ENOMEM): VMXON does not (lifecycle.rs).
+    fn alloc_shadow_vmcs12_cache(&mut self) -> Result<(), i32>;
     /// Sets `nested.current_vmptr`.
     fn set_current_vmptr(&mut self, pa: u64);
     /// With VMCS shadowing enabled in L0, links vmcs01's shadow VMCS for

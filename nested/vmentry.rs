@@ -11,6 +11,7 @@ use crate::nested::host_load;
 use crate::nested::insn::{self as rules, Fault, RunState};
 use crate::nested::posted_intr::above_ppr;
 use crate::nested::prepare02::{self, DEBUGCTL_FREEZE_IN_SMM};
+use crate::nested::shadow_vmcs::vmcs12_shadow_gpa;
 use crate::nested::vcpu::{MpState, Request, Stat};
 use crate::vmcs::checks::guest::activity;
 use crate::vmcs::checks::{EntryFailure, EXIT_REASON_FAILED_VMENTRY};
@@ -106,6 +107,9 @@ pub enum RunStart {
     /// The instruction completes with this outcome (a precheck or an SDM
     /// 27.2 check failed).
     Complete(Outcome),
+    /// The exit handler returns this errno (-ENOMEM: the shadow vmcs12's
+    /// cache could not be allocated); the instruction does not complete.
+    Errno(i32),
     /// The entry goes on: how far it got, and L2's activity state.
     Entry {
         /// `enter_with`'s result.
@@ -153,6 +157,16 @@ pub fn run_start(k: &mut impl EntryVcpu, v: &Vmcs12, launch: bool) -> RunStart {
         };
         return RunStart::Complete(Outcome::VmFailValid(err));
     }
+    // nested.c allocates the shadow vmcs12's cache at VMXON; here the
+    // first entry that needs it does (lifecycle.rs: `CachedShadowVmcs12`),
+    // once the checks that fail the instruction have passed. A failure is
+    // KVM_RUN's -ENOMEM as VMXON's is on C: L1's VMLAUNCH/VMRESUME has not
+    // completed and runs again if the VMM resumes the vCPU.
+    if vmcs12_shadow_gpa(v).is_some() {
+        if let Err(errno) = k.alloc_shadow_vmcs12_cache() {
+            return RunStart::Errno(errno);
+        }
+    }
     k.set_run_pending(true);
     k.clear_preemption_timer_deadline();
     let exec = CpuBased(v.cpu_based_vm_exec_control);
@@ -174,6 +188,7 @@ pub fn run_start(k: &mut impl EntryVcpu, v: &Vmcs12, launch: bool) -> RunStart {
 pub fn run_finish(k: &mut impl EntryVcpu, start: RunStart) -> i32 {
     let (step, halted, wait_sipi) = match start {
         RunStart::Complete(o) => return k.complete_insn(o),
+        RunStart::Errno(errno) => return errno,
         RunStart::Entry {
             step,
             halted,

@@ -226,3 +226,65 @@ fn restored_state_enters_without_msr_loads() {
     assert_eq!({ m.vmcs12.unwrap().vm_exit_reason }, 0);
     assert!(m.calls.contains(&Call::EptUninit));
 }
+
+/// A vmcs12 with VMCS shadowing and a link pointer (L1 shadowing its own
+/// L2's VMCS).
+fn shadowing_l1() -> Vmcs12 {
+    use crate::vmcs::controls::Secondary;
+    Vmcs12 {
+        cpu_based_vm_exec_control: CpuBased::ACTIVATE_SECONDARY_CONTROLS.bits(),
+        secondary_vm_exec_control: Secondary::SHADOW_VMCS.bits(),
+        vmcs_link_pointer: 0x5000,
+        ..Vmcs12::default()
+    }
+}
+
+#[test]
+fn only_an_entry_with_a_shadow_vmcs_allocates_its_cache_once() {
+    let mut m = l1(Vmcs12 {
+        vmcs_link_pointer: !0,
+        ..Vmcs12::default()
+    });
+    assert_eq!(vmlaunch(&mut m), 1);
+    assert!(m.entry.calls.contains(&EntryCall::EnterGuestMode));
+    assert!(!m
+        .entry
+        .calls
+        .iter()
+        .any(|c| matches!(c, EntryCall::AllocShadowCache(_))));
+    assert!(!m.entry.shadow_cache);
+    let mut m = l1(shadowing_l1());
+    assert_eq!(vmlaunch(&mut m), 1);
+    assert!(m.entry.shadow_cache);
+    let calls = &m.entry.calls;
+    let alloc = calls
+        .iter()
+        .position(|c| *c == EntryCall::AllocShadowCache(true));
+    let cache = calls.iter().position(|c| *c == EntryCall::CacheShadow);
+    assert!(alloc.is_some() && alloc < cache, "{calls:?}");
+    // A later entry finds it allocated.
+    let mut m = l1(shadowing_l1());
+    m.entry.shadow_cache = true;
+    assert_eq!(vmlaunch(&mut m), 1);
+    assert!(m.entry.calls.contains(&EntryCall::AllocShadowCache(false)));
+}
+
+#[test]
+fn a_shadow_cache_allocation_failure_is_kvm_runs_enomem_before_the_entry() {
+    let mut m = l1(shadowing_l1());
+    m.entry.shadow_cache_fails = Some(-12);
+    assert_eq!(vmlaunch(&mut m), -12);
+    assert!(!m.run_pending && !m.entry.shadow_cache);
+    assert!(m.calls.is_empty(), "no outcome for L1: {:?}", m.calls);
+    assert!(!m.entry.calls.contains(&EntryCall::EnterGuestMode));
+    // A check that fails the instruction comes first: no allocation.
+    let mut m = l1(shadowing_l1());
+    m.entry.shadow_cache_fails = Some(-12);
+    m.entry.check_controls = Some(Check::HostCr0);
+    assert_eq!(vmlaunch(&mut m), 1);
+    assert!(!m
+        .entry
+        .calls
+        .iter()
+        .any(|c| matches!(c, EntryCall::AllocShadowCache(_))));
+}

@@ -305,6 +305,9 @@ impl EntryVcpu for Nv {
     fn set_l1tf_flush(&mut self) {
         vf!(self, vcpu.arch.l1tf_flush_l1d) = true;
     }
+    fn alloc_shadow_vmcs12_cache(&mut self) -> Result<(), i32> {
+        crate::lifecycle_vcpu::alloc_shadow_vmcs12_cache(self)
+    }
     fn cache_shadow_vmcs12(&mut self) {
         crate::shadow_vmcs12::cache(self)
     }

@@ -22,14 +22,24 @@ use crate::vmcs::layout::VMCS12_SIZE;
 fn alloc_vmcs12_page() -> Result<*mut bindings::vmcs12> {
     // SAFETY: kzalloc(VMCS12_SIZE, GFP_KERNEL_ACCOUNT), as nested.c's
     // enter_vmx_operation() (charged to the VM's memory cgroup: L1 makes
-    // this allocation); it may sleep, and VMX operation is entered only on
-    // the vCPU thread in process context (VMXON's exit handler,
-    // KVM_SET_NESTED_STATE).
+    // this allocation); it may sleep, and the caches are allocated only on
+    // the vCPU thread in process context, preemption enabled: the exit
+    // handlers of VMXON and VMLAUNCH/VMRESUME (KVM's handle_exit runs
+    // after vcpu_enter_guest()'s preempt_enable()), KVM_SET_NESTED_STATE.
     let p = unsafe { bindings::rnvmx_vmcs12_cache_alloc() };
     if p.is_null() {
         return Err(ENOMEM);
     }
     Ok(p)
+}
+
+/// The core's `alloc_shadow_vmcs12_cache()` (entry, state restore): the
+/// shadow vmcs12's cache unless it is allocated; `Err` is the errno.
+pub(crate) fn alloc_shadow_vmcs12_cache(nv: &mut Nv) -> Result<(), i32> {
+    if vf!(nv, nested.cached_shadow_vmcs12).is_null() {
+        vf!(nv, nested.cached_shadow_vmcs12) = alloc_vmcs12_page().map_err(|e| e.to_errno())?;
+    }
+    Ok(())
 }
 
 /// Frees a buffer from `alloc_vmcs12_page`; NULL is ignored.

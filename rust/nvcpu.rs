@@ -192,7 +192,8 @@ impl Nv {
 
     /// The cached shadow vmcs12 (`get_shadow_vmcs12()`): L1's shadow VMCS,
     /// which L2's VMREADs and VMWRITEs use while vmcs12 enables VMCS
-    /// shadowing; allocated while in VMX operation.
+    /// shadowing; allocated by the first entry or restore that needs it
+    /// (nested/lifecycle.rs), freed on leaving VMX operation.
     pub(crate) fn shadow_vmcs12(&mut self) -> Option<&mut Vmcs12> {
         let p = vf!(self, nested.cached_shadow_vmcs12);
         if p.is_null() {

@@ -109,6 +109,9 @@ impl StateVcpu for StateNv<'_> {
     fn enter_vmx_operation(&mut self) -> Result<(), i32> {
         crate::nested::lifecycle::enter_vmx_operation(self.nv).map_err(|e| e.to_errno())
     }
+    fn alloc_shadow_vmcs12_cache(&mut self) -> Result<(), i32> {
+        crate::lifecycle_vcpu::alloc_shadow_vmcs12_cache(self.nv)
+    }
     fn set_current_vmptr(&mut self, pa: u64) {
         vf!(self.nv, nested.current_vmptr) = pa;
     }
@@ -215,9 +218,17 @@ impl StateVcpu for StateNv<'_> {
         writer.write_slice(bytes).map_err(|_| CopyError::Fault)
     }
     fn write_user_cache(&mut self, cache: Cache, offset: usize) -> Result<(), CopyError> {
+        /// What C's cache would hold had it never been used (kzalloc()).
+        static NEVER_USED: [u8; crate::vmcs::layout::VMCS12_SIZE] =
+            [0; crate::vmcs::layout::VMCS12_SIZE];
         let user = self.user_slice(offset, crate::vmcs::layout::VMCS12_SIZE);
-        let Some(bytes) = self.cache_bytes(cache) else {
-            return Err(CopyError::NoCache);
+        let bytes: &[u8] = match self.cache_bytes(cache) {
+            Some(b) => b,
+            // The shadow vmcs12's cache comes with the first entry that
+            // needs it, so a vCPU in L2 whose vmcs12 names a shadow VMCS
+            // has it; were it not so, C's state would carry zeros.
+            None if cache == Cache::ShadowVmcs12 => &NEVER_USED,
+            None => return Err(CopyError::NoCache),
         };
         let mut writer = user.ok_or(CopyError::Fault)?.writer();
         writer.write_slice(bytes).map_err(|_| CopyError::Fault)
