@@ -9,7 +9,9 @@
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// One event counter.
+/// One event counter (transparent: its address is the u64's, which
+/// debugfs and the glue's VMREAD fixup add to).
+#[repr(transparent)]
 pub struct Counter(AtomicU64);
 
 impl Counter {

@@ -151,6 +151,17 @@ pub trait LifecycleVcpu {
     fn forced_vmexit(&mut self);
 }
 
+/// `k.apply()` of each reset of a constant list, one call per element: a
+/// loop over the list kept it on the stack and dispatched every element
+/// through a jump table at run time; unrolled, each is a store. (The names
+/// bind the elements: a list of another length does not compile.)
+macro_rules! apply_all {
+    ($k:expr, $list:expr, [$($r:ident),*]) => {{
+        let [$($r),*] = $list;
+        $($k.apply($r);)*
+    }};
+}
+
 /// KVM's `enter_vmx_operation()`: the allocations in `ALLOC_ORDER` (a
 /// failure unwinds those before it, last first), VPID02, the resets, the
 /// preemption timer.
@@ -165,9 +176,7 @@ pub fn enter_vmx_operation<V: LifecycleVcpu>(k: &mut V) -> Result<(), V::Error> 
     }
     let vpid02 = k.allocate_vpid();
     k.apply(Reset::Vpid02(vpid02));
-    for r in VMXON_RESETS {
-        k.apply(r);
-    }
+    apply_all!(k, VMXON_RESETS, [r0, r1, r2, r3, r4, r5]);
     k.init_preemption_timer();
     Ok(())
 }
@@ -182,9 +191,7 @@ pub fn free_nested<V: LifecycleVcpu>(k: &mut V) {
     }
     k.clear_nested_state_pages_request();
     let vpid02 = k.current_vpid02();
-    for r in FREE_RESETS {
-        k.apply(r);
-    }
+    apply_all!(k, FREE_RESETS, [r0, r1, r2, r3, r4, r5, r6]);
     k.free_vpid(vpid02);
     k.disable_shadow_vmcs();
     for r in FREE_ORDER {

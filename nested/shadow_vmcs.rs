@@ -34,6 +34,11 @@ pub trait ShadowVmcsVcpu {
     /// The physical address of vmcs01's shadow VMCS (`vmcs01.shadow_vmcs`),
     /// `None` if VMXON allocated none (no VMCS shadowing).
     fn shadow_vmcs(&mut self) -> Option<u64>;
+    /// VMXON allocated vmcs01 a shadow VMCS (`shadow_vmcs()` is `Some`),
+    /// without working out its address.
+    fn has_shadow_vmcs(&mut self) -> bool {
+        self.shadow_vmcs().is_some()
+    }
     /// The shadowed fields on this CPU (`None`: outside the module's
     /// lifetime).
     fn shadow_fields(&mut self) -> Option<&'static ShadowFields>;
@@ -78,7 +83,7 @@ pub fn enable<V: ShadowVmcsVcpu>(k: &mut V) {
 /// KVM's `vmx_disable_shadow_vmcs()`: vmcs01 no longer shadows (the
 /// current VMCS goes back to L1, or VMX operation ends).
 pub fn disable<V: ShadowVmcsVcpu>(k: &mut V) {
-    if k.shadow_vmcs().is_none() {
+    if !k.has_shadow_vmcs() {
         return;
     }
     let sec = k.secondary_controls().difference(Secondary::SHADOW_VMCS);
@@ -94,7 +99,7 @@ pub fn to_vmcs12<V: ShadowVmcsVcpu>(k: &mut V) {
     let Some(fields) = k.shadow_fields() else {
         return;
     };
-    if k.shadow_vmcs().is_none() {
+    if !k.has_shadow_vmcs() {
         return;
     }
     let beyond_kvm = k.has_current_vmptr();
@@ -108,7 +113,7 @@ pub fn from_vmcs12<V: ShadowVmcsVcpu>(k: &mut V) {
     let Some(fields) = k.shadow_fields() else {
         return;
     };
-    if k.shadow_vmcs().is_some() {
+    if k.has_shadow_vmcs() {
         k.with_shadow_vmcs12(|io, v| fields.from_vmcs12(v, |e, x| io.vmwrite(e, x)));
     }
     k.set_need_vmcs12_to_shadow_sync(false);
@@ -118,7 +123,7 @@ pub fn from_vmcs12<V: ShadowVmcsVcpu>(k: &mut V) {
 /// read-only one, written by L1 with "VMWRITE to any supported field"):
 /// the shadow copy gets the value too.
 pub fn write_ro<V: ShadowVmcsVcpu>(k: &mut V, field: Encoding, value: u64) {
-    if k.shadow_vmcs().is_none() {
+    if !k.has_shadow_vmcs() {
         return;
     }
     k.with_shadow_loaded(|k| k.vmwrite(field, value));

@@ -19,14 +19,24 @@ use crate::vmcs::table::encodings as e;
 /// row, as nested.c's `prepare_vmcs02_rare()` and
 /// `sync_vmcs02_to_vmcs12_rare()`), so that they cannot diverge.
 macro_rules! rare_rows {
-    (segments: [$($s:ident => $sf:ident,)*] other: [$($o:ident => $of:ident,)*]) => {
+    (
+        segments: [$($s:ident => $sf:ident,)*]
+        other: [$($o:ident => $of:ident,)*]
+        loaded_only: [$($l:ident => $lf:ident,)*]
+    ) => {
         /// Segment and descriptor-table state, loaded into vmcs02 as it is
         /// (the eVMCS's GUEST_GRP2).
         pub const GUEST_SEGMENTS: [Encoding; [$(e::$s),*].len()] = [$(e::$s),*];
 
         /// Other guest state vmcs02 takes from vmcs12 only when vmcs12 is
         /// dirty (in the eVMCS's GUEST_GRP1).
-        pub const GUEST_RARE_OTHER: [Encoding; [$(e::$o),*].len()] = [$(e::$o),*];
+        pub const GUEST_RARE_OTHER: [Encoding; [$(e::$o,)* $(e::$l),*].len()] =
+            [$(e::$o,)* $(e::$l),*];
+
+        /// Of `GUEST_RARE_OTHER`, those vmcs12 always has current: loaded
+        /// into vmcs02, never synced back (KVM mirrors every change of
+        /// them while L2 runs into vmcs12).
+        pub const LOADED_ONLY: [Encoding; [$(e::$l),*].len()] = [$(e::$l),*];
 
         /// `GUEST_SEGMENTS` from vmcs12 to `write` (VMWRITE of vmcs02).
         #[inline]
@@ -38,6 +48,7 @@ macro_rules! rare_rows {
         #[inline]
         pub fn load_other(v: &Vmcs12, mut write: impl FnMut(Encoding, u64)) {
             $(write(e::$o, u64::from({ v.$of }));)*
+            $(write(e::$l, u64::from({ v.$lf }));)*
         }
 
         /// The lazily synced state (`rare_sync()`, in its order) from
@@ -94,6 +105,15 @@ rare_rows! {
     ]
     other: [
         GUEST_PENDING_DBG_EXCEPTIONS => guest_pending_dbg_exceptions,
+    ]
+    // A VM exit saves the SYSENTER MSRs (SDM 28.3.2), but while L2 runs
+    // they change only by WRMSR, which L0 intercepts (the merged MSR
+    // bitmap never passes them through): L1 emulates it (VMWRITE of
+    // vmcs12), or KVM's vmx_set_msr() writes vmcs02 and vmcs12 alike, as
+    // for KVM_SET_MSRS and the entry's MSR-load list in guest mode. vmcs12
+    // is therefore current, and nested.c's sync_vmcs02_to_vmcs12_rare()
+    // does not read them back either.
+    loaded_only: [
         GUEST_SYSENTER_CS => guest_sysenter_cs,
         GUEST_SYSENTER_ESP => guest_sysenter_esp,
         GUEST_SYSENTER_EIP => guest_sysenter_eip,
@@ -111,14 +131,14 @@ const fn synced_every_exit(f: Encoding) -> bool {
 }
 
 /// The rare state synced back to vmcs12 lazily, on demand: the segments
-/// but CS/SS access rights, and the rest. KVM's sync_vmcs02_to_vmcs12_rare(),
-/// plus the SYSENTER MSRs, which a VM exit saves (SDM 28.3.2) and KVM
-/// 6.12 leaves stale in vmcs12.
+/// but CS/SS access rights, and the pending debug exceptions (KVM's
+/// sync_vmcs02_to_vmcs12_rare(); not `LOADED_ONLY`).
 pub fn rare_sync() -> impl Iterator<Item = Encoding> {
     GUEST_SEGMENTS
         .into_iter()
         .filter(|f| !synced_every_exit(*f))
         .chain(GUEST_RARE_OTHER)
+        .filter(|f| !LOADED_ONLY.contains(f))
 }
 
 /// KVM's `is_vmcs12_ext_field()`: a VMREAD of such a field outside L2
@@ -127,6 +147,18 @@ pub fn is_rare(field: Encoding) -> bool {
     index::row(field.full())
         .and_then(|r| RARE_ROWS.get(r))
         .is_some_and(|&rare| rare)
+}
+
+/// One of `LOADED_ONLY` (in a constant context).
+const fn loaded_only(f: Encoding) -> bool {
+    let mut i = 0;
+    while i < LOADED_ONLY.len() {
+        if LOADED_ONLY[i].value() == f.value() {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// `is_rare` per table row: GUEST_BNDCFGS and `rare_sync()`'s fields
@@ -142,7 +174,7 @@ static RARE_ROWS: [bool; index::ROW_COUNT] = {
         } else {
             e::GUEST_BNDCFGS
         };
-        if !synced_every_exit(f) {
+        if !synced_every_exit(f) && !loaded_only(f) {
             match index::row_const(f) {
                 Some(r) => rows[r] = true,
                 None => panic!("a rare field vmcs12 does not have"),
@@ -219,7 +251,10 @@ mod tests {
 
     #[test]
     fn rare_set_matches_kvm() {
-        assert_eq!(rare_sync().count(), 34 + 4);
+        // nested.c's sync_vmcs02_to_vmcs12_rare(): 34 segment fields and
+        // the pending debug exceptions.
+        assert_eq!(rare_sync().count(), 34 + 1);
+        assert!(!is_rare(e::GUEST_SYSENTER_CS) && !is_rare(e::GUEST_SYSENTER_EIP));
         assert!(is_rare(e::GUEST_TR_BASE) && is_rare(e::GUEST_BNDCFGS));
         assert!(!is_rare(e::GUEST_CS_AR_BYTES) && !is_rare(e::GUEST_RIP));
         // The indexed rows are the lists, for every encoding.

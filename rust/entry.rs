@@ -28,7 +28,6 @@ pub(crate) use crate::nested::vmentry::Entered;
 /// `CheckVcpu` may touch those caches (`Nv::vmcs12()` and the like).
 pub(crate) struct CheckVcpu<'a> {
     nv: &'a mut Nv,
-    msrs: NestedVmxMsrs,
     maxphyaddr: u32,
     virt_bits: u32,
     efer_lma: bool,
@@ -38,11 +37,11 @@ pub(crate) struct CheckVcpu<'a> {
 }
 
 impl<'a> CheckVcpu<'a> {
-    /// What every check may ask is read here from fields of the vCPU; what
+    /// What every check may ask is read here from fields of the vCPU (L1's
+    /// VMX capability MSRs where they are, as the checks ask); what
     /// only some ask (CR4's reserved bits, LAM, the CPU's virtual-address
     /// width) is asked of KVM when they do.
     pub(crate) fn new(nv: &'a mut Nv) -> Self {
-        let msrs = *nv.vmx_msrs();
         // cpuid_maxphyaddr().
         let maxphyaddr = vf!(nv, vcpu.arch.maxphyaddr).clamp(0, 52) as u32;
         // vcpu_virt_addr_bits(): kvm_read_cr4_bits(LA57) is the cached CR4
@@ -57,7 +56,6 @@ impl<'a> CheckVcpu<'a> {
         let evmcs = vf!(nv, vcpu.arch.hyperv_enabled) && vf!(nv, nested.enlightened_vmcs_enabled);
         CheckVcpu {
             nv,
-            msrs,
             maxphyaddr,
             virt_bits,
             efer_lma,
@@ -76,7 +74,8 @@ impl Vcpu for CheckVcpu<'_> {
         self.maxphyaddr
     }
     fn vmx_msrs(&self) -> &NestedVmxMsrs {
-        &self.msrs
+        // Where they are (a copy per check run was a 112-byte memcpy).
+        self.nv.vmx_msrs_shared()
     }
     fn cr4_reserved_bits(&self) -> u64 {
         // SAFETY: reads the vCPU's CR4 reserved bits (live and stable under

@@ -69,6 +69,7 @@ impl EntryVcpu for Nv {
     fn vmcs02_controls(&mut self) -> Controls {
         controls(self.controls_shadow())
     }
+    #[inline]
     fn set_control(&mut self, which: Control, value: u32) {
         Nv::set_control(self, which, value)
     }

@@ -51,42 +51,68 @@ fn spurious_fault() {
     unsafe { bindings::kvm_spurious_fault() };
 }
 
-/// The fixup of a VMREAD or VMWRITE, out of line (a section of its own, as
-/// the kernel's old `.fixup`): it sets the instruction's `failed` byte to
-/// `FAULTED` and resumes after the instruction's SETNA, so the path taken on
-/// every access is the instruction and SETNA only, as without a fixup.
+/// The fixup of a VMWRITE, out of line (a section of its own, as the
+/// kernel's old `.fixup`).
 const FAULTED: u8 = 2;
 
 /// VMREAD of `field` from the current VMCS.
+///
+/// The path taken on every read is the instruction and one branch
+/// (`vmread; jna`, as KVM's asm-goto `__vmcs_readl()`; asm goto with
+/// outputs is not stable Rust, so the failure paths are inside the asm,
+/// out of line): a VMfail branches to 5, which counts it
+/// (`stats::VMCS_ERRORS`, as `vmx_insn_failed`) and reads 0; a fault
+/// resumes (exception-table entry) at 3, which calls KVM's
+/// kvm_spurious_fault() with every register the C ABI lets it clobber
+/// saved around the call, and reads 0 as well.
 #[inline]
 pub(crate) fn read(field: Encoding) -> u64 {
     let value: u64;
-    let failed: u8;
     // SAFETY: VMREAD with register operands touches no memory. The CPU is
-    // in VMX root operation with the vCPU's VMCS current (module doc); a
-    // VMfail only sets flags, read back with SETNA; a fault resumes at 3
-    // (the exception-table entry), which sets `failed` to FAULTED and
-    // jumps back to 4.
+    // in VMX root operation with the vCPU's VMCS current (module doc). The
+    // out-of-line paths touch only the counter (a static u64: `Counter` is
+    // transparent over AtomicU64, and `lock inc` is its relaxed add) and
+    // the stack, where they save and restore every caller-saved register
+    // around the call of kvm.ko's kvm_spurious_fault(), which takes no
+    // arguments (the kernel has no red zone and needs no 16-byte alignment
+    // at calls, -mstack-alignment=8); each goes back to 4 with `value` 0.
     unsafe {
         asm!(
             "2: vmread {value}, {field}",
-            "setna {failed}",
+            "jna 5f",
             "4:",
             ".pushsection .text.unlikely.rnvmx_fixup, \"ax\"",
-            "3: mov {failed}, {faulted}",
+            "5: xor {value:e}, {value:e}",
+            "lock inc qword ptr [rip + {errors}]",
+            "jmp 4b",
+            "3: push rax",
+            "push rcx",
+            "push rdx",
+            "push rsi",
+            "push rdi",
+            "push r8",
+            "push r9",
+            "push r10",
+            "push r11",
+            "call {spurious}",
+            "pop r11",
+            "pop r10",
+            "pop r9",
+            "pop r8",
+            "pop rdi",
+            "pop rsi",
+            "pop rdx",
+            "pop rcx",
+            "pop rax",
+            "xor {value:e}, {value:e}",
             "jmp 4b",
             ".popsection",
             extable!("2b", "3b"),
             field = in(reg) u64::from(field.value()),
             value = out(reg) value,
-            failed = out(reg_byte) failed,
-            faulted = const FAULTED,
-            options(nostack),
+            errors = sym stats::VMCS_ERRORS,
+            spurious = sym bindings::kvm_spurious_fault,
         );
-    }
-    if failed != 0 {
-        vmx_insn_failed(failed);
-        return 0;
     }
     value
 }

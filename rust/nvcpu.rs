@@ -167,6 +167,20 @@ impl Nv {
         self.vmx_msrs_mut()
     }
 
+    /// L1's VMX capability MSRs through a shared borrow (the VM-entry
+    /// checks read them where they are).
+    pub(crate) fn vmx_msrs_shared(&self) -> &crate::vmcs::caps::NestedVmxMsrs {
+        let p: *mut bindings::vcpu_vmx = self.vcpu.cast();
+        // SAFETY: `p` is the vCPU's live `struct vcpu_vmx` (the vCPU is its
+        // first member, type invariant); this only computes a field's
+        // address.
+        let m = unsafe { core::ptr::addr_of!((*p).nested.msrs) };
+        // SAFETY: as in `vmx_msrs_mut`; the shared borrow of `self` rules
+        // out a `&mut` to the field (only `vmx_msrs_mut`, which needs
+        // `&mut self`, makes one) while the reference lives.
+        unsafe { &*m.cast::<crate::vmcs::caps::NestedVmxMsrs>() }
+    }
+
     /// L1's VMX capability MSRs, for their restore by userspace.
     pub(crate) fn vmx_msrs_mut(&mut self) -> &mut crate::vmcs::caps::NestedVmxMsrs {
         let m = vp!(self, nested.msrs);

@@ -159,6 +159,9 @@ impl ShadowVmcsVcpu for Nv {
     fn shadow_vmcs(&mut self) -> Option<u64> {
         shadow_pa(self)
     }
+    fn has_shadow_vmcs(&mut self) -> bool {
+        !vf!(self, vmcs01.shadow_vmcs).is_null()
+    }
     fn shadow_fields(&mut self) -> Option<&'static ShadowFields> {
         fields::lists().map(|l| &l.shadow)
     }
