@@ -20,7 +20,7 @@ CARGO ?= cargo
 PYTHON ?= /usr/bin/python3
 
 .PHONY: ab check deps kernel module module-clippy selftests initramfs testbed cargo-test \
-	lint pytest check-fields check-patch check-dkms check-extable fresh-check bochs lockstep blobs core-share clean
+	lint pytest check-fields check-patch check-dkms check-extable fresh-check bochs lockstep blobs core-share patch-cost clean
 
 ab: testbed
 	$(PYTHON) testbed/ab.py
@@ -109,6 +109,12 @@ BLOBS_TIMEOUT ?= 3600
 blobs: testbed
 	RNVMX_TIMEOUTS=nested_state_blob_test=$(BLOBS_TIMEOUT) \
 		$(PYTHON) testbed/ab.py --tests nested_state_blob_test --blobs $(BLOBS) --check
+
+# The host patch's own cost on the C backend: C boots with kvm-intel.ko
+# built from the unpatched and the patched tree, a table of the nested
+# benchmarks (Documentation/nested-flow.md "Cost"); RNVMX_PCOST_RUNS boots each.
+patch-cost: testbed
+	testbed/patch-cost.sh
 
 # The README's `make ab` in a debootstrap root with only its prerequisites
 # (long: a cold kernel build; not part of check).
