@@ -10,6 +10,7 @@ use core::ffi::CStr;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// One event counter.
+#[repr(transparent)]
 pub struct Counter(AtomicU64);
 
 impl Counter {

@@ -51,42 +51,66 @@ fn spurious_fault() {
     unsafe { bindings::kvm_spurious_fault() };
 }
 
-/// The fixup of a VMREAD or VMWRITE, out of line (a section of its own, as
-/// the kernel's old `.fixup`): it sets the instruction's `failed` byte to
-/// `FAULTED` and resumes after the instruction's SETNA, so the path taken on
-/// every access is the instruction and SETNA only, as without a fixup.
-const FAULTED: u8 = 2;
-
 /// VMREAD of `field` from the current VMCS.
+///
+/// The path taken on every read is the instruction and one branch, as
+/// KVM's `__vmcs_readl()` with asm goto (which Rust cannot have with an
+/// output): a VMfail (CF or ZF) branches to an out-of-line block (a section
+/// of its own, as the kernel's old `.fixup`) that counts it as
+/// [`vmx_insn_failed`] does and reads 0; a fault resumes (exception-table
+/// entry) at one that calls kvm_spurious_fault() with every caller-saved
+/// register kept, then reads 0. Both jump back after the branch.
 #[inline]
 pub(crate) fn read(field: Encoding) -> u64 {
     let value: u64;
-    let failed: u8;
     // SAFETY: VMREAD with register operands touches no memory. The CPU is
     // in VMX root operation with the vCPU's VMCS current (module doc); a
-    // VMfail only sets flags, read back with SETNA; a fault resumes at 3
-    // (the exception-table entry), which sets `failed` to FAULTED and
-    // jumps back to 4.
+    // VMfail only sets flags (JNA to 5). Block 5 increments the counter
+    // `VMCS_ERRORS` (an AtomicU64 at offset 0 of the transparent
+    // `Counter`: a locked increment, as its `inc()`) and zeroes `value`.
+    // A fault resumes at 3 (the exception-table entry), which saves the
+    // nine caller-saved registers on the stack (no red zone in the kernel;
+    // the stack is usable, no `nostack`), calls kvm.ko's
+    // kvm_spurious_fault() (no arguments; BUG_ON unless rebooting),
+    // restores them and zeroes `value`. Flags are clobbered (no
+    // `preserves_flags`).
     unsafe {
         asm!(
             "2: vmread {value}, {field}",
-            "setna {failed}",
+            "jna 5f",
             "4:",
             ".pushsection .text.unlikely.rnvmx_fixup, \"ax\"",
-            "3: mov {failed}, {faulted}",
+            "5: lock inc qword ptr [rip + {errors}]",
+            "xor {value:e}, {value:e}",
+            "jmp 4b",
+            "3: push rax",
+            "push rcx",
+            "push rdx",
+            "push rsi",
+            "push rdi",
+            "push r8",
+            "push r9",
+            "push r10",
+            "push r11",
+            "call {spurious}",
+            "pop r11",
+            "pop r10",
+            "pop r9",
+            "pop r8",
+            "pop rdi",
+            "pop rsi",
+            "pop rdx",
+            "pop rcx",
+            "pop rax",
+            "xor {value:e}, {value:e}",
             "jmp 4b",
             ".popsection",
             extable!("2b", "3b"),
             field = in(reg) u64::from(field.value()),
             value = out(reg) value,
-            failed = out(reg_byte) failed,
-            faulted = const FAULTED,
-            options(nostack),
+            errors = sym stats::VMCS_ERRORS,
+            spurious = sym bindings::kvm_spurious_fault,
         );
-    }
-    if failed != 0 {
-        vmx_insn_failed(failed);
-        return 0;
     }
     value
 }
@@ -96,7 +120,9 @@ pub(crate) fn read(field: Encoding) -> u64 {
 /// With asm goto, as KVM's vmx_asm2(): the path taken on every write is
 /// the instruction and one branch; a VMfail (CF or ZF) branches to the
 /// cold `failed` block, a fault resumes (exception-table entry) at a jump
-/// to the `faulted` one, out of line as the others' fixups.
+/// to the `faulted` one, out of line as the others' fixups. Each block
+/// calls a function of no arguments, so that no argument is set up on the
+/// path taken.
 #[inline]
 pub(crate) fn write(field: Encoding, value: u64) {
     // SAFETY: VMWRITE with register operands touches no memory; the CPU is
@@ -114,22 +140,19 @@ pub(crate) fn write(field: Encoding, value: u64) {
             extable!("2b", "3b"),
             field = in(reg) u64::from(field.value()),
             value = in(reg) value,
-            failed = label { vmx_insn_failed(1) },
-            faulted = label { vmx_insn_failed(FAULTED) },
+            failed = label { vmx_insn_failed() },
+            faulted = label { spurious_fault() },
             options(nostack),
         );
     }
 }
 
-/// A VMREAD or VMWRITE did not succeed: it faulted (`FAULTED`) or failed.
+/// A VMREAD or VMWRITE failed (VMfail): counted, as KVM's vmread_error()
+/// and vmwrite_error() warn.
 #[cold]
 #[inline(never)]
-fn vmx_insn_failed(failed: u8) {
-    if failed == FAULTED {
-        spurious_fault();
-    } else {
-        stats::VMCS_ERRORS.inc();
-    }
+fn vmx_insn_failed() {
+    stats::VMCS_ERRORS.inc();
 }
 
 /// INVVPID of `ty` (0: one address, 1: one VPID, 2: all VPIDs) for `vpid`
