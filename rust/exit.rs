@@ -104,6 +104,25 @@ fn sync_rare_from_current(nv: &mut Nv) {
     vf!(nv, nested.need_sync_vmcs02_to_vmcs12_rare) = false;
 }
 
+/// nested.c's `sync_vmcs02_to_vmcs12_rare()` at an eVMCS exit (the core's
+/// rows, `vmcs02::sync_evmcs_rare_rows`): what the lazy sync would read,
+/// but the SYSENTER MSRs, as nested.c. The lazy sync is then not needed.
+/// Outside L2 (KVM_GET_NESTED_STATE never is), vmcs02 is loaded for the
+/// duration.
+pub(crate) fn sync_evmcs_rare(nv: &mut Nv) {
+    fn from_current(nv: &mut Nv) {
+        if let Some(v) = nv.vmcs12() {
+            vmcs02::sync_evmcs_rare_rows(v, hw::read);
+        }
+        vf!(nv, nested.need_sync_vmcs02_to_vmcs12_rare) = false;
+    }
+    if nv.on_vmcs02() {
+        from_current(nv);
+        return;
+    }
+    nv.with_vmcs02_loaded(from_current);
+}
+
 /// KVM's `copy_vmcs02_to_vmcs12_rare()`: the lazily synced state, before
 /// L1 or userspace looks at it. Outside L2, vmcs02 is loaded for the
 /// duration.

@@ -280,7 +280,7 @@ impl KvmVcpu for Nv {
         crate::evmcs_vcpu::clean_fields(self)
     }
     fn evmcs_sync_rare(&mut self) {
-        crate::exit::sync_rare(self)
+        crate::exit::sync_evmcs_rare(self)
     }
     fn set_need_rare_sync(&mut self) {
         vf!(self, nested.need_sync_vmcs02_to_vmcs12_rare) = true;
