@@ -28,7 +28,10 @@ pub(crate) use crate::nested::vmentry::Entered;
 /// `CheckVcpu` may touch those caches (`Nv::vmcs12()` and the like).
 pub(crate) struct CheckVcpu<'a> {
     nv: &'a mut Nv,
-    msrs: NestedVmxMsrs,
+    /// `nested.msrs` of the vCPU, in place (not a copy: every entry makes
+    /// two of these). Written only through `Nv::vmx_msrs_mut()`, which
+    /// needs the `Nv` this holds exclusively and never calls.
+    msrs: *const NestedVmxMsrs,
     maxphyaddr: u32,
     virt_bits: u32,
     efer_lma: bool,
@@ -42,7 +45,7 @@ impl<'a> CheckVcpu<'a> {
     /// only some ask (CR4's reserved bits, LAM, the CPU's virtual-address
     /// width) is asked of KVM when they do.
     pub(crate) fn new(nv: &'a mut Nv) -> Self {
-        let msrs = *nv.vmx_msrs();
+        let msrs: *const NestedVmxMsrs = nv.vmx_msrs();
         // cpuid_maxphyaddr().
         let maxphyaddr = vf!(nv, vcpu.arch.maxphyaddr).clamp(0, 52) as u32;
         // vcpu_virt_addr_bits(): kvm_read_cr4_bits(LA57) is the cached CR4
@@ -76,7 +79,12 @@ impl Vcpu for CheckVcpu<'_> {
         self.maxphyaddr
     }
     fn vmx_msrs(&self) -> &NestedVmxMsrs {
-        &self.msrs
+        // SAFETY: `msrs` points to the vCPU's `nested.msrs` (`new`), which
+        // lives as long as the vCPU, so longer than the `Nv` borrowed for
+        // 'a; nothing writes it meanwhile: only `Nv::vmx_msrs_mut()` does,
+        // and the `Nv` is borrowed exclusively by this `CheckVcpu`, which
+        // does not call it.
+        unsafe { &*self.msrs }
     }
     fn cr4_reserved_bits(&self) -> u64 {
         // SAFETY: reads the vCPU's CR4 reserved bits (live and stable under
