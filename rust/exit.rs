@@ -53,12 +53,14 @@ impl ReflectVcpu for Nv {
         self.vmcs12_and_mem()
             .is_some_and(|(v, mem)| reflect::l1_wants_exit(v, exit, &mut L1Mem(mem)))
     }
+    #[inline]
     fn trace_vmexit(&mut self) {
         trace::nested_vmexit(self)
     }
     fn trace_hw_vmfail(&mut self, error: u32) {
         trace::hardware_vmfail(error)
     }
+    #[inline]
     fn l0_handles_vmcall(&mut self) -> bool {
         crate::evmcs_vcpu::l0_handles_vmcall(self)
     }
