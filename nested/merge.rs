@@ -77,6 +77,7 @@ pub fn l2_efer(v: &Vmcs12, efer: u64, nested_run_pending: bool) -> u64 {
 }
 
 /// KVM's `prepare_vmcs02_early()`, the control part.
+#[inline]
 pub fn merge(l0: &L0, v: &Vmcs12, guest_efer: u64) -> Vmcs02Controls {
     let v_pin = PinBased(v.pin_based_vm_exec_control);
     let v_cpu = CpuBased(v.cpu_based_vm_exec_control);

@@ -243,9 +243,11 @@ pub trait KvmVcpu: MsrAccess {
     fn evmcs_clean_fields(&mut self) -> u32 {
         0
     }
-    /// `copy_vmcs02_to_vmcs12_rare()` now, vmcs02 current: with an eVMCS
-    /// the rare fields are synced at the exit, not lazily (L1 reads them
-    /// from the eVMCS without exits). Only called with an eVMCS mapped.
+    /// nested.c's `sync_vmcs02_to_vmcs12_rare()` now, vmcs02 current
+    /// (`vmcs02::sync_evmcs_rare_rows`): with an eVMCS the rare fields are
+    /// synced at the exit, not lazily (L1 reads them from the eVMCS
+    /// without exits); the lazy sync is then not needed. Only called with
+    /// an eVMCS mapped.
     fn evmcs_sync_rare(&mut self) {}
     /// Sets `nested.need_sync_vmcs02_to_vmcs12_rare`.
     fn set_need_rare_sync(&mut self);

@@ -61,6 +61,22 @@ macro_rules! rare_rows {
             })*
             $(v.$of = read(e::$o) as _;)*
         }
+
+        /// The rare state an eVMCS exit syncs at once
+        /// (`evmcs_rare_sync()`, in its order) from `read` into vmcs12:
+        /// nested.c's `sync_vmcs02_to_vmcs12_rare()` exactly, so the
+        /// `sync_rare_rows()` fields but the SYSENTER MSRs (one VMREAD
+        /// each, straight into vmcs12).
+        #[allow(clippy::cast_possible_truncation)]
+        #[inline]
+        pub fn sync_evmcs_rare_rows(v: &mut Vmcs12, mut read: impl FnMut(Encoding) -> u64) {
+            $(if !synced_every_exit(e::$s) {
+                v.$sf = read(e::$s) as _;
+            })*
+            $(if !sysenter(e::$o) {
+                v.$of = read(e::$o) as _;
+            })*
+        }
     };
 }
 
@@ -128,6 +144,25 @@ pub const SYNCED_EVERY_EXIT: [Encoding; 2] = [e::GUEST_CS_AR_BYTES, e::GUEST_SS_
 #[inline(always)]
 const fn synced_every_exit(f: Encoding) -> bool {
     f.value() == e::GUEST_CS_AR_BYTES.value() || f.value() == e::GUEST_SS_AR_BYTES.value()
+}
+
+/// A SYSENTER MSR (a constant test for a constant field).
+#[inline(always)]
+const fn sysenter(f: Encoding) -> bool {
+    f.value() == e::GUEST_SYSENTER_CS.value()
+        || f.value() == e::GUEST_SYSENTER_ESP.value()
+        || f.value() == e::GUEST_SYSENTER_EIP.value()
+}
+
+/// The rare state an eVMCS exit syncs to vmcs12 (nested.c's
+/// `sync_vmcs02_to_vmcs12_rare()`, which runs on every exit with an
+/// eVMCS): `rare_sync()` but the SYSENTER MSRs. With an eVMCS, L1 reads
+/// vmcs12's SYSENTER fields from the eVMCS, as nested.c leaves them: L2's
+/// WRMSRs that L0 handles reach vmcs12 at once (vmx_set_msr() in guest
+/// mode; L0 intercepts the three for L2 always), and L1's own go to the
+/// eVMCS, so vmcs02's copies add nothing L1 would see under nested.c.
+pub fn evmcs_rare_sync() -> impl Iterator<Item = Encoding> {
+    rare_sync().filter(|f| !sysenter(*f))
 }
 
 /// The rare state synced back to vmcs12 lazily, on demand: the segments
@@ -239,6 +274,43 @@ mod tests {
             value(&v, f).unwrap_or(0)
         });
         assert_eq!(read, rare_sync().collect::<std::vec::Vec<_>>());
+        for f in FIELDS.iter() {
+            let want = if read.contains(&f.encoding) {
+                v.get(f)
+            } else {
+                0
+            };
+            assert_eq!(synced.get(f), want, "{}", f.name);
+        }
+    }
+
+    #[test]
+    fn evmcs_exit_syncs_what_nested_c_syncs() {
+        use crate::vmcs::table::FIELDS;
+        let mut v = Vmcs12::zeroed();
+        for (i, f) in FIELDS.iter().enumerate() {
+            v.set(f, 0x100 + i as u64);
+        }
+        let value = |f: Encoding| lookup(f).map_or(0, |r| v.get(r.field));
+        let mut synced = Vmcs12::zeroed();
+        let mut read = std::vec::Vec::new();
+        sync_evmcs_rare_rows(&mut synced, |f| {
+            read.push(f);
+            value(f)
+        });
+        // sync_vmcs02_to_vmcs12_rare(): 8 selectors, 10 limits, 6 access
+        // rights (CS and SS are synced on every exit), 10 bases and the
+        // pending debug exceptions, one VMREAD each.
+        assert_eq!(read.len(), 35);
+        assert_eq!(read, evmcs_rare_sync().collect::<std::vec::Vec<_>>());
+        for f in [
+            e::GUEST_SYSENTER_CS,
+            e::GUEST_SYSENTER_ESP,
+            e::GUEST_SYSENTER_EIP,
+        ] {
+            assert!(!read.contains(&f), "{f:?} is not read");
+        }
+        assert!(read.contains(&e::GUEST_PENDING_DBG_EXCEPTIONS));
         for f in FIELDS.iter() {
             let want = if read.contains(&f.encoding) {
                 v.get(f)

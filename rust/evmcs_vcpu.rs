@@ -336,6 +336,7 @@ pub(crate) fn msr_bitmap_unchanged(nv: &mut Nv) -> bool {
 }
 
 /// L2's VMCALL is a Hyper-V TLB flush L0 handles itself, counted.
+#[inline]
 pub(crate) fn l0_handles_vmcall(nv: &mut Nv) -> bool {
     let l0 = run::l0_handles_vmcall(nv);
     if l0 {

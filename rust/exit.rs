@@ -53,12 +53,14 @@ impl ReflectVcpu for Nv {
         self.vmcs12_and_mem()
             .is_some_and(|(v, mem)| reflect::l1_wants_exit(v, exit, &mut L1Mem(mem)))
     }
+    #[inline]
     fn trace_vmexit(&mut self) {
         trace::nested_vmexit(self)
     }
     fn trace_hw_vmfail(&mut self, error: u32) {
         trace::hardware_vmfail(error)
     }
+    #[inline]
     fn l0_handles_vmcall(&mut self) -> bool {
         crate::evmcs_vcpu::l0_handles_vmcall(self)
     }
@@ -102,6 +104,25 @@ fn sync_rare_from_current(nv: &mut Nv) {
         vmcs02::sync_rare_rows(v, hw::read);
     }
     vf!(nv, nested.need_sync_vmcs02_to_vmcs12_rare) = false;
+}
+
+/// nested.c's `sync_vmcs02_to_vmcs12_rare()` at an eVMCS exit (the core's
+/// rows, `vmcs02::sync_evmcs_rare_rows`): what the lazy sync would read,
+/// but the SYSENTER MSRs, as nested.c. The lazy sync is then not needed.
+/// Outside L2 (KVM_GET_NESTED_STATE never is), vmcs02 is loaded for the
+/// duration.
+pub(crate) fn sync_evmcs_rare(nv: &mut Nv) {
+    fn from_current(nv: &mut Nv) {
+        if let Some(v) = nv.vmcs12() {
+            vmcs02::sync_evmcs_rare_rows(v, hw::read);
+        }
+        vf!(nv, nested.need_sync_vmcs02_to_vmcs12_rare) = false;
+    }
+    if nv.on_vmcs02() {
+        from_current(nv);
+        return;
+    }
+    nv.with_vmcs02_loaded(from_current);
 }
 
 /// KVM's `copy_vmcs02_to_vmcs12_rare()`: the lazily synced state, before

@@ -8,6 +8,7 @@
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;
 
+use crate::bindings;
 use crate::nested::entry_vcpu::L0Caps;
 use crate::shadow::bitmap::ShadowCaps;
 use crate::shadow::fields::ShadowFields;
@@ -19,6 +20,9 @@ pub(crate) struct Lists {
     /// L0's capabilities a nested entry consults (fixed once kvm-intel
     /// has loaded).
     pub(crate) l0: L0Caps,
+    /// `kvm_caps.has_tsc_control`, likewise fixed (asked at every nested
+    /// entry and exit).
+    pub(crate) has_tsc_control: bool,
 }
 
 static LISTS: AtomicPtr<Lists> = AtomicPtr::new(core::ptr::null_mut());
@@ -37,6 +41,8 @@ impl Registration {
         let l = Lists {
             shadow: ShadowFields::new(caps),
             l0,
+            // SAFETY: reads KVM's kvm_caps, fixed once kvm-intel is loaded.
+            has_tsc_control: unsafe { bindings::rnvmx_has_tsc_control() },
         };
         let p = KBox::into_raw(KBox::new(l, GFP_KERNEL)?);
         LISTS.store(p, Ordering::Release);

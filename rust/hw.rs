@@ -51,39 +51,37 @@ fn spurious_fault() {
     unsafe { bindings::kvm_spurious_fault() };
 }
 
-/// The fixup of a VMWRITE, out of line (a section of its own, as the
-/// kernel's old `.fixup`).
-const FAULTED: u8 = 2;
-
 /// VMREAD of `field` from the current VMCS.
 ///
-/// The path taken on every read is the instruction and one branch
-/// (`vmread; jna`, as KVM's asm-goto `__vmcs_readl()`; asm goto with
-/// outputs is not stable Rust, so the failure paths are inside the asm,
-/// out of line): a VMfail branches to 5, which counts it
-/// (`stats::VMCS_ERRORS`, as `vmx_insn_failed`) and reads 0; a fault
-/// resumes (exception-table entry) at 3, which calls KVM's
-/// kvm_spurious_fault() with every register the C ABI lets it clobber
-/// saved around the call, and reads 0 as well.
+/// The path taken on every read is the instruction and one branch, as
+/// KVM's `__vmcs_readl()` with asm goto (which Rust cannot have with an
+/// output): a VMfail (CF or ZF) branches to an out-of-line block (a section
+/// of its own, as the kernel's old `.fixup`) that counts it as
+/// [`vmx_insn_failed`] does and reads 0; a fault resumes (exception-table
+/// entry) at one that calls kvm_spurious_fault() with every caller-saved
+/// register kept, then reads 0. Both jump back after the branch.
 #[inline]
 pub(crate) fn read(field: Encoding) -> u64 {
     let value: u64;
     // SAFETY: VMREAD with register operands touches no memory. The CPU is
-    // in VMX root operation with the vCPU's VMCS current (module doc). The
-    // out-of-line paths touch only the counter (a static u64: `Counter` is
-    // transparent over AtomicU64, and `lock inc` is its relaxed add) and
-    // the stack, where they save and restore every caller-saved register
-    // around the call of kvm.ko's kvm_spurious_fault(), which takes no
-    // arguments (the kernel has no red zone and needs no 16-byte alignment
-    // at calls, -mstack-alignment=8); each goes back to 4 with `value` 0.
+    // in VMX root operation with the vCPU's VMCS current (module doc); a
+    // VMfail only sets flags (JNA to 5). Block 5 increments the counter
+    // `VMCS_ERRORS` (an AtomicU64 at offset 0 of the transparent
+    // `Counter`: a locked increment, as its `inc()`) and zeroes `value`.
+    // A fault resumes at 3 (the exception-table entry), which saves the
+    // nine caller-saved registers on the stack (no red zone in the kernel;
+    // the stack is usable, no `nostack`), calls kvm.ko's
+    // kvm_spurious_fault() (no arguments; BUG_ON unless rebooting),
+    // restores them and zeroes `value`. Flags are clobbered (no
+    // `preserves_flags`).
     unsafe {
         asm!(
             "2: vmread {value}, {field}",
             "jna 5f",
             "4:",
             ".pushsection .text.unlikely.rnvmx_fixup, \"ax\"",
-            "5: xor {value:e}, {value:e}",
-            "lock inc qword ptr [rip + {errors}]",
+            "5: lock inc qword ptr [rip + {errors}]",
+            "xor {value:e}, {value:e}",
             "jmp 4b",
             "3: push rax",
             "push rcx",
@@ -122,7 +120,9 @@ pub(crate) fn read(field: Encoding) -> u64 {
 /// With asm goto, as KVM's vmx_asm2(): the path taken on every write is
 /// the instruction and one branch; a VMfail (CF or ZF) branches to the
 /// cold `failed` block, a fault resumes (exception-table entry) at a jump
-/// to the `faulted` one, out of line as the others' fixups.
+/// to the `faulted` one, out of line as the others' fixups. Each block
+/// calls a function of no arguments, so that no argument is set up on the
+/// path taken.
 #[inline]
 pub(crate) fn write(field: Encoding, value: u64) {
     // SAFETY: VMWRITE with register operands touches no memory; the CPU is
@@ -140,22 +140,19 @@ pub(crate) fn write(field: Encoding, value: u64) {
             extable!("2b", "3b"),
             field = in(reg) u64::from(field.value()),
             value = in(reg) value,
-            failed = label { vmx_insn_failed(1) },
-            faulted = label { vmx_insn_failed(FAULTED) },
+            failed = label { vmx_insn_failed() },
+            faulted = label { spurious_fault() },
             options(nostack),
         );
     }
 }
 
-/// A VMREAD or VMWRITE did not succeed: it faulted (`FAULTED`) or failed.
+/// A VMREAD or VMWRITE failed (VMfail): counted, as KVM's vmread_error()
+/// and vmwrite_error() warn.
 #[cold]
 #[inline(never)]
-fn vmx_insn_failed(failed: u8) {
-    if failed == FAULTED {
-        spurious_fault();
-    } else {
-        stats::VMCS_ERRORS.inc();
-    }
+fn vmx_insn_failed() {
+    stats::VMCS_ERRORS.inc();
 }
 
 /// INVVPID of `ty` (0: one address, 1: one VPID, 2: all VPIDs) for `vpid`

@@ -240,8 +240,11 @@ impl KvmVcpu for Nv {
         }
     }
     fn has_tsc_control(&mut self) -> bool {
-        // SAFETY: reads KVM's kvm_caps, fixed once kvm-intel is loaded.
-        unsafe { bindings::rnvmx_has_tsc_control() }
+        crate::fields::lists().map_or_else(
+            // SAFETY: reads KVM's kvm_caps, fixed once kvm-intel is loaded.
+            || unsafe { bindings::rnvmx_has_tsc_control() },
+            |l| l.has_tsc_control,
+        )
     }
     fn enable_ept(&mut self) -> bool {
         crate::entry::enable_ept()
@@ -280,7 +283,7 @@ impl KvmVcpu for Nv {
         crate::evmcs_vcpu::clean_fields(self)
     }
     fn evmcs_sync_rare(&mut self) {
-        crate::exit::sync_rare(self)
+        crate::exit::sync_evmcs_rare(self)
     }
     fn set_need_rare_sync(&mut self) {
         vf!(self, nested.need_sync_vmcs02_to_vmcs12_rare) = true;
@@ -371,12 +374,12 @@ impl KvmVcpu for Nv {
     }
     fn clear_event_queues(&mut self) {
         vf!(self, vcpu.arch.nmi_injected) = false;
-        let vcpu = self.raw();
-        // SAFETY: the vCPU is ours (Nv invariant).
-        unsafe {
-            bindings::rnvmx_clear_exception_queue(vcpu);
-            bindings::rnvmx_clear_interrupt_queue(vcpu);
-        }
+        // kvm_clear_exception_queue() and kvm_clear_interrupt_queue(), the
+        // inlines themselves.
+        vf!(self, vcpu.arch.exception.pending) = false;
+        vf!(self, vcpu.arch.exception.injected) = false;
+        vf!(self, vcpu.arch.exception_vmexit.pending) = false;
+        vf!(self, vcpu.arch.interrupt.injected) = false;
     }
     fn exception_vmexit(&mut self) -> ExceptionVmexit {
         let ex = vf!(self, vcpu.arch.exception_vmexit);

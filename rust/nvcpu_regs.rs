@@ -58,9 +58,16 @@ impl Nv {
             .map(|&r| r as u64)
     }
 
+    /// KVM's `leave_guest_mode()`: inline but for the pending EOI-exit
+    /// bitmap load, which takes KVM's own (it makes the request).
     pub(crate) fn leave_guest_mode(&mut self) {
-        // SAFETY: `self.raw_const()` is live, loaded and ours (type invariant).
-        unsafe { bindings::rnvmx_leave_guest_mode(self.raw_const()) }
+        if vf!(self, vcpu.arch.load_eoi_exitmap_pending) {
+            // SAFETY: `self.raw_const()` is live, loaded and ours (type invariant).
+            unsafe { bindings::rnvmx_leave_guest_mode(self.raw_const()) };
+            return;
+        }
+        vf!(self, vcpu.arch.hflags) &= !HF_GUEST_MASK;
+        vf!(self, vcpu.stat.guest_mode) = 0;
     }
 
     /// `kvm_register_read()`: general-purpose register `reg` (0-15).
