@@ -10,6 +10,7 @@ pub mod entry_vcpu;
 pub mod ept;
 pub mod events;
 pub use crate::vmcs::exit_reason;
+pub mod guest_valid;
 pub mod host_load;
 pub mod host_state;
 pub mod insn;

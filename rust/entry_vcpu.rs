@@ -8,7 +8,9 @@ use crate::entry::{self, CheckVcpu};
 use crate::evmcs::controls::EvmcsCheck;
 use crate::evmcs::vmptrld::Evmptrld;
 use crate::evmcs_vcpu;
+use crate::hw;
 use crate::nested::entry_vcpu::{Control, Controls, EntryVcpu, L0Caps, Vmcs02Pages};
+use crate::nested::guest_valid;
 use crate::nested::insn::Fault;
 use crate::nested::msr_autostore;
 use crate::nvcpu::vf;
@@ -17,6 +19,10 @@ use crate::vcpu::vmcs_config;
 use crate::vmcs::checks::{self, Check};
 use crate::vmcs::layout::Vmcs12;
 use crate::vmcs::outcome::Outcome;
+use crate::vmcs::x86::cr0;
+
+/// RFLAGS.VM: virtual-8086 mode.
+const RFLAGS_VM: u64 = 1 << 17;
 
 fn controls(s: &bindings::vmcs_controls_shadow) -> Controls {
     Controls {
@@ -192,6 +198,13 @@ impl EntryVcpu for Nv {
         crate::ept::init_mmu(self)
     }
     fn guest_state_valid(&mut self) -> bool {
+        // Protected mode outside KVM's vm86 emulation: the core's reading of
+        // vmcs02's selectors and access rights (current here), the same
+        // decision as KVM's, without its twenty vmx_get_segment() calls.
+        let pe = vf!(self, vcpu.arch.cr0) as u64 & cr0::PE != 0;
+        if pe && vf!(self, rmode.vm86_active) == 0 && self.rflags() & RFLAGS_VM == 0 {
+            return guest_valid::protected_mode_valid(hw::read);
+        }
         // SAFETY: the vCPU is ours (Nv invariant).
         unsafe { bindings::__vmx_guest_state_valid(self.raw()) }
     }
