@@ -59,7 +59,28 @@ pub fn is_exception_vmexit(v: &Vmcs12, vector: u8, error_code: u32) -> bool {
 
 /// KVM's `nested_vmx_check_io_bitmaps()`: whether an access of `size` bytes
 /// at `port` hits L1's I/O bitmaps (an unreadable byte counts as a hit).
+#[inline]
 pub fn check_io_bitmaps(v: &Vmcs12, mem: &mut impl L1Memory, port: u32, size: u32) -> bool {
+    // The usual access, all its ports in one byte of one bitmap (a group of
+    // eight never straddles 0x8000): one read, one mask, as the loop would
+    // (it reads that byte first and only).
+    if size != 0 && port <= 0xffff && size <= 8 - (port & 7) {
+        let base = if port < 0x8000 {
+            v.io_bitmap_a
+        } else {
+            v.io_bitmap_b
+        };
+        let mask = ((1u32 << size) - 1) << (port & 7);
+        return mem
+            .read_u8(base.wrapping_add(u64::from((port & 0x7fff) / 8)))
+            .map_or(true, |b| u32::from(b) & mask != 0);
+    }
+    check_io_bitmaps_bytes(v, mem, port, size)
+}
+
+/// `check_io_bitmaps` byte by byte, for an access across bitmap bytes.
+#[cold]
+fn check_io_bitmaps_bytes(v: &Vmcs12, mem: &mut impl L1Memory, port: u32, size: u32) -> bool {
     let mut last = None;
     let mut byte = 0u8;
     for p in port..port.saturating_add(size) {

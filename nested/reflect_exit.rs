@@ -92,30 +92,15 @@ pub fn reflect_vmexit(k: &mut impl ReflectVcpu) -> bool {
         0
     };
     let qualification = k.exit_qual();
-    let operand = match reason {
-        r::CR_ACCESS => k.gpr(((qualification >> 8) & 0xf) as u8),
-        r::VMREAD | r::VMWRITE => {
-            let i = k.vmread(e::VMX_INSTRUCTION_INFO) as u32;
-            k.gpr(((i >> 28) & 0xf) as u8)
+    let exit = if reason < 64 && (NEEDS_INPUTS >> reason) & 1 != 0 {
+        exit_with_inputs(k, reason, qualification, decision_info)
+    } else {
+        Exit {
+            reason,
+            qualification,
+            intr_info: decision_info,
+            ..Exit::default()
         }
-        _ => 0,
-    };
-    let exit = Exit {
-        reason,
-        qualification,
-        intr_info: decision_info,
-        // Only the exits that look at them read them, as nested.c's
-        // kvm_rcx_read()/kvm_rax_read() (both used as 32-bit values, so
-        // the mode's operand size does not matter).
-        rcx: if matches!(reason, r::MSR_READ | r::MSR_WRITE) {
-            k.gpr(1)
-        } else {
-            0
-        },
-        rax: if reason == r::ENCLS { k.gpr(0) } else { 0 },
-        operand,
-        // Read only for the exit that needs it (a CPUID lookup).
-        guest_has_sgx: reason == r::ENCLS && k.guest_has_sgx(),
     };
     if !k.l1_wants_exit(&exit) {
         return false;
@@ -131,6 +116,49 @@ pub fn reflect_vmexit(k: &mut impl ReflectVcpu) -> bool {
     k.count(Stat::Reflected);
     vmexit::nested_vmx_vmexit(k, Some((full, info, qualification)));
     true
+}
+
+/// The reasons whose decision reads more than the qualification and the
+/// interruption information (all below 64): one test for the others.
+const NEEDS_INPUTS: u64 = 1 << r::CR_ACCESS
+    | 1 << r::VMREAD
+    | 1 << r::VMWRITE
+    | 1 << r::MSR_READ
+    | 1 << r::MSR_WRITE
+    | 1 << r::ENCLS;
+
+/// The exit with the registers (and CPUID bit) its decision reads.
+fn exit_with_inputs(
+    k: &mut impl ReflectVcpu,
+    reason: u16,
+    qualification: u64,
+    decision_info: u32,
+) -> Exit {
+    let operand = match reason {
+        r::CR_ACCESS => k.gpr(((qualification >> 8) & 0xf) as u8),
+        r::VMREAD | r::VMWRITE => {
+            let i = k.vmread(e::VMX_INSTRUCTION_INFO) as u32;
+            k.gpr(((i >> 28) & 0xf) as u8)
+        }
+        _ => 0,
+    };
+    Exit {
+        reason,
+        qualification,
+        intr_info: decision_info,
+        // Only the exits that look at them read them, as nested.c's
+        // kvm_rcx_read()/kvm_rax_read() (both used as 32-bit values, so
+        // the mode's operand size does not matter).
+        rcx: if matches!(reason, r::MSR_READ | r::MSR_WRITE) {
+            k.gpr(1)
+        } else {
+            0
+        },
+        rax: if reason == r::ENCLS { k.gpr(0) } else { 0 },
+        operand,
+        // Read only for the exit that needs it (a CPUID lookup).
+        guest_has_sgx: reason == r::ENCLS && k.guest_has_sgx(),
+    }
 }
 
 #[cfg(test)]

@@ -112,11 +112,20 @@ impl PostedIntrIo for Pages<'_> {
 /// KVM's `nested_mark_vmcs12_pages_dirty()`: the pages the CPU writes
 /// during APIC virtualization, behind dirty logging's back (the core's
 /// `vmcs12_pages::dirty_gfns`).
+/// Called on every exit from L2: the usual case (neither page in use)
+/// returns before the marking's own frame is set up.
+#[inline]
 pub(crate) fn mark_vmcs12_pages_dirty(nv: &mut Nv) {
     let Some(gfns) = nv.vmcs12_ref().map(vmcs12_pages::dirty_gfns) else {
         return;
     };
-    let vcpu = nv.raw();
+    if gfns != [None, None] {
+        mark_dirty(nv.raw(), gfns);
+    }
+}
+
+#[inline(never)]
+fn mark_dirty(vcpu: *mut bindings::kvm_vcpu, gfns: [Option<u64>; 2]) {
     for gfn in gfns.into_iter().flatten() {
         // SAFETY: kvm_vcpu_mark_page_dirty() looks `gfn` up in the vCPU's
         // memslots, which needs `kvm->srcu` read-held: both callers

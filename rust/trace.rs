@@ -13,6 +13,8 @@
 //! (`Check::trace_msg`, e.g. "GuestCr0Fixed (SDM 27.3.1.1)").
 
 use core::ffi::CStr;
+use core::ptr::addr_of_mut;
+use core::sync::atomic::{AtomicI32, Ordering};
 
 use crate::bindings;
 use crate::nvcpu::vf;
@@ -84,7 +86,23 @@ fn failed(msg: &'static CStr, err: u32) {
 
 /// `trace_kvm_nested_vmexit()`: every exit from L2 that is not a late VMfail,
 /// before deciding whether L0 or L1 handles it.
+/// On every exit from L2, so the tracepoint's key is tested here, as the
+/// inline `trace_kvm_nested_vmexit()` tests it (`static_key_enabled()`),
+/// and the call made only with the event on.
+#[inline]
 pub(crate) fn nested_vmexit(nv: &mut Nv) {
+    // SAFETY: the tracepoint is a static of kvm.ko (exported), which this
+    // module depends on, so it outlives every caller; its key's count is an
+    // atomic_t, updated atomically by the tracepoint code, and only loaded
+    // here.
+    let key = unsafe {
+        AtomicI32::from_ptr(addr_of_mut!(
+            bindings::__tracepoint_kvm_nested_vmexit.key.enabled.counter
+        ))
+    };
+    if key.load(Ordering::Relaxed) <= 0 {
+        return;
+    }
     // SAFETY: the vCPU is ours and vmcs02 is loaded, as the event's record
     // (built by kvm.ko) reads its exit information.
     unsafe { bindings::rnvmx_trace_nested_vmexit(nv.raw()) };

@@ -5,7 +5,12 @@
 
 #include <linux/types.h>
 
+#include <linux/tracepoint-defs.h>
+
 struct kvm_vcpu;
+
+/* kvm.ko's (exported) tracepoint, whose key rust/trace.rs tests itself. */
+extern struct tracepoint __tracepoint_kvm_nested_vmexit;
 
 bool rnvmx_trace_nested_vmenter_enabled(void);
 void rnvmx_trace_nested_vmenter(u64 rip, u64 vmptr, u64 nested_rip,
