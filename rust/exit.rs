@@ -21,9 +21,9 @@ use crate::vmcs::table::encodings as e;
 pub(crate) struct L1Mem(pub(crate) GuestMem);
 
 impl L1Memory for L1Mem {
+    #[inline]
     fn read_u8(&mut self, gpa: u64) -> Option<u8> {
-        let mut b = [0u8; 1];
-        self.0.read_gpa(gpa, &mut b).then_some(b[0])
+        self.0.read_u8(gpa)
     }
 }
 

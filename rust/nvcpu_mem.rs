@@ -130,6 +130,27 @@ pub(crate) struct GuestMem {
 }
 
 impl GuestMem {
+    /// One byte of L1 memory (the exit bitmaps' lookups): what
+    /// kvm_vcpu_read_guest() does for a read within one page, without its
+    /// per-page loop.
+    #[inline]
+    pub(crate) fn read_u8(&mut self, gpa: u64) -> Option<u8> {
+        let mut b = 0u8;
+        // SAFETY: `vcpu` comes from a live `Nv` whose borrow this object
+        // is tied to (`vmcs12_and_mem`) or which created it for one call;
+        // `b` is valid for a write of one byte at offset 0..4096 of the page.
+        let r = unsafe {
+            bindings::kvm_vcpu_read_guest_page(
+                self.vcpu,
+                gpa >> 12,
+                core::ptr::addr_of_mut!(b).cast(),
+                (gpa & 0xfff) as ffi::c_int,
+                1,
+            )
+        };
+        (r == 0).then_some(b)
+    }
+
     pub(crate) fn read_gpa(&mut self, gpa: u64, buf: &mut [u8]) -> bool {
         // SAFETY: `vcpu` comes from a live `Nv` whose borrow this object
         // is tied to (`vmcs12_and_mem`) or which created it for one call;
