@@ -52,11 +52,32 @@ pub fn restore(
         msr::BASIC => restore_basic(cur, kvm, data),
         // The true MSRs are stored; the others are derived from them.
         msr::PINBASED_CTLS | msr::PROCBASED_CTLS | msr::EXIT_CTLS | msr::ENTRY_CTLS => Err(Invalid),
-        msr::TRUE_PINBASED_CTLS
-        | msr::TRUE_PROCBASED_CTLS
-        | msr::TRUE_EXIT_CTLS
-        | msr::TRUE_ENTRY_CTLS
-        | msr::PROCBASED_CTLS2 => restore_control(cur, kvm, index, data),
+        // Each pair named here, not looked up again by index.
+        msr::TRUE_PINBASED_CTLS => restore_control(
+            (&mut cur.pinbased_ctls_low, &mut cur.pinbased_ctls_high),
+            (kvm.pinbased_ctls_low, kvm.pinbased_ctls_high),
+            data,
+        ),
+        msr::TRUE_PROCBASED_CTLS => restore_control(
+            (&mut cur.procbased_ctls_low, &mut cur.procbased_ctls_high),
+            (kvm.procbased_ctls_low, kvm.procbased_ctls_high),
+            data,
+        ),
+        msr::TRUE_EXIT_CTLS => restore_control(
+            (&mut cur.exit_ctls_low, &mut cur.exit_ctls_high),
+            (kvm.exit_ctls_low, kvm.exit_ctls_high),
+            data,
+        ),
+        msr::TRUE_ENTRY_CTLS => restore_control(
+            (&mut cur.entry_ctls_low, &mut cur.entry_ctls_high),
+            (kvm.entry_ctls_low, kvm.entry_ctls_high),
+            data,
+        ),
+        msr::PROCBASED_CTLS2 => restore_control(
+            (&mut cur.secondary_ctls_low, &mut cur.secondary_ctls_high),
+            (kvm.secondary_ctls_low, kvm.secondary_ctls_high),
+            data,
+        ),
         msr::MISC => restore_misc(cur, kvm, data),
         // Must-be-1 bits must stay 1.
         msr::CR0_FIXED0 => restore_fixed0(&mut cur.cr0_fixed0, kvm.cr0_fixed0, data),
@@ -106,8 +127,7 @@ fn restore_basic(
     Ok(())
 }
 
-/// The (allowed-0, allowed-1) pair a "true" control MSR or PROCBASED_CTLS2
-/// is stored in.
+/// CR0_FIXED0 or CR4_FIXED0: must-be-1 bits must stay 1.
 fn restore_fixed0(cur: &mut u64, kvm: u64, data: u64) -> Result<(), RestoreError> {
     if !is_bitwise_subset(data, kvm, u64::MAX) {
         return Err(RestoreError::Invalid);
@@ -116,46 +136,23 @@ fn restore_fixed0(cur: &mut u64, kvm: u64, data: u64) -> Result<(), RestoreError
     Ok(())
 }
 
-fn control_pair(m: &NestedVmxMsrs, index: u32) -> Option<(u32, u32)> {
-    Some(match index {
-        msr::TRUE_PINBASED_CTLS => (m.pinbased_ctls_low, m.pinbased_ctls_high),
-        msr::TRUE_PROCBASED_CTLS => (m.procbased_ctls_low, m.procbased_ctls_high),
-        msr::TRUE_EXIT_CTLS => (m.exit_ctls_low, m.exit_ctls_high),
-        msr::TRUE_ENTRY_CTLS => (m.entry_ctls_low, m.entry_ctls_high),
-        msr::PROCBASED_CTLS2 => (m.secondary_ctls_low, m.secondary_ctls_high),
-        _ => return None,
-    })
-}
-
-/// The same pair, to store into.
-fn control_pair_mut(m: &mut NestedVmxMsrs, index: u32) -> Option<(&mut u32, &mut u32)> {
-    Some(match index {
-        msr::TRUE_PINBASED_CTLS => (&mut m.pinbased_ctls_low, &mut m.pinbased_ctls_high),
-        msr::TRUE_PROCBASED_CTLS => (&mut m.procbased_ctls_low, &mut m.procbased_ctls_high),
-        msr::TRUE_EXIT_CTLS => (&mut m.exit_ctls_low, &mut m.exit_ctls_high),
-        msr::TRUE_ENTRY_CTLS => (&mut m.entry_ctls_low, &mut m.entry_ctls_high),
-        msr::PROCBASED_CTLS2 => (&mut m.secondary_ctls_low, &mut m.secondary_ctls_high),
-        _ => return None,
-    })
-}
-
+/// A "true" control MSR or PROCBASED_CTLS2 into its stored (allowed-0,
+/// allowed-1) pair `cur`, against KVM's `kvm`.
+#[inline]
 fn restore_control(
-    cur: &mut NestedVmxMsrs,
-    kvm: &NestedVmxMsrs,
-    index: u32,
+    cur: (&mut u32, &mut u32),
+    kvm: (u32, u32),
     data: u64,
 ) -> Result<(), RestoreError> {
-    let (low, high) = control_pair(kvm, index).ok_or(RestoreError::Invalid)?;
-    let supported = control_msr(low, high);
+    let supported = control_msr(kvm.0, kvm.1);
     // Must-be-1 bits stay 1, must-be-0 bits stay 0.
     if !is_bitwise_subset(data, supported, genmask(31, 0))
         || !is_bitwise_subset(supported, data, genmask(63, 32))
     {
         return Err(RestoreError::Invalid);
     }
-    let (low, high) = control_pair_mut(cur, index).ok_or(RestoreError::Invalid)?;
-    *low = data as u32;
-    *high = (data >> 32) as u32;
+    *cur.0 = data as u32;
+    *cur.1 = (data >> 32) as u32;
     Ok(())
 }
 
