@@ -51,6 +51,8 @@ BLOBS_LOG = os.environ.get("RNVMX_BLOBS_LOG", "")
 # by hand: a run with either set is not a full `make ab`.
 BENCHES = os.environ.get("RNVMX_BENCHES", "")
 OWN = os.environ.get("RNVMX_OWN", "1") != "0"
+# Instruction traces of N benchmark ops (testbed/itrace.py); 0: none.
+ITRACE = int(os.environ.get("RNVMX_ITRACE", "0"))
 
 # Kernel log lines that fail a run ...
 BAD = re.compile(r"WARNING:|BUG:|Oops|Kernel panic|kernel BUG|"
@@ -208,9 +210,12 @@ panic: action=fatal
 error: action=report
 info: action=ignore
 debug: action=ignore
-""")
+""" + ("magic_break: enabled=1\n" if ITRACE else ""))
     cmds = workdir / "bochs.cmds"
-    cmds.write_text("continue\nquit\n")
+    # RNVMX_ITRACE=N: trace every instruction between the first 2N magic
+    # breakpoints (testbed/itrace.py).
+    cmds.write_text("continue\n" + "trace on\ncontinue\ntrace off\ncontinue\n" * ITRACE
+                    + "quit\n")
     return rc, cmds
 
 

@@ -110,7 +110,16 @@ bench_more_delta() {
 	set -- $1
 	for c in $BENCH_MORE; do printf '%s=%s ' "${c#*:}" "$(($(counter ${c%%:*}) - $1))"; shift; done
 }
+# Where kvm, kvm-intel and rnvmx are loaded, for testbed/itrace.py.
+sects() {
+	for m in kvm kvm_intel rnvmx; do
+		for f in /sys/module/$m/sections/.*text*; do
+			[ -f "$f" ] && echo "@@SECT $m ${f##*/} $(cat $f)"
+		done
+	done
+}
 run_bench() {
+	sects
 	b0=$(counter vm_bindings) w0=$(counter vmx_msr_writes) r0=$(counter l2_reflected)
 	bench_more0=$(bench_more)
 	/tests/$1 > /tmp/out 2>&1; rc=$?

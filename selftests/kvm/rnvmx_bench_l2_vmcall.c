@@ -14,6 +14,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "rnvmx_itrace.h"
 #include "rnvmx_bench_exits.h"
 
 #define OPS 500
@@ -49,6 +50,12 @@ static void l1_guest_code(struct vmx_pages *vmx)
 		skip_vmcall();
 	}
 	t1 = rdtsc();
+	/* One more round trip, untimed, for testbed/itrace.py. */
+	RNVMX_ITRACE_MARK();
+	if (vmresume() || vmreadz(VM_EXIT_REASON) != EXIT_REASON_VMCALL)
+		GUEST_FAIL("traced round trip failed");
+	skip_vmcall();
+	RNVMX_ITRACE_MARK();
 	GUEST_SYNC(t1 - t0);
 	GUEST_DONE();
 }

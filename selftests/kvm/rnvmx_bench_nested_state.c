@@ -30,6 +30,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "rnvmx_itrace.h"
 
 #define OPS 50
 
@@ -90,6 +91,12 @@ int main(void)
 		if (t1 - t0 < best)
 			best = t1 - t0;
 	}
+	/* One more, untimed, for testbed/itrace.py. */
+	RNVMX_ITRACE_MARK();
+	state->size = size;
+	vcpu_nested_state_get(vcpu, state);
+	vcpu_nested_state_set(vcpu, state);
+	RNVMX_ITRACE_MARK();
 	TEST_ASSERT(state->flags & KVM_STATE_NESTED_GUEST_MODE, "not in L2: flags %x",
 		    state->flags);
 	vcpu_regs_get(vcpu, &after);
