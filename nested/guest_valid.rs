@@ -97,7 +97,8 @@ fn data_ok(d: Seg) -> bool {
     if !d.s() {
         return false;
     }
-    // Not a readable code segment (or a conforming one): DPL >= RPL.
+    // Unless a conforming code segment (code type with bit 2, KVM's
+    // WRITEABLE mask): DPL >= RPL.
     if !d.ty() & (ty::CODE | ty::WRITEABLE) != 0 && d.dpl() < d.rpl() {
         return false;
     }

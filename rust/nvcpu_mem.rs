@@ -138,7 +138,8 @@ impl GuestMem {
         let mut b = 0u8;
         // SAFETY: `vcpu` comes from a live `Nv` whose borrow this object
         // is tied to (`vmcs12_and_mem`) or which created it for one call;
-        // `b` is valid for a write of one byte at offset 0..4096 of the page.
+        // `b` is valid for the one-byte write, and the offset (0..4096)
+        // keeps the read within the page.
         let r = unsafe {
             bindings::kvm_vcpu_read_guest_page(
                 self.vcpu,

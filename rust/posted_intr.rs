@@ -112,6 +112,7 @@ impl PostedIntrIo for Pages<'_> {
 /// KVM's `nested_mark_vmcs12_pages_dirty()`: the pages the CPU writes
 /// during APIC virtualization, behind dirty logging's back (the core's
 /// `vmcs12_pages::dirty_gfns`).
+///
 /// Called on every exit from L2: the usual case (neither page in use)
 /// returns before the marking's own frame is set up.
 #[inline]

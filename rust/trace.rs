@@ -13,7 +13,9 @@
 //! (`Check::trace_msg`, e.g. "GuestCr0Fixed (SDM 27.3.1.1)").
 
 use core::ffi::CStr;
+#[cfg(CONFIG_TRACEPOINTS)]
 use core::ptr::addr_of_mut;
+#[cfg(CONFIG_TRACEPOINTS)]
 use core::sync::atomic::{AtomicI32, Ordering};
 
 use crate::bindings;
@@ -86,22 +88,29 @@ fn failed(msg: &'static CStr, err: u32) {
 
 /// `trace_kvm_nested_vmexit()`: every exit from L2 that is not a late VMfail,
 /// before deciding whether L0 or L1 handles it.
-/// On every exit from L2, so the tracepoint's key is tested here, as the
-/// inline `trace_kvm_nested_vmexit()` tests it (`static_key_enabled()`),
-/// and the call made only with the event on.
+///
+/// On every exit from L2, so the tracepoint's key is tested here (its
+/// count, what `static_key_false()` tests without jump labels; with them a
+/// few events while the key is being switched may be missed, as the C
+/// wrapper tests the key again) and the call made only with the event on.
+/// A kernel without tracepoints has no key (nor events): the wrapper is
+/// then an empty function.
 #[inline]
 pub(crate) fn nested_vmexit(nv: &mut Nv) {
-    // SAFETY: the tracepoint is a static of kvm.ko (exported), which this
-    // module depends on, so it outlives every caller; its key's count is an
-    // atomic_t, updated atomically by the tracepoint code, and only loaded
-    // here.
-    let key = unsafe {
-        AtomicI32::from_ptr(addr_of_mut!(
-            bindings::__tracepoint_kvm_nested_vmexit.key.enabled.counter
-        ))
-    };
-    if key.load(Ordering::Relaxed) <= 0 {
-        return;
+    #[cfg(CONFIG_TRACEPOINTS)]
+    {
+        // SAFETY: the tracepoint is a static of kvm.ko (exported), which
+        // this module depends on, so it outlives every caller; its key's
+        // count is an aligned atomic_t, updated atomically by the jump-label
+        // code, and only loaded here.
+        let key = unsafe {
+            AtomicI32::from_ptr(addr_of_mut!(
+                bindings::__tracepoint_kvm_nested_vmexit.key.enabled.counter
+            ))
+        };
+        if key.load(Ordering::Relaxed) <= 0 {
+            return;
+        }
     }
     // SAFETY: the vCPU is ours and vmcs02 is loaded, as the event's record
     // (built by kvm.ko) reads its exit information.

@@ -9,8 +9,10 @@
 
 struct kvm_vcpu;
 
+#ifdef CONFIG_TRACEPOINTS
 /* kvm.ko's (exported) tracepoint, whose key rust/trace.rs tests itself. */
 extern struct tracepoint __tracepoint_kvm_nested_vmexit;
+#endif
 
 bool rnvmx_trace_nested_vmenter_enabled(void);
 void rnvmx_trace_nested_vmenter(u64 rip, u64 vmptr, u64 nested_rip,
