@@ -173,6 +173,65 @@ mod tests {
         m
     }
 
+    /// Every byte of L1 memory reads as `0` (bitmaps clear) or `!0`.
+    struct Fill(u8);
+    impl reflect::L1Memory for Fill {
+        fn read_u8(&mut self, _gpa: u64) -> Option<u8> {
+            Some(self.0)
+        }
+    }
+
+    /// The reasons left out of NEEDS_INPUTS decide the same whatever the
+    /// registers and the CPUID bit they would have carried.
+    #[test]
+    fn needs_inputs_covers_every_decision_that_reads_them() {
+        let configs = [
+            Vmcs12::default(),
+            Vmcs12 {
+                pin_based_vm_exec_control: !0,
+                cpu_based_vm_exec_control: !0,
+                secondary_vm_exec_control: !0,
+                exception_bitmap: !0,
+                encls_exiting_bitmap: !0,
+                cr0_guest_host_mask: !0,
+                cr4_guest_host_mask: !0,
+                cr3_target_count: 0,
+                ..Vmcs12::default()
+            },
+        ];
+        // Qualifications: MOV to CR0, CR3, CR4 and CR8 (the CR-access
+        // decisions that read the operand), MOV from CR3, CLTS, LMSW.
+        let quals = [0x0, 0x3, 0x4, 0x8, 0x13, 0x20, 0x1234_5678];
+        for reason in 0..256u16 {
+            if reason < 64 && (NEEDS_INPUTS >> reason) & 1 != 0 {
+                continue;
+            }
+            for v in &configs {
+                for qualification in quals {
+                    for fill in [0, !0] {
+                        let plain = Exit {
+                            reason,
+                            qualification,
+                            ..Exit::default()
+                        };
+                        let loaded = Exit {
+                            rcx: !0,
+                            rax: !0,
+                            operand: !0,
+                            guest_has_sgx: true,
+                            ..plain
+                        };
+                        assert_eq!(
+                            reflect::l1_wants_exit(v, &plain, &mut Fill(fill)),
+                            reflect::l1_wants_exit(v, &loaded, &mut Fill(fill)),
+                            "reason {reason}, qualification {qualification:#x}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn l0_keeps_its_exits() {
         let mut m = l2(u32::from(r::EXTERNAL_INTERRUPT));
