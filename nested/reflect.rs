@@ -70,12 +70,7 @@ pub fn check_io_bitmaps(v: &Vmcs12, mem: &mut impl L1Memory, port: u32, size: u3
         } else {
             v.io_bitmap_b
         };
-        // IN/OUT of a byte, the usual access: its own bit.
-        let mask = if size == 1 {
-            1 << (port & 7)
-        } else {
-            ((1u32 << size) - 1) << (port & 7)
-        };
+        let mask = ((1u32 << size) - 1) << (port & 7);
         return mem
             .read_u8(base.wrapping_add(u64::from((port & 0x7fff) / 8)))
             .map_or(true, |b| u32::from(b) & mask != 0);
